@@ -1,0 +1,6 @@
+/**
+ * Optimisers over Float32Array parameters, matching torch.optim.
+ * @module
+ */
+export { Adam, SGD } from "./adam.ts";
+export type { AdamOptions, Optimizer, OptimizerState, SgdOptions } from "./adam.ts";

@@ -1,0 +1,63 @@
+/**
+ * File helpers shared by every pipeline step: atomic writes (temp file + rename) so that a crash never
+ * leaves a half-written result or checkpoint that a later run would take as done.
+ * @module
+ */
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+
+let counter = 0;
+
+/**
+ * Writes `data` to `path` atomically: a temp file in the same folder, then a rename over the target.
+ * Creates missing parent folders. A failure (out of disk, permission) names the file.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/a/b.txt`, "hello");
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.${counter++}.tmp`;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`Cannot write ${path}: ${why}`);
+  }
+}
+
+/** Writes a value as pretty JSON, atomically (see {@linkcode writeFileAtomic}). */
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** Reads and parses a JSON file; a missing or malformed file gets an error naming it. */
+export async function readJson<T = unknown>(path: string): Promise<T> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new SyntaxError(`${path} is not valid JSON: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** True when `path` exists (file or folder). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
