@@ -1,0 +1,40 @@
+/**
+ * The study's report: `report.md` with the published table beside this run's, significance, kappa,
+ * convergence speed, AUC curves, representation similarity, missing runs and provenance, plus
+ * `figures/*.svg` rendered by Vega-Lite with each chart's spec beside it.
+ * @module
+ */
+export type {
+  DatasetInfo,
+  EpochRow,
+  FinalMetrics,
+  InitComparison,
+  MissingRun,
+  RunResult,
+  SimilarityRow,
+  StudyResults,
+} from "./types.ts";
+export { buildReport, type BuiltReport, holm, type ReportFigure, summarise, writeReport } from "./report.ts";
+export {
+  aucCurveSpec,
+  colourScale,
+  renderSvg,
+  similaritySpec,
+  svgToPng,
+  type VegaLiteSpec,
+} from "./figures.ts";
+export {
+  collectProvenance,
+  detectGpu,
+  type FileHash,
+  gitCommit,
+  PINNED_VERSIONS,
+  type Provenance,
+  type ProvenanceOptions,
+  rerunCommand,
+  sha256File,
+  shellQuote,
+} from "./provenance.ts";
+export { MODEL_LABELS, modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
+// the similarity rows carry lib/stats' summary type; exported here too so this module documents on its own
+export type { MeanStd } from "../stats/summary.ts";

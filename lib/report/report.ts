@@ -1,0 +1,633 @@
+/**
+ * Writes the study's Markdown report and its figures from a {@linkcode StudyResults}: the published table
+ * beside this run's, significance between inits, kappa, convergence speed, AUC curves, representation
+ * similarity, missing runs, a plain-words summary generated from the numbers, and provenance.
+ * @module
+ */
+import { join } from "node:path";
+import { runGrid } from "../study/config.ts";
+import { writeFileAtomic } from "../util/fs.ts";
+import { aucCurveSpec, renderSvg, similaritySpec, type VegaLiteSpec } from "./figures.ts";
+import { modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
+import { type MeanStd, stepsToReach } from "../stats/summary.ts";
+import type { InitComparison, RunResult, SimilarityRow, StudyResults } from "./types.ts";
+
+/** One figure of the report: `figures/<name>.svg` with its spec in `figures/<name>.vl.json`. */
+export interface ReportFigure {
+  /** file name without extension, e.g. "auc-cbr_small" */
+  name: string;
+  /** a short caption */
+  title: string;
+  /** the Vega-Lite spec with its data inline */
+  spec: VegaLiteSpec;
+  /** the rendered SVG */
+  svg: string;
+}
+
+/** The report's text and figures, before anything is written. */
+export interface BuiltReport {
+  /** the text of `report.md` */
+  markdown: string;
+  /** the first is the main figure (AUC per epoch of the first model) */
+  figures: ReportFigure[];
+}
+
+const SIG = 0.05;
+
+function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Sample standard deviation (n − 1); NaN for fewer than two values. */
+function sd(xs: readonly number[]): number {
+  if (xs.length < 2) return NaN;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+function pct(x: number, digits = 2): string {
+  return Number.isFinite(x) ? (100 * x).toFixed(digits) : "n/a";
+}
+
+function fixed(x: number, digits: number): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : "n/a";
+}
+
+function meanSd(xs: readonly number[], scale = 100, digits = 2): string {
+  if (xs.length === 0) return "—";
+  const m = fixed(mean(xs) * scale, digits);
+  return xs.length < 2 ? `${m} (1 run)` : `${m} ± ${fixed(sd(xs) * scale, digits)}`;
+}
+
+function pValue(p: number): string {
+  if (!Number.isFinite(p)) return "n/a";
+  if (p < 0.001) return "< 0.001";
+  return p < 0.01 ? p.toFixed(3) : p.toFixed(2);
+}
+
+function signedPp(x: number): string {
+  return Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(2)}` : "n/a";
+}
+
+function cell(s: string | number): string {
+  return String(s).replaceAll("|", "\\|").replaceAll("\n", " ");
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  const line = (r: (string | number)[]) => `| ${r.map(cell).join(" | ")} |`;
+  return [line(head), `|${head.map(() => "---").join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+function duration(sec: number): string {
+  if (!Number.isFinite(sec)) return "n/a";
+  if (sec < 90) return `${sec.toFixed(1)} s`;
+  if (sec < 5400) return `${(sec / 60).toFixed(1)} min`;
+  return `${(sec / 3600).toFixed(2)} h`;
+}
+
+/**
+ * Holm's step-down adjustment of p-values (family-wise error), in the input order.
+ *
+ * @example
+ * ```ts
+ * import { holm } from "./report.ts";
+ * const adj = holm([0.01, 0.04, 0.03]); // [0.03, 0.06, 0.06]
+ * ```
+ */
+export function holm(ps: readonly number[]): number[] {
+  const order = ps.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
+  const out = new Array<number>(ps.length);
+  let running = 0;
+  order.forEach(([p, i], k) => {
+    running = Math.max(running, Math.min(1, (ps.length - k) * p));
+    out[i] = running;
+  });
+  return out;
+}
+
+/** Steps to the target AUC: the run's own figure, else interpolated from its held-out curve. */
+function stepsOf(run: RunResult, target: number): number | null {
+  if (run.stepsToTarget !== undefined) return run.stepsToTarget;
+  // a resumed run may log an evaluation twice; stepsToReach wants strictly increasing, finite steps
+  const curve = [...new Map(
+    run.rows.filter((r) => Number.isFinite(r.step) && Number.isFinite(r.valAucReferable))
+      .map((r) => [r.step, { step: r.step, auc: r.valAucReferable }]),
+  ).values()].sort((a, b) => a.step - b.step);
+  return curve.length ? stepsToReach(curve, target) : null;
+}
+
+interface Group {
+  model: string;
+  init: string;
+  runs: RunResult[];
+}
+
+function groups(results: StudyResults): Group[] {
+  const models = [...new Set([...results.config.models, ...results.runs.map((r) => r.model)])];
+  const inits = [...new Set([...results.config.inits, ...results.runs.map((r) => r.init)])];
+  return models.flatMap((model) =>
+    inits.map((init) => ({
+      model,
+      init,
+      runs: results.runs.filter((r) => r.model === model && r.init === init).sort((a, b) => a.seed - b.seed),
+    }))
+  );
+}
+
+function published(model: string, init: string, source: string, data: string): string {
+  if (init !== "random" && init !== "transfer") return "—";
+  const row: PublishedRow | undefined = PUBLISHED.find((p) =>
+    p.model === model && p.source === source && p.data === data
+  );
+  if (!row) return "—";
+  const [v, s] = init === "random" ? [row.random, row.randomSpread] : [row.transfer, row.transferSpread];
+  return s === null ? `${v}` : `${v} ± ${s}`;
+}
+
+function resultsTable(results: StudyResults): string {
+  const smallData = results.config.trainSubset !== null;
+  const head = ["Model", "Init", "Raghu, RETINA"];
+  if (smallData) head.push("Raghu, RETINA 5k");
+  head.push("Zingo, Kaggle", "**This run**: referable AUC", "macro AUC", "kappa", "runs");
+  const rows = groups(results).map((g) => {
+    const r: string[] = [modelLabel(g.model), g.init, published(g.model, g.init, "Raghu", "RETINA")];
+    if (smallData) r.push(published(g.model, g.init, "Raghu", "RETINA 5k"));
+    r.push(
+      published(g.model, g.init, "Zingo", "Kaggle"),
+      meanSd(g.runs.map((x) => x.final.aucReferable)),
+      meanSd(g.runs.map((x) => x.final.aucMacro)),
+      meanSd(g.runs.map((x) => x.final.kappa), 1, 3),
+      String(g.runs.length),
+    );
+    return r;
+  });
+  return table(head, rows);
+}
+
+function comparisonRows(results: StudyResults): { c: InitComparison; holm: number }[] {
+  const cs = [...results.comparisons].sort((x, y) =>
+    x.model.localeCompare(y.model) || x.a.localeCompare(y.a) || x.b.localeCompare(y.b) ||
+    (x.metric ?? "referable").localeCompare(y.metric ?? "referable") || (x.seed ?? -1) - (y.seed ?? -1)
+  );
+  const adj = holm(cs.map((c) => c.p));
+  return cs.map((c, i) => ({ c, holm: adj[i] }));
+}
+
+function significanceSection(results: StudyResults): string {
+  if (results.comparisons.length === 0) {
+    return "No init comparisons were computed (fewer than two inits finished).";
+  }
+  const level = results.comparisons[0].ciLevel ?? 0.95;
+  const reps = results.comparisons[0].bootstrapReps;
+  const rows = comparisonRows(results).map(({ c, holm }) => [
+    modelLabel(c.model),
+    `${c.a} − ${c.b}`,
+    c.metric ?? "referable",
+    c.seed === null ? "pooled" : String(c.seed),
+    pct(c.aucA),
+    pct(c.aucB),
+    signedPp(c.aucA - c.aucB),
+    `[${signedPp(c.ciLow)}, ${signedPp(c.ciHigh)}]`,
+    fixed(c.z, 2),
+    pValue(c.p),
+    pValue(holm),
+  ]);
+  return [
+    `Each row compares two runs on the same test photos. DeLong's test (fast algorithm of Sun & Xu 2014) ` +
+    `gives z and the two-sided p; the interval is a paired, class-stratified bootstrap ` +
+    `${Math.round(level * 100)} % CI of the AUC difference${reps ? ` (${reps} resamples)` : ""}. ` +
+    `The last column is Holm-adjusted over all ${results.comparisons.length} tests in this table. AUCs in %, Δ in points.`,
+    "",
+    table(
+      ["Model", "Δ", "AUC", "seed", "AUC a", "AUC b", "Δ (pp)", "CI of Δ (pp)", "z", "p", "p (Holm)"],
+      rows,
+    ),
+  ].join("\n");
+}
+
+function convergenceSection(results: StudyResults): string {
+  const target = results.config.aucTarget;
+  const gs = groups(results).filter((g) => g.runs.length > 0);
+  if (gs.length === 0) return "No finished runs.";
+  const randomMean = new Map<string, number>();
+  for (const g of gs) {
+    const steps = g.runs.map((r) => stepsOf(r, target));
+    if (g.init === "random" && steps.every((s) => s !== null)) {
+      randomMean.set(g.model, mean(steps as number[]));
+    }
+  }
+  const rows = gs.map((g) => {
+    const steps = g.runs.map((r) => stepsOf(r, target));
+    const reached = steps.filter((s): s is number => s !== null);
+    const m = mean(reached);
+    const base = randomMean.get(g.model);
+    const ratio = g.init !== "random" && base !== undefined && reached.length === steps.length && base > 0
+      ? `${(m / base).toFixed(2)}×`
+      : "—";
+    return [
+      modelLabel(g.model),
+      g.init,
+      `${reached.length}/${steps.length}`,
+      reached.length ? Math.round(m).toString() : "never",
+      steps.map((s, i) => `s${g.runs[i].seed}: ${s === null ? "—" : Math.round(s)}`).join(", "),
+      ratio,
+    ];
+  });
+  return [
+    `Training steps until the held-out referable-DR AUC first reached ${pct(target, 1)} % ` +
+    `(Raghu's convergence speed; evaluations ${
+      results.config.evalEvery > 0 ? `every ${results.config.evalEvery} steps and ` : ""
+    }at each epoch end; steps between two evaluations are interpolated linearly). "× random" divides the mean by ` +
+    `random init's mean, when every seed of both reached the target.`,
+    "",
+    table(["Model", "Init", "reached", "mean steps", "per seed", "× random"], rows),
+  ].join("\n");
+}
+
+function finalLayers(rows: readonly SimilarityRow[], model: string): SimilarityRow[] {
+  const mine = rows.filter((r) => r.model === model);
+  if (mine.length === 0) return [];
+  const top = Math.max(...mine.map((r) => r.layerIndex));
+  return mine.filter((r) => r.layerIndex === top);
+}
+
+function stat(s: MeanStd): string {
+  return Number.isFinite(s.std) ? `${fixed(s.mean, 3)} ± ${fixed(s.std, 3)}` : fixed(s.mean, 3);
+}
+
+function similarityTable(rows: readonly SimilarityRow[], model: string): string {
+  const last = finalLayers(rows, model);
+  if (last.length === 0) return "";
+  return [
+    `Final hidden layer (\`${last[0].layer}\`):`,
+    "",
+    table(
+      ["runs compared", "SVCCA", "PWCCA", "linear CKA", "run pairs"],
+      last.map((r) => [r.pair, stat(r.svcca), stat(r.pwcca), stat(r.cka), r.svcca.n]),
+    ),
+  ].join("\n");
+}
+
+/** Plain-words findings generated from the numbers, careful to say when a difference is not significant. */
+export function summarise(results: StudyResults): string[] {
+  const out: string[] = [];
+  const { config } = results;
+  const total = runGrid(config).length;
+  if (config.data.kind === "synthetic") {
+    out.push(
+      "The photos are **synthetic** (the demo's generator), and the pretrained weights come from a small " +
+        "synthetic source task, not ImageNet. These numbers show the study's machinery working end to end; " +
+        "they say nothing about retinal photos or about the papers' claims.",
+    );
+  }
+  if (results.missing.length > 0) {
+    out.push(
+      `${results.missing.length} of ${total} runs ${
+        results.missing.length === 1 ? "is" : "are"
+      } missing (listed below); every number here covers only ` +
+        `the ${results.runs.length} finished runs.`,
+    );
+  }
+  const target = config.aucTarget;
+  for (const model of [...new Set(results.runs.map((r) => r.model))]) {
+    const name = modelLabel(model);
+    const gs = groups(results).filter((g) => g.model === model && g.runs.length > 0);
+    const ranked = gs.map((g) => ({ g, m: mean(g.runs.map((r) => r.final.aucReferable)) }))
+      .sort((a, b) => b.m - a.m);
+    out.push(
+      `**${name}**, test referable-DR AUC (mean ± sd over seeds, %): ` +
+        ranked.map(({ g }) => `${g.init} ${meanSd(g.runs.map((r) => r.final.aucReferable))}`).join("; ") +
+        ".",
+    );
+    const pairs = new Map<string, InitComparison[]>();
+    for (const c of results.comparisons) {
+      if (c.model !== model || (c.metric ?? "referable") !== "referable") continue;
+      const key = `${c.a}\u0000${c.b}`;
+      pairs.set(key, [...(pairs.get(key) ?? []), c]);
+    }
+    for (const cs of pairs.values()) {
+      const { a, b } = cs[0];
+      const d = mean(cs.map((c) => c.aucA - c.aucB));
+      const sig = cs.filter((c) => c.p < SIG);
+      const sameSign = sig.every((c) => Math.sign(c.aucA - c.aucB) === Math.sign(d));
+      const ciOut = cs.filter((c) => c.ciLow > 0 || c.ciHigh < 0).length;
+      const n = cs.length;
+      const unit = n === 1 ? "test set" : "seeds' test sets";
+      const all = n === 1 ? "the" : n === 2 ? "both" : `all ${n}`;
+      let verdict: string;
+      if (sig.length === 0) {
+        verdict = `not significant (DeLong p ≥ ${SIG} in ${all} ${unit}): ` +
+          `this run cannot tell ${a} from ${b}`;
+      } else if (sig.length === n && sameSign) {
+        verdict = `significant in ${all} ${unit} (DeLong p < ${SIG}; ` +
+          `bootstrap CI excludes 0 in ${ciOut} of ${n})`;
+      } else {
+        verdict =
+          `significant in only ${sig.length} of ${n} ${unit}${
+            sameSign ? "" : " and not in one direction"
+          }: ` +
+          `inconclusive`;
+      }
+      out.push(`${name}, ${a} − ${b}: ${signedPp(d)} AUC points on average, ${verdict}.`);
+    }
+    const speed: string[] = [];
+    const randomRuns = gs.find((g) => g.init === "random")?.runs ?? [];
+    const rSteps = randomRuns.map((r) => stepsOf(r, target));
+    for (const g of gs) {
+      const steps = g.runs.map((r) => stepsOf(r, target));
+      const reached = steps.filter((s): s is number => s !== null);
+      speed.push(
+        reached.length === 0
+          ? `${g.init} never`
+          : `${g.init} ${Math.round(mean(reached))}${
+            reached.length < steps.length ? ` (${reached.length}/${steps.length} seeds)` : ""
+          }`,
+      );
+    }
+    if (gs.length > 1) {
+      let line = `${name}, steps to reach ${pct(target, 1)} % held-out AUC (mean over seeds that did): ${
+        speed.join(", ")
+      }.`;
+      if (rSteps.length > 0 && rSteps.every((s) => s === null)) {
+        line += " Random init never reached the target, so speed-ups against it are not defined.";
+      }
+      out.push(line);
+    }
+    const last = finalLayers(results.similarity, model);
+    const base = last.find((r) => r.pair === "random-vs-random");
+    for (const r of last.filter((x) => x.pair !== "random-vs-random")) {
+      if (!base) break;
+      const gap = r.svcca.mean - base.svcca.mean;
+      const spread = (Number.isFinite(r.svcca.std) ? r.svcca.std : 0) +
+        (Number.isFinite(base.svcca.std) ? base.svcca.std : 0);
+      const how = Math.abs(gap) <= spread
+        ? "within the spread of the random-vs-random baseline: no measurable difference"
+        : gap < 0
+        ? "below the random-vs-random baseline: these runs end in representations further from random-init ones than two random inits are from each other"
+        : "above the random-vs-random baseline";
+      out.push(
+        `${name}, final hidden layer \`${r.layer}\`: SVCCA ${r.pair} ${stat(r.svcca)} vs random-vs-random ` +
+          `${stat(base.svcca)}, ${how} (${r.svcca.n} vs ${base.svcca.n} run pairs).`,
+      );
+    }
+  }
+  if (results.runs.length > 0) {
+    const seeds = config.seeds.length;
+    out.push(
+      `With ${seeds} seed${
+        seeds === 1 ? "" : "s"
+      } per setting the standard deviations are rough; the p-values are ` +
+        `per test set and uncorrected except the Holm column. For reference, Raghu et al. report that ImageNet ` +
+        `transfer barely changes final AUC on large data while speeding up convergence, and Zingo et al. found a ` +
+        `larger transfer gain on Kaggle data.`,
+    );
+  } else {
+    out.push("No run has finished yet, so there is nothing to compare.");
+  }
+  return out;
+}
+
+function settingSection(results: StudyResults): string {
+  const c = results.config;
+  const data = c.data.kind === "synthetic"
+    ? `${c.data.count} synthetic fundus photos generated at ${c.data.width} px (generator seed ${c.data.seed})`
+    : `${results.dataset?.name ? `${results.dataset.name} at ` : ""}\`${c.data.path}\`${
+      c.data.format ? ` (${c.data.format})` : ""
+    }`;
+  const lines = [
+    `- Data: ${data}` +
+    (c.limit !== null ? `, limited to the first ${c.limit} photos` : "") +
+    (results.dataset ? `; ${results.dataset.train} training and ${results.dataset.test} test photos` : "") +
+    (results.dataset?.classCounts ? ` (grades 0-4: ${results.dataset.classCounts.join(" / ")})` : ""),
+    `- Split: patient-aware ${Math.round((1 - c.testFraction) * 100)}:${Math.round(c.testFraction * 100)} ` +
+    `train/test${c.trainSubset !== null ? `, stratified training subset of ${c.trainSubset} photos` : ""}`,
+    `- Models: ${c.models.map(modelLabel).join(", ")}; inits: ${c.inits.join(", ")}; seeds: ${
+      c.seeds.join(", ")
+    }`,
+    `- Training: Adam, lr ${c.lr}, batch ${c.batch}, ${c.epochs} epochs, ${c.size}×${c.size} px, device ${c.device}`,
+  ];
+  if (c.source) {
+    lines.push(
+      `- Pretraining (stand-in for ImageNet): ${
+        modelLabel(c.source.model)
+      } on a synthetic ${c.source.classes}-class ` +
+        `source task of ${c.source.count} images, ${c.source.epochs} epochs`,
+    );
+  }
+  const w = Object.entries(c.weights);
+  if (w.length) {
+    lines.push(`- Pretrained weights: ${w.map(([m, f]) => `${modelLabel(m)} \`${f}\``).join(", ")}`);
+  }
+  lines.push(`- CCA probe set: ${c.probeCount} held-out photos`);
+  return lines.join("\n");
+}
+
+function provenanceSection(results: StudyResults): string {
+  const p = results.provenance;
+  const hash = (h: { path: string; sha256: string | null } | null) =>
+    h === null ? "—" : `\`${h.path}\`: ${h.sha256 ? `\`${h.sha256}\`` : "unreadable"}`;
+  const order = new Map(runGrid(p.config).map((r, i) => [r.id, i]));
+  const runs = [...results.runs].sort((a, b) =>
+    (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity) || a.id.localeCompare(b.id)
+  );
+  const lines = [
+    `- Commit: \`${p.gitCommit}\`${p.gitBranch ? ` (${p.gitBranch})` : ""}`,
+    `- Seeds: ${p.config.seeds.join(", ")}`,
+    `- Versions: ${Object.entries(p.versions).map(([k, v]) => `${k} ${v}`).join(", ")}`,
+    `- deno.lock: ${hash(p.denoLock)}`,
+    `- Data manifest: ${hash(p.dataManifest)}`,
+    ...(p.weights.length
+      ? [`- Weights: ${p.weights.map((w) => `${modelLabel(w.model)} ${hash(w)}`).join("; ")}`]
+      : []),
+    `- Machine: ${p.machine.cpu}, ${p.machine.cores} cores, ${p.machine.memoryGiB} GiB, ${p.machine.os}; ` +
+    `GPU: ${p.machine.gpu ?? "none found"}; device asked: ${p.machine.device}`,
+    `- Started as: \`${
+      p.argv.length ? p.argv.join(" ") : "(no arguments)"
+    }\`; provenance collected ${p.collectedAt}`,
+    "",
+    "Rerun the whole study (every field of the configuration spelled out):",
+    "",
+    "```sh",
+    p.command,
+    "```",
+    "",
+  ];
+  if (runs.length) {
+    const total = runs.reduce((a, r) => a + r.wallSec, 0);
+    lines.push(
+      `Wall time per run (total ${duration(total)}):`,
+      "",
+      table(
+        ["Run", "device", "wall time", "steps", "images/s"],
+        runs.map((r) => [
+          r.id,
+          r.device ?? p.machine.device,
+          duration(r.wallSec),
+          r.rows.length ? String(r.rows[r.rows.length - 1].step) : "—",
+          fixed(mean(r.rows.map((x) => x.imagesPerSec)), 1),
+        ]),
+      ),
+      "",
+    );
+  }
+  lines.push(
+    "<details><summary>Resolved configuration</summary>",
+    "",
+    "```json",
+    JSON.stringify(p.config, null, 2),
+    "```",
+    "",
+    "</details>",
+  );
+  return lines.join("\n");
+}
+
+/**
+ * Builds the report's Markdown and renders its figures, writing nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildReport } from "./report.ts";
+ * const { markdown, figures } = await buildReport(results);
+ * ```
+ */
+export async function buildReport(results: StudyResults): Promise<BuiltReport> {
+  const { config } = results;
+  const models = [...new Set([...config.models, ...results.runs.map((r) => r.model)])];
+  const inits = [...new Set([...config.inits, ...results.runs.map((r) => r.init)])];
+  const figures: ReportFigure[] = [];
+  const md: string[] = [];
+  const total = runGrid(config).length;
+  md.push(
+    `# Transfusion reproduction: \`${config.preset}\` preset`,
+    "",
+    `${results.runs.length} of ${total} runs finished` +
+      (results.missing.length ? ` (${results.missing.length} missing)` : "") +
+      ` · commit \`${results.provenance.gitCommit.slice(0, 12)}\` · ${
+        results.provenance.collectedAt.slice(0, 10)
+      }`,
+    "",
+    "## What this run shows",
+    "",
+    ...summarise(results).map((s) => `- ${s}`),
+    "",
+    "## Setting",
+    "",
+    settingSection(results),
+    "",
+    "## Published results beside this run",
+    "",
+    "AUC in %. Published: mean ± spread over runs as the papers report them (Raghu et al. 2019: moderate-DR " +
+      "AUC on private RETINA data; Zingo et al.: Kaggle EyePACS 2015, 10 % held out). This run: test-set AUC " +
+      `of referable DR (grade ≥ 2 vs 0-1) and one-vs-rest macro AUC over the five grades, mean ± sample sd over ` +
+      `seeds${
+        results.dataset ? ` (${results.dataset.test} test photos)` : ""
+      }; kappa is quadratic weighted over ` +
+      "grades 0-4. A dash: no published number for that model and init.",
+    "",
+    resultsTable(results),
+    "",
+    "## Significance between inits",
+    "",
+    significanceSection(results),
+    "",
+    "## Convergence speed",
+    "",
+    convergenceSection(results),
+    "",
+    "## AUC per epoch",
+    "",
+  );
+  for (const model of models) {
+    if (!results.runs.some((r) => r.model === model)) {
+      md.push(`${modelLabel(model)}: no finished runs.`, "");
+      continue;
+    }
+    const name = `auc-${model}`;
+    const spec = aucCurveSpec(model, results.runs, inits);
+    figures.push({ name, title: `${modelLabel(model)}: AUC per epoch`, spec, svg: await renderSvg(spec) });
+    md.push(
+      `![${modelLabel(model)}: held-out AUC per epoch, one colour per init](figures/${name}.svg)`,
+      "",
+      `*${modelLabel(model)}: held-out AUC after each evaluation (thin: one seed; thick: mean over seeds). ` +
+        `Chart spec with data: [figures/${name}.vl.json](figures/${name}.vl.json).*`,
+      "",
+    );
+  }
+  md.push("## Representation similarity (SVCCA, PWCCA, CKA)", "");
+  if (results.similarity.length === 0) {
+    md.push(
+      "No representation similarities were computed (no activations of two or more runs of a model).",
+      "",
+    );
+  } else {
+    md.push(
+      "Similarity between the trained networks' activations on the same held-out probe photos (conv layers " +
+        "averaged over space), for pairs of runs with different seeds. As in Raghu et al.'s Figures 3-4, " +
+        "transfer-vs-random is read against random-vs-random: two random inits trained alike give the " +
+        "baseline of how similar independently trained networks are anyway.",
+      "",
+    );
+    for (const model of models) {
+      if (!results.similarity.some((r) => r.model === model)) continue;
+      const name = `cca-${model}`;
+      const spec = similaritySpec(model, results.similarity);
+      figures.push({
+        name,
+        title: `${modelLabel(model)}: similarity per layer`,
+        spec,
+        svg: await renderSvg(spec),
+      });
+      md.push(
+        `![${modelLabel(model)}: SVCCA, PWCCA and CKA per layer](figures/${name}.svg)`,
+        "",
+        `*Spec with data: [figures/${name}.vl.json](figures/${name}.vl.json).*`,
+        "",
+        similarityTable(results.similarity, model),
+        "",
+      );
+    }
+  }
+  md.push("## Missing runs", "");
+  if (results.missing.length === 0) {
+    md.push(`None: all ${total} runs of the grid finished.`, "");
+  } else {
+    md.push(
+      `${results.missing.length} of ${total} runs have no result; rerun the same command (or the missing ` +
+        "shards) to complete them.",
+      "",
+      table(["Run", "why"], results.missing.map((m) => [m.id, m.reason])),
+      "",
+    );
+  }
+  md.push("## Provenance", "", provenanceSection(results), "");
+  return { markdown: md.join("\n"), figures };
+}
+
+/**
+ * Writes `report.md` and `figures/<name>.svg` + `figures/<name>.vl.json` under `dir`, atomically.
+ * Returns the paths written; the first figure is the report's main one.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeReport } from "./report.ts";
+ * const { report, figures } = await writeReport(results, "out");
+ * ```
+ */
+export async function writeReport(
+  results: StudyResults,
+  dir: string,
+): Promise<{ report: string; figures: { name: string; svg: string; spec: string }[] }> {
+  const built = await buildReport(results);
+  const figures = [];
+  for (const f of built.figures) {
+    const svg = join(dir, "figures", `${f.name}.svg`);
+    const spec = join(dir, "figures", `${f.name}.vl.json`);
+    await writeFileAtomic(spec, JSON.stringify(f.spec, null, 2) + "\n");
+    await writeFileAtomic(svg, f.svg);
+    figures.push({ name: f.name, svg, spec });
+  }
+  const report = join(dir, "report.md");
+  await writeFileAtomic(report, built.markdown);
+  return { report, figures };
+}

@@ -1,0 +1,155 @@
+/**
+ * What the analysis hands the report: every finished run's curves and test metrics, the statistics between
+ * inits, the representation similarities and what is missing. The report computes nothing a reader could
+ * not check from these numbers (means, sds, Holm adjustment and steps-to-target only).
+ * @module
+ */
+import type { StudyConfig } from "../study/config.ts";
+import type { Provenance } from "./provenance.ts";
+import type { MeanStd } from "../stats/summary.ts";
+
+/** One held-out evaluation during training (at each epoch end, and every `evalEvery` steps if set). */
+export interface EpochRow {
+  /** epochs done; fractional for evaluations between epoch ends */
+  epoch: number;
+  /** optimizer steps done */
+  step: number;
+  /** mean training loss since the previous row */
+  trainLoss: number;
+  /** AUC of referable DR (grade ≥ 2 vs 0-1), 0..1 */
+  valAucReferable: number;
+  /** one-vs-rest macro AUC over the five grades, 0..1 */
+  valAucMacro: number;
+  /** quadratic weighted kappa over grades 0..4 */
+  kappa: number;
+  /** training throughput since the previous row */
+  imagesPerSec: number;
+  /** wall-clock seconds since the run started (summed over resumed sessions) */
+  wallSec: number;
+}
+
+/** The test-set metrics of a finished run (as in the training loop's `done.json`). */
+export interface FinalMetrics {
+  /** test-set AUC of referable DR (grade ≥ 2 vs 0-1), 0..1 */
+  aucReferable: number;
+  /** test-set one-vs-rest macro AUC over the five grades, 0..1 */
+  aucMacro: number;
+  /** test-set quadratic weighted kappa over grades 0..4 */
+  kappa: number;
+  /** number of test photos, when known */
+  testCount?: number;
+}
+
+/** One finished run of the grid. */
+export interface RunResult {
+  /** `<model>-<init>-s<seed>` (the run folder's name) */
+  id: string;
+  /** model registry name, e.g. "resnet50" */
+  model: string;
+  /** init name, e.g. "transfer" */
+  init: string;
+  /** the run's seed */
+  seed: number;
+  /** held-out evaluations in training order */
+  rows: EpochRow[];
+  /** metrics of the finished model on the test set */
+  final: FinalMetrics;
+  /** steps until the held-out referable AUC first reached the target; null if never; computed if absent */
+  stepsToTarget?: number | null;
+  /** wall-clock seconds of the whole run */
+  wallSec: number;
+  /** device the run used, e.g. "cpu" or "cuda:0" */
+  device?: string;
+}
+
+/** Two inits of one model compared on the same test set. */
+export interface InitComparison {
+  /** model registry name, e.g. "resnet50" */
+  model: string;
+  /** the init under test, e.g. "transfer" */
+  a: string;
+  /** the reference init, e.g. "random" */
+  b: string;
+  /** the seed both runs share, or null when the analysis pooled the seeds (e.g. averaged predictions) */
+  seed: number | null;
+  /** which AUC was compared; default "referable" */
+  metric?: "referable" | "macro";
+  /** AUC of the `a` run, 0..1 */
+  aucA: number;
+  /** AUC of the `b` run, 0..1 */
+  aucB: number;
+  /** DeLong statistic for aucA − aucB */
+  z: number;
+  /** two-sided DeLong p-value */
+  p: number;
+  /** bootstrap confidence interval of aucA − aucB */
+  ciLow: number;
+  /** upper end of the interval */
+  ciHigh: number;
+  /** confidence level of the interval; default 0.95 */
+  ciLevel?: number;
+  /** number of bootstrap resamples */
+  bootstrapReps?: number;
+}
+
+/** Similarity of one layer's representations between two groups of runs. */
+export interface SimilarityRow {
+  /** model registry name, e.g. "resnet50" */
+  model: string;
+  /** tap name, e.g. "layer4" or "fc_in" */
+  layer: string;
+  /** depth order of the layer (figures sort by it); the highest is the final hidden layer */
+  layerIndex: number;
+  /** "transfer-vs-random", "random-vs-random" (the baseline), "meanvar-vs-random", ... */
+  pair: string;
+  /** SVCCA mean canonical correlation (99 % variance kept): mean ± sd over run pairs, `n` = pairs */
+  svcca: MeanStd;
+  /** projection-weighted CCA (Morcos et al. 2018) */
+  pwcca: MeanStd;
+  /** linear CKA (Kornblith et al. 2019) */
+  cka: MeanStd;
+}
+
+/** A run of the grid without a finished result. */
+export interface MissingRun {
+  /** `<model>-<init>-s<seed>` */
+  id: string;
+  /** model registry name, e.g. "resnet50" */
+  model: string;
+  /** init name, e.g. "transfer" */
+  init: string;
+  /** the run's seed */
+  seed: number;
+  /** e.g. "not started" or "interrupted after epoch 3 of 5" */
+  reason: string;
+}
+
+/** What the photos were. */
+export interface DatasetInfo {
+  /** e.g. "synthetic fundus photos (demo)" or "Kaggle EyePACS 2015" */
+  name: string;
+  /** training photos */
+  train: number;
+  /** test photos */
+  test: number;
+  /** photos per grade 0..4 in the whole set used */
+  classCounts?: number[];
+}
+
+/** Everything the report is written from. */
+export interface StudyResults {
+  /** the resolved configuration of the study */
+  config: StudyConfig;
+  /** finished runs */
+  runs: RunResult[];
+  /** DeLong tests and bootstrap CIs between inits */
+  comparisons: InitComparison[];
+  /** SVCCA, PWCCA and CKA per model, layer and pair of init groups */
+  similarity: SimilarityRow[];
+  /** grid runs without a finished result */
+  missing: MissingRun[];
+  /** what the photos were, when known */
+  dataset?: DatasetInfo;
+  /** commit, versions, checksums, machine and rerun command */
+  provenance: Provenance;
+}

@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { buildReport, holm, summarise, writeReport } from "../../lib/report/report.ts";
+import { renderSvg, svgToPng } from "../../lib/report/figures.ts";
+import { fakeResults } from "./fake_results.ts";
+
+// A minimal XML well-formedness check: every tag closes in order, attributes are quoted.
+function assertWellFormedSvg(svg: string): void {
+  assert.ok(svg.startsWith("<svg"), "starts with <svg");
+  assert.ok(svg.trimEnd().endsWith("</svg>"), "ends with </svg>");
+  const stack: string[] = [];
+  const tag = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"]*")*)\s*(\/?)>/g;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = tag.exec(svg))) {
+    assert.ok(!/[<>]/.test(svg.slice(consumed, m.index)), `stray markup before offset ${m.index}`);
+    consumed = m.index + m[0].length;
+    if (m[1]) assert.equal(stack.pop(), m[2], `closing </${m[2]}>`);
+    else if (!m[4]) stack.push(m[2]);
+  }
+  assert.deepEqual(stack, [], "all tags closed");
+}
+
+const SECTIONS = [
+  "# Transfusion reproduction: `demo` preset",
+  "## What this run shows",
+  "## Setting",
+  "## Published results beside this run",
+  "## Significance between inits",
+  "## Convergence speed",
+  "## AUC per epoch",
+  "## Representation similarity (SVCCA, PWCCA, CKA)",
+  "## Missing runs",
+  "## Provenance",
+];
+
+Deno.test("report: all sections, tables and figures from fabricated results", async () => {
+  const { markdown, figures } = await buildReport(fakeResults());
+  let at = -1;
+  for (const s of SECTIONS) {
+    const i = markdown.indexOf(s);
+    assert.ok(i > at, `section in order: ${s}`);
+    at = i;
+  }
+  assert.deepEqual(figures.map((f) => f.name), ["auc-cbr_small", "cca-cbr_small"]);
+  for (const f of figures) {
+    assertWellFormedSvg(f.svg);
+    assert.ok(markdown.includes(`](figures/${f.name}.svg)`), `${f.name} embedded`);
+    assert.ok(markdown.includes(`figures/${f.name}.vl.json`), `${f.name} spec linked`);
+  }
+  // published numbers beside ours; missing run named with its reason
+  assert.match(markdown, /\| CBR-Small \| transfer \| — \| — \| \d+\.\d\d ± \d+\.\d\d \|/);
+  assert.match(markdown, /\| cbr_small-meanvar-s2 \| interrupted after epoch 3 of 6 \|/);
+  assert.match(markdown, /1 of 9 runs is missing/);
+  // significance: Holm column and the not-significant phrasing
+  assert.match(markdown, /meanvar − random: \+\d\.\d\d AUC points on average, not significant/);
+  assert.match(markdown, /\| p \(Holm\) \|/);
+  // convergence and CCA final layer
+  assert.match(markdown, /\| CBR-Small \| transfer \| 3\/3 \| \d+ \|/);
+  assert.match(markdown, /Final hidden layer \(`pool`\)/);
+  assert.match(markdown, /\| random-vs-random \| 0\.\d{3} ± 0\.\d{3} \|/);
+  // provenance: rerun command and resolved config
+  assert.ok(markdown.includes("npx -y deno@2.9.6 task reproduce"));
+  assert.ok(markdown.includes('"probeCount": 200'));
+  assert.ok(!/NaN|undefined|\[object/.test(markdown), "no unformatted values");
+});
+
+Deno.test("report: published columns follow the setting (small data adds Raghu's 5k numbers)", async () => {
+  const r = fakeResults();
+  r.config = { ...r.config, trainSubset: 5000, models: ["resnet50"], preset: "small-data" };
+  r.runs = r.runs.map((x) => ({ ...x, model: "resnet50" }));
+  r.comparisons = r.comparisons.map((x) => ({ ...x, model: "resnet50" }));
+  r.similarity = [];
+  const { markdown } = await buildReport(r);
+  assert.match(markdown, /\| Raghu, RETINA \| Raghu, RETINA 5k \| Zingo, Kaggle \|/);
+  assert.match(markdown, /\| ResNet-50 \| random \| 96\.4 ± 0\.05 \| 92\.2 \| 81\.25 ± 0\.02 \|/);
+  assert.match(markdown, /\| ResNet-50 \| transfer \| 96\.7 ± 0\.04 \| 94\.6 \| 86\.89 ± 0\.03 \|/);
+  assert.match(markdown, /No representation similarities were computed/);
+});
+
+Deno.test("report: an empty study still writes a report that names every missing run", async () => {
+  const r = fakeResults({ missing: [] });
+  r.missing = r.runs.map((x) => ({
+    id: x.id,
+    model: x.model,
+    init: x.init,
+    seed: x.seed,
+    reason: "not started",
+  }));
+  r.runs = [];
+  r.comparisons = [];
+  r.similarity = [];
+  const { markdown, figures } = await buildReport(r);
+  assert.equal(figures.length, 0);
+  assert.match(markdown, /0 of 9 runs finished \(9 missing\)/);
+  assert.match(markdown, /No run has finished yet/);
+  for (const x of r.missing) assert.ok(markdown.includes(`| ${x.id} | not started |`), x.id);
+  assert.ok(!/NaN|undefined/.test(markdown));
+});
+
+Deno.test("report: summary never calls a non-significant difference a win", () => {
+  const r = fakeResults({ missing: [] });
+  r.comparisons = r.comparisons.map((c) => ({ ...c, p: 0.3, ciLow: -0.01, ciHigh: 0.02 }));
+  const text = summarise(r).join("\n");
+  assert.match(
+    text,
+    /transfer − random: \+\d\.\d\d AUC points on average, not significant \(DeLong p ≥ 0\.05 in all 3/,
+  );
+  r.comparisons = r.comparisons.map((c, i) => ({ ...c, p: i % 3 === 0 ? 0.01 : 0.2 }));
+  assert.match(summarise(r).join("\n"), /significant in only 1 of 3 seeds' test sets: inconclusive/);
+});
+
+Deno.test("report: writeReport writes report, SVGs and specs that re-render identically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await writeReport(fakeResults(), dir);
+    assert.equal(out.report, `${dir}/report.md`);
+    const md = await Deno.readTextFile(out.report);
+    assert.ok(md.startsWith("# Transfusion reproduction"));
+    for (const f of out.figures) {
+      const spec = JSON.parse(await Deno.readTextFile(f.spec));
+      assert.equal(spec.$schema, "https://vega.github.io/schema/vega-lite/v6.json");
+      assert.ok(Array.isArray(spec.data.values) && spec.data.values.length > 0, "data inline");
+      assert.equal(await renderSvg(spec), await Deno.readTextFile(f.svg));
+    }
+    const leftovers = [...Deno.readDirSync(`${dir}/figures`)].filter((e) => e.name.endsWith(".tmp"));
+    assert.deepEqual(leftovers, []);
+    // the README's picture: the main figure as PNG
+    const png = `${dir}/main.png`;
+    await svgToPng(await Deno.readTextFile(out.figures[0].svg), png);
+    const bytes = await Deno.readFile(png);
+    assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+    const width = new DataView(bytes.buffer).getUint32(16);
+    assert.ok(width > 1000, `PNG at 2× density, width ${width}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report: Holm adjustment and steps to reach a target", () => {
+  const adj = holm([0.01, 0.04, 0.03]);
+  assert.deepEqual(adj.map((x) => Math.round(x * 1e6) / 1e6), [0.03, 0.06, 0.06]);
+  assert.deepEqual(holm([0.5, 0.9]), [1, 1]);
+  assert.deepEqual(holm([0.02, 0.9]), [0.04, 0.9]);
+  assert.deepEqual(holm([]), []);
+  // steps to target come from the held-out curve (interpolated) unless the run states them
+  const r = fakeResults({ missing: [] });
+  const row = { trainLoss: 1, valAucMacro: 0.5, kappa: 0, imagesPerSec: 1, wallSec: 1 };
+  r.runs[0].rows = [
+    { ...row, epoch: 2, step: 20, valAucReferable: 0.9 },
+    { ...row, epoch: 1, step: 10, valAucReferable: 0.7 },
+    { ...row, epoch: 1, step: 10, valAucReferable: 0.7 },
+  ];
+  r.runs[1].stepsToTarget = null;
+  return buildReport(r).then(({ markdown }) => {
+    assert.match(markdown, /\| CBR-Small \| random \| 3\/3 \| \d+ \| s0: 15, s1: \d+, s2: \d+ \|/);
+    assert.match(markdown, /\| CBR-Small \| transfer \| 2\/3 \| \d+ \| s0: —, s1: \d+, s2: \d+ \|/);
+  });
+});
