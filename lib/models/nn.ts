@@ -32,6 +32,7 @@ export interface Conv2dOptions {
   stride?: number | [number, number];
   /** symmetric padding per spatial axis, as torch's `padding` */
   padding?: number | [number, number];
+  /** default false: torchvision's convs (all followed by BN) have none */
   bias?: boolean;
   init?: Init;
   biasInit?: Init;
@@ -61,7 +62,7 @@ export interface Net<T extends { readonly shape: readonly number[] }> {
   globalAvgPool(x: T): T;
   concat(xs: T[], axis: number): T;
   add(a: T, b: T): T;
-  /** nn.Linear on N×F. */
+  /** nn.Linear on N×F; bias defaults to true as in torch. */
   linear(name: string, x: T, o: { out: number; bias?: boolean; init?: Init; biasInit?: Init }): T;
   /** Dropout in training mode (seeded by the backend), identity in evaluation. */
   dropout(x: T, p: number): T;

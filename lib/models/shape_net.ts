@@ -1,0 +1,171 @@
+/**
+ * The shapes-only backend of the layer API: running a model definition over a {@linkcode ShapeNet}
+ * computes every activation shape and collects the state_dict spec (names, shapes, initialisers, buffers)
+ * in torch's registration order, without allocating any weights.
+ * @module
+ */
+import type { Conv2dOptions, Init, Net, ParamSpec, PoolOptions } from "./nn.ts";
+
+/** A shape-only value: what a {@linkcode ShapeNet} passes between layers. */
+export interface Shape {
+  /** Shape (empty for a scalar). */
+  readonly shape: readonly number[];
+}
+
+function pair(v: number | [number, number] | undefined, dflt: number): [number, number] {
+  if (v === undefined) return [dflt, dflt];
+  return typeof v === "number" ? [v, v] : v;
+}
+
+/** torch's output size of a sliding window (conv or pool) along one axis. */
+export function windowOut(size: number, k: number, s: number, p: number, ceil = false): number {
+  const span = size + 2 * p - k;
+  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  // torch drops a last window that would start inside the right padding
+  if (ceil && (out - 1) * s >= size + p) out--;
+  return out;
+}
+
+/**
+ * Collects parameter specs and checks shapes. Layer names must be unique; a layer whose output would be
+ * empty (input too small) throws a RangeError naming the layer.
+ *
+ * @example
+ * ```ts
+ * import { ShapeNet } from "./shape_net.ts";
+ * const net = new ShapeNet();
+ * const y = net.conv2d("conv1", net.input([1, 3, 32, 32]), { out: 8, kernel: 3, padding: 1 });
+ * if (y.shape[1] !== 8 || net.specs[0].name !== "conv1.weight") throw new Error("unexpected");
+ * ```
+ */
+export class ShapeNet implements Net<Shape> {
+  /** The state_dict spec, in registration order. */
+  readonly specs: ParamSpec[] = [];
+  /** Tapped activations (name → shape), in call order. */
+  readonly taps: Map<string, number[]> = new Map();
+  #names = new Set<string>();
+
+  /** An input value of the given NCHW (or N×F) shape. */
+  input(shape: readonly number[]): Shape {
+    return { shape: [...shape] };
+  }
+
+  #param(
+    name: string,
+    shape: number[],
+    init: Init,
+    trainable = true,
+    dtype: "float32" | "int64" = "float32",
+  ) {
+    if (this.#names.has(name)) throw new RangeError(`Parameter name ${name} is used twice`);
+    this.#names.add(name);
+    this.specs.push({ name, shape, init, trainable, dtype });
+  }
+
+  #nchw(x: Shape, what: string): [number, number, number, number] {
+    if (x.shape.length !== 4) throw new RangeError(`${what} expects an N×C×H×W input, got [${x.shape}]`);
+    return x.shape as [number, number, number, number];
+  }
+
+  /** Conv2d, torch semantics. */
+  conv2d(name: string, x: Shape, o: Conv2dOptions): Shape {
+    const [n, c, h, w] = this.#nchw(x, `Conv ${name}`);
+    const [kh, kw] = pair(o.kernel, 1), [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0);
+    const fanIn = c * kh * kw;
+    this.#param(`${name}.weight`, [o.out, c, kh, kw], o.init ?? { kind: "kaimingUniformA5", fanIn });
+    if (o.bias) this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn });
+    const ho = windowOut(h, kh, sh, ph), wo = windowOut(w, kw, sw, pw);
+    if (ho < 1 || wo < 1) throw new RangeError(`Input of ${h}×${w} is too small for conv ${name}`);
+    return { shape: [n, o.out, ho, wo] };
+  }
+
+  batchNorm2d(name: string, x: Shape): Shape {
+    const c = this.#nchw(x, `BatchNorm ${name}`)[1];
+    this.#param(`${name}.weight`, [c], { kind: "const", value: 1 });
+    this.#param(`${name}.bias`, [c], { kind: "const", value: 0 });
+    this.#param(`${name}.running_mean`, [c], { kind: "const", value: 0 }, false);
+    this.#param(`${name}.running_var`, [c], { kind: "const", value: 1 }, false);
+    this.#param(`${name}.num_batches_tracked`, [], { kind: "const", value: 0 }, false, "int64");
+    return x;
+  }
+
+  /** ReLU. */
+  relu(x: Shape): Shape {
+    return x;
+  }
+
+  #pool(x: Shape, o: PoolOptions, what: string): Shape {
+    const [n, c, h, w] = this.#nchw(x, what);
+    const [kh, kw] = pair(o.kernel, 1),
+      [sh, sw] = pair(o.stride ?? o.kernel, 1),
+      [ph, pw] = pair(o.padding, 0);
+    const ho = windowOut(h, kh, sh, ph, o.ceilMode), wo = windowOut(w, kw, sw, pw, o.ceilMode);
+    if (ho < 1 || wo < 1) throw new RangeError(`Input of ${h}×${w} is too small for a ${kh}×${kw} ${what}`);
+    return { shape: [n, c, ho, wo] };
+  }
+
+  /** MaxPool2d. */
+  maxPool2d(x: Shape, o: PoolOptions): Shape {
+    return this.#pool(x, o, "max-pool");
+  }
+
+  /** AvgPool2d. */
+  avgPool2d(x: Shape, o: PoolOptions): Shape {
+    return this.#pool(x, o, "average pool");
+  }
+
+  globalAvgPool(x: Shape): Shape {
+    const [n, c] = this.#nchw(x, "Global average pool");
+    return { shape: [n, c] };
+  }
+
+  /** Concatenation along an axis. */
+  concat(xs: Shape[], axis: number): Shape {
+    if (xs.length === 0) throw new RangeError("Concat needs at least one input");
+    const out = [...xs[0].shape];
+    out[axis] = 0;
+    for (const x of xs) {
+      if (x.shape.length !== out.length || x.shape.some((d, i) => i !== axis && d !== out[i])) {
+        throw new RangeError(`Concat inputs disagree: [${xs.map((v) => `[${v.shape}]`).join(", ")}]`);
+      }
+      out[axis] += x.shape[axis];
+    }
+    return { shape: out };
+  }
+
+  /** Elementwise sum. */
+  add(a: Shape, b: Shape): Shape {
+    if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+      throw new RangeError(`Add inputs disagree: [${a.shape}] and [${b.shape}]`);
+    }
+    return a;
+  }
+
+  linear(name: string, x: Shape, o: { out: number; bias?: boolean; init?: Init; biasInit?: Init }): Shape {
+    if (x.shape.length !== 2) throw new RangeError(`Linear ${name} expects an N×F input, got [${x.shape}]`);
+    const fanIn = x.shape[1];
+    this.#param(`${name}.weight`, [o.out, fanIn], o.init ?? { kind: "kaimingUniformA5", fanIn });
+    if (o.bias !== false) this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn });
+    return { shape: [x.shape[0], o.out] };
+  }
+
+  dropout(x: Shape): Shape {
+    return x;
+  }
+
+  channelAffine(x: Shape, scale: number[], shift: number[]): Shape {
+    const c = this.#nchw(x, "Channel affine")[1];
+    if (scale.length !== c || shift.length !== c) {
+      throw new RangeError(
+        `Channel affine needs ${c} scales and shifts, got ${scale.length} and ${shift.length}`,
+      );
+    }
+    return x;
+  }
+
+  tap(name: string, x: Shape): Shape {
+    if (this.taps.has(name)) throw new RangeError(`Tap name ${name} is used twice`);
+    this.taps.set(name, [...x.shape]);
+    return x;
+  }
+}

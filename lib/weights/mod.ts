@@ -1,0 +1,9 @@
+/**
+ * Weight I/O: state dicts and torch-like strict loading, safetensors, `.npy`, ONNX import.
+ * @module
+ */
+export { type LoadReport, loadStateDict, numel, type StateDict, type Tensor } from "./state_dict.ts";
+export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from "./safetensors.ts";
+export { decodeNpy, encodeNpy, type NpyArray, readNpy, writeNpy } from "./npy.ts";
+export { importOnnx, importOnnxFile, KEEP_BN_EXPORT, type OnnxImport } from "./onnx_import.ts";
+export { type LoadedWeights, loadWeights, sniffFormat } from "./load.ts";

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensors,
+  writeSafetensors,
+} from "../../lib/weights/safetensors.ts";
+import { loadWeights } from "../../lib/weights/load.ts";
+import { paramSpecs } from "../../lib/models/registry.ts";
+import { randomInit } from "../../lib/models/init.ts";
+
+const tmp = await Deno.makeTempDir();
+const spec = paramSpecs("cbr-small", { inputSize: 32 });
+
+Deno.test("safetensors write → read → write is bit-identical", async () => {
+  const state = randomInit(spec, 1);
+  await writeSafetensors(`${tmp}/a.safetensors`, state);
+  const back = await readSafetensors(`${tmp}/a.safetensors`);
+  assert.deepEqual([...back.keys()], [...state.keys()]);
+  assert.ok(back.get("block1.bn.num_batches_tracked")!.data instanceof BigInt64Array);
+  await writeSafetensors(`${tmp}/b.safetensors`, back);
+  const [a, b] = [await Deno.readFile(`${tmp}/a.safetensors`), await Deno.readFile(`${tmp}/b.safetensors`)];
+  assert.ok(a.length === b.length && a.every((v, i) => v === b[i]));
+  // header padded to 8 bytes, as the reference writer does
+  assert.equal(Number(new DataView(a.buffer).getBigUint64(0, true)) % 8, 0);
+});
+
+/** A safetensors file with hand-written F16 / BF16 / F64 tensors and metadata, as other writers produce. */
+function handMade(): Uint8Array {
+  const f16 = new Uint16Array([0x3c00, 0xc000, 0x3555, 0x0001]); // 1, -2, 0.33325195, 2^-24
+  const bf16 = new Uint16Array([0x3f80, 0xc0a0]); // 1, -5
+  const f64 = new Float64Array([0.1]);
+  const header = JSON.stringify({
+    __metadata__: { format: "pt" },
+    "fc.bias": { dtype: "F64", shape: [1], data_offsets: [0, 8] },
+    "fc.weight": { dtype: "F16", shape: [2, 2], data_offsets: [8, 16] },
+    "bn.weight": { dtype: "BF16", shape: [2], data_offsets: [16, 20] },
+  });
+  const h = new TextEncoder().encode(header);
+  const out = new Uint8Array(8 + h.length + 20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  out.set(new Uint8Array(f64.buffer), 8 + h.length);
+  out.set(new Uint8Array(f16.buffer), 16 + h.length);
+  out.set(new Uint8Array(bf16.buffer), 24 + h.length);
+  return out;
+}
+
+Deno.test("F16, BF16 and F64 tensors are read as float32", () => {
+  const d = decodeSafetensors(handMade());
+  assert.deepEqual([...d.get("fc.weight")!.data], [1, -2, Math.fround(0.33325195), 2 ** -24]);
+  assert.deepEqual([...d.get("bn.weight")!.data], [1, -5]);
+  assert.deepEqual([...d.get("fc.bias")!.data], [Math.fround(0.1)]);
+  assert.deepEqual(d.get("fc.weight")!.shape, [2, 2]);
+});
+
+Deno.test("loadWeights is strict: missing, unexpected and mis-shaped tensors are refused", async () => {
+  const state = randomInit(spec, 2);
+  const ok = await loadWeights(await save("ok", state), spec);
+  assert.equal(ok.format, "safetensors");
+  const missing = new Map(state);
+  missing.delete("block2.conv.weight");
+  await assert.rejects(loadWeights(await save("m", missing), spec), /1 missing \(block2.conv.weight\)/);
+  const extra = new Map(state).set("extra.weight", { shape: [1], data: new Float32Array(1) });
+  await assert.rejects(loadWeights(await save("e", extra), spec), /1 unexpected \(extra.weight\)/);
+  const other = randomInit(paramSpecs("cbr-small", { classes: 3, inputSize: 32 }), 2);
+  await assert.rejects(
+    loadWeights(await save("s", other), spec),
+    /2 tensors have the wrong shape: fc.weight \[3,256\] ≠ \[5,256\]/,
+  );
+  const loose = await loadWeights(await save("m2", missing), spec, { strict: false }).catch((e) => e);
+  assert.ok(!(loose instanceof Error));
+});
+
+Deno.test("unreadable and wrong-format files get one clear error each", async () => {
+  await assert.rejects(loadWeights(`${tmp}/nope.safetensors`, spec), /Cannot read .*nope.safetensors/);
+  await Deno.writeTextFile(`${tmp}/text.safetensors`, "hello, this is not a weight file");
+  await assert.rejects(
+    loadWeights(`${tmp}/text.safetensors`, spec),
+    /neither a safetensors nor an ONNX file/,
+  );
+  await Deno.writeFile(`${tmp}/zip.pth`, new Uint8Array([0x50, 0x4b, 3, 4, 0, 0, 0, 0, 0, 0]));
+  await assert.rejects(loadWeights(`${tmp}/zip.pth`, spec), /torch.save pickle/);
+  const cut = encodeSafetensors(randomInit(spec, 3)).slice(0, 5000);
+  assert.throws(() => decodeSafetensors(cut, "cut.safetensors"), /cut.safetensors/);
+});
+
+async function save(name: string, d: Map<string, { shape: number[]; data: Float32Array | BigInt64Array }>) {
+  const p = `${tmp}/${name}.safetensors`;
+  await writeSafetensors(p, d);
+  return p;
+}
