@@ -133,8 +133,9 @@ export function similaritySpec(model: string, rows: readonly SimilarityRow[]): V
     // the baseline last, so its grey sits under the comparisons in the legend and the plot
     (a === "random-vs-random" ? 1 : 0) - (b === "random-vs-random" ? 1 : 0) || a.localeCompare(b)
   );
+  // a measure that could not be computed (too few probe photos for CCA) is left out, not drawn at 0
   const values = mine.flatMap((r) =>
-    MEASURES.map(([key, label]) => ({
+    MEASURES.filter(([key]) => Number.isFinite(r[key].mean)).map(([key, label]) => ({
       layer: r.layer,
       pair: r.pair,
       measure: label,

@@ -8,6 +8,7 @@ export type {
   DatasetInfo,
   EpochRow,
   FinalMetrics,
+  GroupSummary,
   InitComparison,
   MissingRun,
   RunResult,
@@ -32,7 +33,6 @@ export {
   type Provenance,
   type ProvenanceOptions,
   rerunCommand,
-  sha256File,
   shellQuote,
 } from "./provenance.ts";
 export { MODEL_LABELS, modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";

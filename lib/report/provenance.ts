@@ -5,7 +5,7 @@
  * `--allow-run`) is needed.
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256File } from "../util/fs.ts";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { configToArgs, type StudyConfig } from "../study/config.ts";
@@ -76,29 +76,6 @@ export interface ProvenanceOptions {
   dataManifest?: string;
   /** GPU description; default: asks `nvidia-smi` when the device is not cpu (null without --allow-run) */
   gpu?: string | null;
-}
-
-/**
- * SHA-256 of a file, streamed (weights files run to hundreds of MB).
- *
- * @example
- * ```ts
- * import { sha256File } from "./provenance.ts";
- * const f = await Deno.makeTempFile();
- * await Deno.writeTextFile(f, "abc");
- * const h = await sha256File(f); // "ba7816bf..."
- * ```
- */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
-  }
-  for await (const chunk of file.readable) hash.update(chunk);
-  return hash.digest("hex");
 }
 
 async function hashOrNull(path: string): Promise<FileHash> {

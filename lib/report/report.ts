@@ -193,7 +193,8 @@ function significanceSection(results: StudyResults): string {
     pValue(holm),
   ]);
   return [
-    `Each row compares two runs on the same test photos. DeLong's test (fast algorithm of Sun & Xu 2014) ` +
+    `Each row compares two runs of one seed on the same test photos; a "pooled" row compares each init's ` +
+    `seed-averaged predicted probabilities (an ensemble over the seeds). DeLong's test (fast algorithm of Sun & Xu 2014) ` +
     `gives z and the two-sided p; the interval is a paired, class-stratified bootstrap ` +
     `${Math.round(level * 100)} % CI of the AUC difference${reps ? ` (${reps} resamples)` : ""}. ` +
     `The last column is Holm-adjusted over all ${results.comparisons.length} tests in this table. AUCs in %, Δ in points.`,
@@ -305,7 +306,11 @@ export function summarise(results: StudyResults): string[] {
       const key = `${c.a}\u0000${c.b}`;
       pairs.set(key, [...(pairs.get(key) ?? []), c]);
     }
-    for (const cs of pairs.values()) {
+    for (const both of pairs.values()) {
+      // the verdict counts the seeds' own test sets; the seed-averaged (pooled) test is reported beside it
+      const pooled = both.find((c) => c.seed === null);
+      const cs = both.filter((c) => c.seed !== null);
+      if (cs.length === 0) continue;
       const { a, b } = cs[0];
       const d = mean(cs.map((c) => c.aucA - c.aucB));
       const sig = cs.filter((c) => c.p < SIG);
@@ -328,7 +333,12 @@ export function summarise(results: StudyResults): string[] {
           }: ` +
           `inconclusive`;
       }
-      out.push(`${name}, ${a} − ${b}: ${signedPp(d)} AUC points on average, ${verdict}.`);
+      const pool = pooled
+        ? ` Seed-averaged predictions: ${signedPp(pooled.aucA - pooled.aucB)} points, DeLong p ${
+          pValue(pooled.p)
+        }, CI [${signedPp(pooled.ciLow)}, ${signedPp(pooled.ciHigh)}].`
+        : "";
+      out.push(`${name}, ${a} − ${b}: ${signedPp(d)} AUC points on average, ${verdict}.${pool}`);
     }
     const speed: string[] = [];
     const randomRuns = gs.find((g) => g.init === "random")?.runs ?? [];
@@ -563,9 +573,15 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
   } else {
     md.push(
       "Similarity between the trained networks' activations on the same held-out probe photos (conv layers " +
-        "averaged over space), for pairs of runs with different seeds. As in Raghu et al.'s Figures 3-4, " +
-        "transfer-vs-random is read against random-vs-random: two random inits trained alike give the " +
-        "baseline of how similar independently trained networks are anyway.",
+        "averaged over space). A pair of different inits compares the two runs that share a seed (same " +
+        "data order); random-vs-random compares random-init runs of different seeds. As in Raghu et al.'s " +
+        "Figures 3-4, transfer-vs-random is read against random-vs-random: two random inits trained alike " +
+        "give the baseline of how similar independently trained networks are anyway. CCA needs more probe " +
+        `photos than dimensions, so with ${config.probeCount} probe photos each side keeps at most ` +
+        `${
+          Math.max(1, Math.floor(config.probeCount / 4))
+        } directions (SVCCA's 99 %-variance directions are ` +
+        "capped there; PWCCA runs on that many PCA directions of a wider layer); CKA uses all neurons.",
       "",
     );
     for (const model of models) {
@@ -587,6 +603,42 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
         "",
       );
     }
+  }
+  const own = results.initSimilarity ?? [];
+  if (own.length > 0) {
+    md.push(
+      "### Similarity to the run's own initialisation",
+      "",
+      "Each run's activations after training against its activations at initialisation (same probe photos), " +
+        "mean ± sd over seeds: how far training moved each layer. Raghu et al. find that large models move " +
+        "little from their initialisation in the lower layers, whether it is random or pretrained.",
+      "",
+    );
+    for (const model of models) {
+      const mine = own.filter((r) => r.model === model);
+      if (mine.length === 0) continue;
+      const layers = [...new Map(mine.map((r) => [r.layer, r.layerIndex])).entries()]
+        .sort((a, b) => a[1] - b[1]).map(([l]) => l);
+      const initsHere = inits.filter((i) => mine.some((r) => r.pair === i));
+      md.push(
+        `${modelLabel(model)}, SVCCA / linear CKA:`,
+        "",
+        table(
+          ["layer", ...initsHere],
+          layers.map((layer) => [
+            `\`${layer}\``,
+            ...initsHere.map((i) => {
+              const r = mine.find((x) => x.layer === layer && x.pair === i);
+              return r ? `${stat(r.svcca)} / ${stat(r.cka)}` : "—";
+            }),
+          ]),
+        ),
+        "",
+      );
+    }
+  }
+  if (results.notes && results.notes.length > 0) {
+    md.push("### Analysis notes", "", ...results.notes.map((n) => `- ${n}`), "");
   }
   md.push("## Missing runs", "");
   if (results.missing.length === 0) {

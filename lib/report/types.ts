@@ -108,6 +108,34 @@ export interface SimilarityRow {
   pwcca: MeanStd;
   /** linear CKA (Kornblith et al. 2019) */
   cka: MeanStd;
+  /**
+   * how the measures were computed when the probe set was small against the layer's width (e.g. SVCCA
+   * directions capped, PWCCA on PCA-reduced activations), or why one could not be computed; a measure that
+   * could not be computed has mean NaN (null in JSON) and n 0
+   */
+  note?: string;
+}
+
+/** Per model and init: the seeds' test metrics and convergence speed, summarised. */
+export interface GroupSummary {
+  /** model registry name */
+  model: string;
+  /** init name */
+  init: string;
+  /** seeds of the finished runs, ascending */
+  seeds: number[];
+  /** test referable AUC over seeds (0..1) */
+  aucReferable: MeanStd;
+  /** test macro AUC over seeds (0..1) */
+  aucMacro: MeanStd;
+  /** test quadratic weighted kappa over seeds */
+  kappa: MeanStd;
+  /** steps to reach the target AUC per seed (null: never), in `seeds` order */
+  stepsToTarget: (number | null)[];
+  /** mean steps over the seeds that reached the target, or null when none did */
+  meanStepsToTarget: number | null;
+  /** the mean held-out curve: per evaluation step present in every seed, the mean of each AUC */
+  curve: { epoch: number; step: number; valAucReferable: number; valAucMacro: number }[];
 }
 
 /** A run of the grid without a finished result. */
@@ -152,4 +180,13 @@ export interface StudyResults {
   dataset?: DatasetInfo;
   /** commit, versions, checksums, machine and rerun command */
   provenance: Provenance;
+  /**
+   * each run's similarity to its own initialisation (activations at init vs after training), summarised over
+   * seeds; `pair` is the init's name (Raghu et al.'s "how far did training move each layer")
+   */
+  initSimilarity?: SimilarityRow[];
+  /** per model and init: mean ± sd over seeds of the test metrics, convergence speed, mean curve */
+  summary?: GroupSummary[];
+  /** things the analysis skipped or changed, in a sentence each (e.g. a run without activations) */
+  notes?: string[];
 }

@@ -10,20 +10,37 @@ import { openCache } from "../data/cache.ts";
 import { Loader } from "../data/loader.ts";
 import { preprocessDataset } from "../data/preprocess.ts";
 import { stratifiedSubset } from "../data/split.ts";
-import { synthFundus, synthNatural } from "../data/synth.ts";
+import { NATURAL_CLASSES, synthFundus, synthNatural } from "../data/synth.ts";
 import { getModel, paramSpecs } from "../models/registry.ts";
 import { meanVarInit, randomInit, transferInit, transfusionInit } from "../models/init.ts";
 import type { Value } from "../graph/mod.ts";
 import { loadWeights } from "../weights/load.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { exists, readJson } from "../util/fs.ts";
-import { type Batch, runTraining, type RunSummary } from "../train/fit.ts";
+import { type Batch, type RunSummary, runTraining } from "../train/fit.ts";
 import type { ModelFn } from "../train/step.ts";
-import type { StateDict } from "../train/state.ts";
-import { type RunSpec, runGrid, shardRuns, type StudyConfig } from "./config.ts";
+import type { StateDict } from "../weights/state_dict.ts";
+import { runGrid, type RunSpec, shardRuns, type StudyConfig } from "./config.ts";
+
+/** The folders of a study, all under its `out` folder except user-given data. */
+export interface StudyPaths {
+  /** the study's output folder */
+  out: string;
+  /** the photos (synthetic ones are generated under out/data/fundus) */
+  data: string;
+  /** the preprocessed cache of the photos */
+  cache: string;
+  /** the demo's synthetic source task and its cache */
+  sourceData: string;
+  sourceCache: string;
+  /** the run folder of the source model's pretraining */
+  pretrainRun: string;
+  /** the folder holding one folder per run of the grid (`<out>/<model>-<init>-s<seed>`) */
+  runs: string;
+}
 
 /** Where each step reads and writes, under the study's `out` folder. */
-export function studyPaths(c: StudyConfig) {
+export function studyPaths(c: StudyConfig): StudyPaths {
   const out = resolve(c.out);
   const data = c.data.kind === "synthetic" ? join(out, "data", "fundus") : resolve(c.data.path);
   return {
@@ -33,7 +50,7 @@ export function studyPaths(c: StudyConfig) {
     sourceData: join(out, "data", "source"),
     sourceCache: join(out, "cache", `source-${c.size}`),
     pretrainRun: join(out, "pretrain", c.source?.model ?? "none"),
-    runs: join(out, "runs"),
+    runs: out,
   };
 }
 
@@ -45,7 +62,11 @@ export async function dataStep(c: StudyConfig, log: (s: string) => void = consol
   const p = studyPaths(c);
   if (c.data.kind === "synthetic") {
     const r = await synthFundus({ out: p.data, count: c.data.count, seed: c.data.seed, width: c.data.width });
-    log(`data: ${r.count} synthetic fundus photos in ${p.data} (${r.rendered} rendered, ${r.seconds.toFixed(1)} s)`);
+    log(
+      `data: ${r.count} synthetic fundus photos in ${p.data} (${r.rendered} rendered, ${
+        r.seconds.toFixed(1)
+      } s)`,
+    );
   }
   const r = await preprocessDataset({
     data: p.data,
@@ -66,12 +87,25 @@ export async function dataStep(c: StudyConfig, log: (s: string) => void = consol
 }
 
 /** Step `pretrain` (presets with a source task): the self-made stand-in for ImageNet weights. */
-export async function pretrainStep(c: StudyConfig, log: (s: string) => void = console.error): Promise<string | null> {
+export async function pretrainStep(
+  c: StudyConfig,
+  log: (s: string) => void = console.error,
+): Promise<string | null> {
   if (!c.source) return null;
   const p = studyPaths(c), src = c.source;
+  if (src.classes !== NATURAL_CLASSES.length) {
+    throw new RangeError(
+      `The synthetic source task has ${NATURAL_CLASSES.length} classes, not ${src.classes}`,
+    );
+  }
   const weights = join(p.pretrainRun, "weights.safetensors");
   if (await exists(join(p.pretrainRun, "done.json"))) return weights;
-  await synthNatural({ out: p.sourceData, count: src.count, seed: `source:${c.data.kind === "synthetic" ? c.data.seed : 0}`, size: Math.max(c.size, 32) });
+  await synthNatural({
+    out: p.sourceData,
+    count: src.count,
+    seed: `source:${c.data.kind === "synthetic" ? c.data.seed : 0}`,
+    size: Math.max(c.size, 32),
+  });
   const pre = await preprocessDataset({
     data: p.sourceData,
     out: p.sourceCache,
@@ -152,7 +186,8 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
   const probeLoader = new Loader(cache, probe, { batch, seed: 0, shuffle: false });
   const def = getModel(t.model);
   const aux = def.hasAux ? c.size >= 299 : undefined;
-  const model: ModelFn = (net, x) => def.build(net, x, { classes: t.classes, aux }) as { logits: Value; aux?: Value };
+  const model: ModelFn = (net, x) =>
+    def.build(net, x, { classes: t.classes, aux }) as { logits: Value; aux?: Value };
   const bar = new ProgressBar({ label: t.label });
   try {
     return await runTraining({
@@ -171,7 +206,13 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       stepsPerEpoch: Math.floor(train.length / batch),
       testBatches: () => testLoader.batches(0) as AsyncIterable<Batch>,
       probeBatches: probe.length ? () => probeLoader.batches(0) as AsyncIterable<Batch> : undefined,
-      config: { ...t.config, model: t.model, seed: t.seed, classes: t.classes, manifestHash: cache.manifestHash },
+      config: {
+        ...t.config,
+        model: t.model,
+        seed: t.seed,
+        classes: t.classes,
+        manifestHash: cache.manifestHash,
+      },
       onProgress: (p) => bar.update(p),
     });
   } finally {
@@ -184,10 +225,15 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
 }
 
 /** Step `train`: this shard's runs of the grid, skipping finished ones and resuming interrupted ones. */
-export async function trainStep(c: StudyConfig, log: (s: string) => void = console.error): Promise<RunSummary[]> {
+export async function trainStep(
+  c: StudyConfig,
+  log: (s: string) => void = console.error,
+): Promise<RunSummary[]> {
   const p = studyPaths(c);
   if (!(await exists(join(p.cache, "manifest.json")))) {
-    throw new Error(`No data cache at ${p.cache}: run the data step first (deno task data with the same flags)`);
+    throw new Error(
+      `No data cache at ${p.cache}: run the data step first (deno task data with the same flags)`,
+    );
   }
   const runs = c.shard ? shardRuns(runGrid(c), c.shard.index, c.shard.count) : runGrid(c);
   const out: RunSummary[] = [];
@@ -207,7 +253,9 @@ export async function trainStep(c: StudyConfig, log: (s: string) => void = conso
     });
     const secs = (performance.now() - t0) / 1000;
     log(
-      `train: ${run.id}: AUC referable ${s.final.aucReferable.toFixed(3)}, macro ${s.final.aucMacro.toFixed(3)}, ` +
+      `train: ${run.id}: AUC referable ${s.final.aucReferable.toFixed(3)}, macro ${
+        s.final.aucMacro.toFixed(3)
+      }, ` +
         `kappa ${s.final.kappa.toFixed(3)}${secs < 1 ? " (already finished)" : ` (${secs.toFixed(0)} s)`}`,
     );
     out.push(s);

@@ -6,7 +6,7 @@
  */
 import { decodeSafetensors, encodeSafetensors, safetensorsMetadata } from "../weights/safetensors.ts";
 import type { Optimizer } from "../optim/mod.ts";
-import type { StateDict } from "./state.ts";
+import type { StateDict } from "../weights/state_dict.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 
 /** What a checkpoint restores besides the tensors. */
@@ -40,7 +40,11 @@ export async function saveCheckpoint(
 /**
  * Reads a checkpoint into `state` (same names and shapes) and `optimizer`; returns its metadata.
  */
-export async function loadCheckpoint(path: string, state: StateDict, optimizer: Optimizer): Promise<CheckpointMeta> {
+export async function loadCheckpoint(
+  path: string,
+  state: StateDict,
+  optimizer: Optimizer,
+): Promise<CheckpointMeta> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -63,5 +67,9 @@ export async function loadCheckpoint(path: string, state: StateDict, optimizer: 
     if (k.startsWith("adam.m.")) optimizer.state.m.set(k.slice(7), (c.data as Float32Array).slice());
     if (k.startsWith("adam.v.")) optimizer.state.v.set(k.slice(7), (c.data as Float32Array).slice());
   }
-  return { epoch: Number(metadata.epoch), step: Number(metadata.step), extra: JSON.parse(metadata.extra ?? "{}") };
+  return {
+    epoch: Number(metadata.epoch),
+    step: Number(metadata.step),
+    extra: JSON.parse(metadata.extra ?? "{}"),
+  };
 }

@@ -11,7 +11,7 @@ import { exists, readJson, writeFileAtomic, writeJsonAtomic } from "../util/fs.t
 import { writeSafetensors } from "../weights/safetensors.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { ModelFn } from "./step.ts";
-import type { StateDict } from "./state.ts";
+import type { StateDict } from "../weights/state_dict.ts";
 import { Trainer, type TrainerOptions } from "./trainer.ts";
 
 /** A batch as the data loader yields it. */
@@ -79,10 +79,13 @@ export interface RunSummary {
 const CSV_HEADER = "epoch,step,train_loss,val_auc_referable,val_auc_macro,kappa,images_per_sec,wall_sec";
 
 function metricsCsv(rows: EpochMetrics[]): string {
-  return [CSV_HEADER, ...rows.map((r) =>
-    [r.epoch, r.step, r.trainLoss, r.valAucReferable, r.valAucMacro, r.kappa, r.imagesPerSec, r.wallSec]
-      .map((v) => Number.isInteger(v) ? String(v) : v.toPrecision(8)).join(",")
-  )].join("\n") + "\n";
+  return [
+    CSV_HEADER,
+    ...rows.map((r) =>
+      [r.epoch, r.step, r.trainLoss, r.valAucReferable, r.valAucMacro, r.kappa, r.imagesPerSec, r.wallSec]
+        .map((v) => Number.isInteger(v) ? String(v) : v.toPrecision(8)).join(",")
+    ),
+  ].join("\n") + "\n";
 }
 
 /** Runs (or resumes, or skips when finished) one training run in `o.dir`. */
@@ -211,11 +214,17 @@ async function predict(trainer: Trainer, batches: AsyncIterable<Batch>) {
 function predictionsCsv(probs: Float32Array, labels: Int32Array): string {
   const c = labels.length ? probs.length / labels.length : 0;
   const head = ["index", "label", ...Array.from({ length: c }, (_, i) => `p${i}`)].join(",");
-  const rows = Array.from(labels, (y, i) => [i, y, ...Array.from(probs.subarray(i * c, (i + 1) * c), (p) => p.toPrecision(7))].join(","));
+  const rows = Array.from(
+    labels,
+    (y, i) => [i, y, ...Array.from(probs.subarray(i * c, (i + 1) * c), (p) => p.toPrecision(7))].join(","),
+  );
   return [head, ...rows].join("\n") + "\n";
 }
 
-async function writeTaps(path: string, taps: Map<string, { dims: number; data: Float32Array }>): Promise<void> {
+async function writeTaps(
+  path: string,
+  taps: Map<string, { dims: number; data: Float32Array }>,
+): Promise<void> {
   const t: StateDict = new Map();
   for (const [k, v] of taps) t.set(k, { shape: [v.data.length / Math.max(1, v.dims), v.dims], data: v.data });
   await writeSafetensors(path, t, { format: "transfusion-activations" });

@@ -53,7 +53,11 @@ export interface EvalGraph {
  * Builds the training step. The loss is the mean softmax cross-entropy of the logits, plus `auxWeight` ×
  * that of the auxiliary logits when the model has them (torchvision's Inception-v3 recipe: 0.4).
  */
-export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: { auxWeight?: number } = {}): TrainGraph {
+export function buildTrainGraph(
+  model: ModelFn,
+  shape: GraphShape,
+  opts: { auxWeight?: number } = {},
+): TrainGraph {
   const g = new Graph("train_step");
   const net = new GraphNet(g, { mode: "train" });
   const { batch, size, channels = 3 } = shape;

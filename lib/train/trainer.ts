@@ -9,7 +9,7 @@ import { createSession, type Device } from "../graph/session.ts";
 import { Adam, type Optimizer } from "../optim/mod.ts";
 import { Rng } from "../util/random.ts";
 import { buildEvalGraph, buildTrainGraph, type EvalGraph, type ModelFn, type TrainGraph } from "./step.ts";
-import { checkState, type StateDict } from "./state.ts";
+import { loadStateDict, type StateDict } from "../weights/state_dict.ts";
 
 /** Options of {@linkcode Trainer.create}. */
 export interface TrainerOptions {
@@ -38,7 +38,9 @@ export interface EvalResult {
 /** Raised when the loss stops being finite; the caller keeps its last good checkpoint. */
 export class NonFiniteLossError extends Error {
   constructor(readonly step: number, readonly loss: number) {
-    super(`Loss is ${loss} at step ${step}: training stopped, the last checkpoint is intact (try a lower --lr)`);
+    super(
+      `Loss is ${loss} at step ${step}: training stopped, the last checkpoint is intact (try a lower --lr)`,
+    );
     this.name = "NonFiniteLossError";
   }
 }
@@ -75,8 +77,10 @@ export class Trainer {
 
   /** Builds the training graph for `model` and opens its session. `state` is trained in place. */
   static async create(model: ModelFn, state: StateDict, opts: TrainerOptions): Promise<Trainer> {
-    const train = buildTrainGraph(model, { batch: opts.batch, size: opts.size }, { auxWeight: opts.auxWeight });
-    checkState(train.specs, state);
+    const train = buildTrainGraph(model, { batch: opts.batch, size: opts.size }, {
+      auxWeight: opts.auxWeight,
+    });
+    loadStateDict(train.specs, state, { source: "initial weights" }); // strict: throws on any mismatch
     const session = await createSession(train.bytes, { device: opts.device, threads: opts.threads });
     return new Trainer(model, state, train, session, opts);
   }
@@ -122,7 +126,9 @@ export class Trainer {
     const grads = new Map<string, Float32Array>();
     for (const [p, o] of tg.gradOut) grads.set(p, out[o].data as Float32Array);
     this.optimizer.step(this.#params, grads);
-    for (const [b, o] of tg.bufferOut) (this.state.get(b)!.data as Float32Array).set(out[o].data as Float32Array);
+    for (const [b, o] of tg.bufferOut) {
+      (this.state.get(b)!.data as Float32Array).set(out[o].data as Float32Array);
+    }
     for (const [name, t] of this.state) {
       if (name.endsWith("num_batches_tracked")) (t.data as BigInt64Array)[0] += 1n;
     }

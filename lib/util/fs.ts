@@ -5,6 +5,7 @@
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { createHash } from "node:crypto";
 
 let counter = 0;
 
@@ -60,4 +61,28 @@ export async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The sha256 (hex) of a file's bytes, streamed (weights and data files can be large); an unreadable file
+ * gets an error naming it.
+ *
+ * @example
+ * ```ts
+ * import { sha256File } from "./fs.ts";
+ * const f = await Deno.makeTempFile();
+ * await Deno.writeTextFile(f, "abc");
+ * if (!(await sha256File(f)).startsWith("ba7816bf")) throw new Error("unexpected");
+ * ```
+ */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
 }

@@ -135,6 +135,8 @@ export function safetensorsMetadata(bytes: Uint8Array, where = "safetensors data
   try {
     return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen))).__metadata__ ?? {};
   } catch (e) {
-    throw new RangeError(`${where} is not a safetensors file: its header is not JSON (${e instanceof Error ? e.message : e})`);
+    throw new RangeError(
+      `${where} is not a safetensors file: its header is not JSON (${e instanceof Error ? e.message : e})`,
+    );
   }
 }

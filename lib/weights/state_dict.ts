@@ -3,6 +3,7 @@
  * @module
  */
 import type { ParamSpec } from "../models/nn.ts";
+import { numel } from "../graph/types.ts";
 
 /** One tensor: C-order data; int64 only for `num_batches_tracked`. */
 export interface Tensor {
@@ -15,10 +16,7 @@ export interface Tensor {
 /** Name → tensor, in state_dict order. */
 export type StateDict = Map<string, Tensor>;
 
-/** Number of elements of a shape (1 for a scalar). */
-export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
+export { numel };
 
 /** What {@linkcode loadStateDict} found, like torch's `_IncompatibleKeys` plus mis-shaped tensors. */
 export interface LoadReport {
@@ -48,6 +46,7 @@ function list(names: string[], max = 6): string {
  * ```ts
  * import { loadStateDict } from "./state_dict.ts";
  * import type { ParamSpec } from "../models/nn.ts";
+import { numel } from "../graph/types.ts";
  * const specs: ParamSpec[] = [{ name: "w", shape: [2], init: { kind: "const", value: 0 }, trainable: true, dtype: "float32" }];
  * const dict = new Map([["w", { shape: [2], data: new Float32Array([1, 2]) }]]);
  * const { state } = loadStateDict(specs, dict);

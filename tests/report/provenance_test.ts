@@ -1,10 +1,10 @@
+import { sha256File } from "../../lib/util/fs.ts";
 import assert from "node:assert/strict";
 import {
   collectProvenance,
   gitCommit,
   PINNED_VERSIONS,
   rerunCommand,
-  sha256File,
   shellQuote,
 } from "../../lib/report/provenance.ts";
 import { resolveConfig } from "../../lib/study/config.ts";

@@ -5,7 +5,7 @@ import * as ort from "npm:onnxruntime-node@1.30.0";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
 import { createSession } from "../../lib/graph/session.ts";
 import { Trainer } from "../../lib/train/trainer.ts";
-import type { StateDict } from "../../lib/train/state.ts";
+import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
 import { cbrNet, resNet } from "./parity_nets.ts";
 
@@ -28,7 +28,9 @@ function toState(g: Golden): StateDict {
   for (const [k, v] of Object.entries(g.state)) {
     s.set(k, {
       shape: v.shape,
-      data: k.endsWith("num_batches_tracked") ? BigInt64Array.from(v.data, BigInt) : Float32Array.from(v.data),
+      data: k.endsWith("num_batches_tracked")
+        ? BigInt64Array.from(v.data, BigInt)
+        : Float32Array.from(v.data),
     });
   }
   return s;

@@ -1,0 +1,79 @@
+/**
+ * The gradient-rule contract and helpers shared by the rules.
+ * @module
+ */
+import type { Graph } from "../graph/graph.ts";
+import type { Node, OpAttrs, OpKind, Value } from "../graph/types.ts";
+import { fmtShape } from "../graph/types.ts";
+
+/** What a rule sees: the forward node, the gradient of each output, and which inputs need a gradient. */
+export interface GradContext<K extends OpKind> {
+  /** The graph the backward nodes are appended to. */
+  readonly g: Graph;
+  /** The forward node. */
+  readonly node: Node<K>;
+  /** Its attributes. */
+  readonly attrs: OpAttrs[K];
+  /** Forward inputs (undefined for omitted optional inputs). */
+  readonly x: readonly (Value | undefined)[];
+  /** Forward outputs. */
+  readonly y: readonly (Value | undefined)[];
+  /** Gradient of the loss w.r.t. each output; undefined where none flows (zero). */
+  readonly dy: readonly (Value | undefined)[];
+  /** needs[i]: input i lies on a path from a requested variable, so its gradient must be returned. */
+  readonly needs: readonly boolean[];
+}
+
+/**
+ * A reverse-mode rule: returns the gradient for each input position (same shape as that input), or
+ * undefined where not needed. Rules build only what `needs` asks for.
+ */
+export type GradRule<K extends OpKind> = (ctx: GradContext<K>) => (Value | undefined)[];
+
+/** An error naming the op, the node and the attribute or reason a gradient cannot be built. */
+export function unsupported(node: Node, what: string): Error {
+  return new TypeError(`${node.op} node '${node.name}': ${what}`);
+}
+
+/** A scalar constant of `like`'s dtype. */
+export function scalar(g: Graph, v: number, like: Value): Value {
+  return g.constant(v, like.dtype);
+}
+
+/** Sums `dy` down to `shape` over the axes that broadcasting expanded (numpy rules). */
+export function reduceToShape(g: Graph, dy: Value, shape: readonly number[]): Value {
+  if (dy.shape.length === shape.length && dy.shape.every((d, i) => d === shape[i])) return dy;
+  const lead = dy.shape.length - shape.length;
+  if (lead < 0) {
+    throw new RangeError(`Gradient '${dy.name}' ${fmtShape(dy.shape)} cannot reduce to ${fmtShape(shape)}`);
+  }
+  const axes: number[] = [];
+  dy.shape.forEach((d, i) => {
+    if (i < lead || (shape[i - lead] === 1 && d !== 1)) axes.push(i);
+  });
+  const r = axes.length ? g.op.ReduceSum(dy, axes, { keepdims: 1 }) : dy;
+  return r.shape.length === shape.length && r.shape.every((d, i) => d === shape[i])
+    ? r
+    : g.op.Reshape(r, shape);
+}
+
+/** Reshapes a per-channel vector [C] to [1, C, 1, …] for broadcasting against a rank-`rank` tensor. */
+export function perChannel(g: Graph, v: Value, rank: number): Value {
+  return g.op.Reshape(v, [1, v.shape[0], ...Array(rank - 2).fill(1)]);
+}
+
+/** The default spatial attributes of a 2-D window op, after checking that the node is 2-D. */
+export function window2d(
+  node: Node,
+  x: Value,
+  kernel: readonly number[],
+  a: { strides?: number[]; pads?: number[]; dilations?: number[] },
+): { k: number[]; s: number[]; p: number[] } {
+  if (x.shape.length !== 4) {
+    throw unsupported(node, `gradient supports 2-D (N×C×H×W) inputs, got ${fmtShape(x.shape)}`);
+  }
+  if (a.dilations && a.dilations.some((d) => d !== 1)) {
+    throw unsupported(node, `gradient does not support attribute 'dilations' = ${fmtShape(a.dilations)}`);
+  }
+  return { k: [...kernel], s: a.strides ?? [1, 1], p: a.pads ?? [0, 0, 0, 0] };
+}

@@ -1,0 +1,43 @@
+/**
+ * Gemm and MatMul gradients. For Y = α·A'·B' + β·C with A' = op(A), B' = op(B):
+ * dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY, each written as one Gemm with transpose flags; dC = β·dY summed to C's shape.
+ * @module
+ */
+import type { Value } from "../../graph/types.ts";
+import { type GradRule, reduceToShape, scalar } from "../rule.ts";
+
+export const gemmRule: GradRule<"Gemm"> = ({ g, attrs, x: [a, b, c], dy: [dy], needs }) => {
+  if (!dy) return [];
+  const alpha = attrs.alpha ?? 1, beta = attrs.beta ?? 1;
+  const tA = attrs.transA ?? 0, tB = attrs.transB ?? 0;
+  const al = alpha === 1 ? {} : { alpha };
+  let da: Value | undefined, db: Value | undefined, dc: Value | undefined;
+  if (needs[0]) {
+    da = tA
+      ? g.op.Gemm(b!, dy, undefined, { ...al, transA: tB, transB: 1 })
+      : g.op.Gemm(dy, b!, undefined, { ...al, transB: tB ? 0 : 1 });
+  }
+  if (needs[1]) {
+    db = tB
+      ? g.op.Gemm(dy, a!, undefined, { ...al, transA: 1, transB: tA })
+      : g.op.Gemm(a!, dy, undefined, { ...al, transA: tA ? 0 : 1 });
+  }
+  if (needs[2] && c) {
+    const scaled = beta === 1 ? dy : g.op.Mul(dy, scalar(g, beta, dy));
+    dc = reduceToShape(g, scaled, c.shape);
+  }
+  return [da, db, dc];
+};
+
+function swapLast(g: Parameters<GradRule<"MatMul">>[0]["g"], v: Value): Value {
+  const r = v.shape.length;
+  return g.op.Transpose(v, { perm: [...Array(r - 2).keys(), r - 1, r - 2] });
+}
+
+export const matMulRule: GradRule<"MatMul"> = ({ g, x: [a, b], dy: [dy], needs }) => {
+  if (!dy) return [];
+  return [
+    needs[0] ? reduceToShape(g, g.op.MatMul(dy, swapLast(g, b!)), a!.shape) : undefined,
+    needs[1] ? reduceToShape(g, g.op.MatMul(swapLast(g, a!), dy), b!.shape) : undefined,
+  ];
+};

@@ -1,0 +1,54 @@
+/**
+ * BatchNormalization gradient.
+ * - Training form (node tagged by batchNormTraining: mean/var are the batch statistics of x): the closed
+ *   form dx = k1·dy + k2·(x − μ) + k3 with k1 = γ/σ, k2 = −γ·Σ(dy·(x−μ))/(σ³M), k3 = −γ·Σdy/(σM); the first
+ *   and last terms run as one inference BatchNormalization (mean 0, var 1, epsilon 0: an exact scale-shift).
+ *   No gradient is returned for the statistics inputs: their effect is inside dx.
+ * - Inference form (statistics are independent inputs): dx = dy·γ/σ and the gradients of all five inputs.
+ * @module
+ */
+import type { Value } from "../../graph/types.ts";
+import { numel } from "../../graph/types.ts";
+import { type GradRule, perChannel, scalar } from "../rule.ts";
+
+export const batchNormRule: GradRule<"BatchNormalization"> = (
+  { g, node, attrs, x: [x, scale, , mean, variance], dy: [dy], needs },
+) => {
+  if (!dy) return [];
+  const eps = attrs.epsilon ?? 1e-5;
+  const rank = x!.shape.length, c = x!.shape[1];
+  const axes = x!.shape.map((_, i) => i).filter((i) => i !== 1);
+  const count = numel(x!.shape) / c;
+  const invStd = g.op.Reciprocal(g.op.Sqrt(g.op.Add(variance!, scalar(g, eps, x!))));
+  const stats = node.meta?.batchStats;
+  const centered = stats?.centered ?? g.op.Sub(x!, perChannel(g, mean!, rank));
+  const needSumDy = needs[2] || (stats && needs[0]) || needs[3];
+  const sumDy = needSumDy ? g.op.ReduceSum(dy, axes, { keepdims: 0 }) : undefined;
+  const needDot = needs[1] || needs[4] || (stats && needs[0]);
+  const dot = needDot ? g.op.ReduceSum(g.op.Mul(dy, centered), axes, { keepdims: 0 }) : undefined;
+  const k1 = g.op.Mul(scale!, invStd);
+  const out: (Value | undefined)[] = [];
+  if (needs[0]) {
+    if (stats) {
+      const invM = scalar(g, -1 / count, x!);
+      const k3 = g.op.Mul(g.op.Mul(k1, sumDy!), invM);
+      const k2 = g.op.Mul(g.op.Mul(g.op.Mul(k1, g.op.Mul(invStd, invStd)), dot!), invM);
+      const zero = g.constant(new Float64Array(c), x!.dtype, [c]);
+      const one = g.constant(new Float64Array(c).fill(1), x!.dtype, [c]);
+      const shifted = g.op.BatchNormalization(dy, k1, k3, zero, one, { epsilon: 0 });
+      out[0] = g.op.Add(shifted, g.op.Mul(centered, perChannel(g, k2, rank)));
+    } else {
+      out[0] = g.op.Mul(dy, perChannel(g, k1, rank));
+    }
+  }
+  if (needs[1]) out[1] = g.op.Mul(dot!, invStd);
+  if (needs[2]) out[2] = sumDy;
+  if (!stats) {
+    if (needs[3]) out[3] = g.op.Neg(g.op.Mul(sumDy!, k1));
+    if (needs[4]) {
+      const cube = g.op.Mul(k1, g.op.Mul(invStd, invStd));
+      out[4] = g.op.Mul(g.op.Mul(dot!, cube), scalar(g, -0.5, x!));
+    }
+  }
+  return out;
+};

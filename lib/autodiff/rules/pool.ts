@@ -1,0 +1,96 @@
+/**
+ * Pooling gradients.
+ * - MaxPool: the forward node's Indices output (flattened over the whole tensor, N and C included, for
+ *   storage_order 0) drives ScatterElements(reduction = add) into a flat zero tensor. MaxUnpool is not used:
+ *   it overwrites instead of adding where 3×3/2 windows overlap.
+ * - AveragePool: each output spreads dY/divisor over its window. The divisor follows torch (and onnxruntime):
+ *   the window clipped to the padded input when count_include_pad, else to the input itself. Stride 1 with
+ *   pads ≤ k−1 and no ceil overhang is an AveragePool of dY (count_include_pad, mirrored pads); anything else a
+ *   depthwise ConvTranspose with a ones kernel.
+ * - GlobalAveragePool: dY/(H·W) expanded.
+ * @module
+ */
+import { windowOut } from "../../graph/ops.ts";
+import { numel } from "../../graph/types.ts";
+import { type GradRule, unsupported, window2d } from "../rule.ts";
+
+export const maxPoolRule: GradRule<"MaxPool"> = ({ g, node, attrs, x: [x], y: [y], dy: [dy], needs }) => {
+  if (!dy || !needs[0]) return [];
+  window2d(node, x!, attrs.kernel_shape, attrs);
+  if (attrs.storage_order) throw unsupported(node, "gradient does not support attribute 'storage_order' = 1");
+  const idx = g.materializeOutput(node, 1, "int64", y!.shape);
+  const zeros = g.op.ConstantOfShape([numel(x!.shape)], { value: { dtype: x!.dtype, data: [0] } });
+  const flat = g.op.ScatterElements(zeros, g.op.Reshape(idx, [-1]), g.op.Reshape(dy, [-1]), {
+    axis: 0,
+    reduction: "add",
+  });
+  return [g.op.Reshape(flat, x!.shape)];
+};
+
+/** Per-output divisor of an average pool along one axis, and whether any window overhangs the padding. */
+function divisors(
+  size: number,
+  k: number,
+  s: number,
+  pb: number,
+  pe: number,
+  out: number,
+  includePad: boolean,
+) {
+  const div: number[] = [];
+  for (let o = 0; o < out; o++) {
+    const start = o * s - pb;
+    const endPadded = Math.min(start + k, size + pe);
+    const lo = Math.max(start, 0), hi = Math.min(endPadded, size);
+    div.push(includePad ? endPadded - start : hi - lo);
+  }
+  return div;
+}
+
+export const averagePoolRule: GradRule<"AveragePool"> = ({ g, node, attrs, x: [x], dy: [dy], needs }) => {
+  if (!dy || !needs[0]) return [];
+  const { k, s, p } = window2d(node, x!, attrs.kernel_shape, attrs);
+  const [, c, h, w] = x!.shape;
+  const [, , ho, wo] = dy.shape;
+  const ceil = attrs.ceil_mode === 1, inc = attrs.count_include_pad === 1;
+  if (windowOut(h, k[0], s[0], p[0], p[2], 1, ceil) !== ho) {
+    throw unsupported(node, "output shape disagrees with the gradient");
+  }
+  const dh = divisors(h, k[0], s[0], p[0], p[2], ho, inc), dw = divisors(w, k[1], s[1], p[1], p[3], wo, inc);
+  const kk = k[0] * k[1];
+  const uniform = dh.every((d) => d === k[0]) && dw.every((d) => d === k[1]);
+  // Fast path: the adjoint of a stride-1 box sum is a box sum with mirrored pads.
+  const fullH = s[0] * (ho - 1) + k[0] - p[0] - p[2], fullW = s[1] * (wo - 1) + k[1] - p[1] - p[3];
+  const stride1 = s[0] === 1 && s[1] === 1 && fullH === h && fullW === w &&
+    p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
+  let scaled = dy;
+  if (!uniform || !stride1) {
+    const wmap = new Float64Array(ho * wo);
+    for (let i = 0; i < ho; i++) {
+      for (let j = 0; j < wo; j++) wmap[i * wo + j] = (stride1 ? kk : 1) / (dh[i] * dw[j]);
+    }
+    scaled = g.op.Mul(dy, g.constant(wmap, x!.dtype, [1, 1, ho, wo]));
+  }
+  if (stride1) {
+    return [g.op.AveragePool(scaled, {
+      kernel_shape: k,
+      pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
+      count_include_pad: 1,
+    })];
+  }
+  const ones = g.constant(new Float64Array(c * kk).fill(1), x!.dtype, [c, 1, k[0], k[1]]);
+  // Crop a ceil-mode overhang with a larger end pad; extend a short output with output_padding.
+  const extraH = fullH - h, extraW = fullW - w;
+  return [g.op.ConvTranspose(scaled, ones, undefined, {
+    strides: s,
+    group: c,
+    pads: [p[0], p[1], p[2] + Math.max(extraH, 0), p[3] + Math.max(extraW, 0)],
+    output_padding: [Math.max(-extraH, 0), Math.max(-extraW, 0)],
+  })];
+};
+
+export const globalAveragePoolRule: GradRule<"GlobalAveragePool"> = ({ g, x: [x], dy: [dy], needs }) => {
+  if (!dy || !needs[0]) return [];
+  const area = numel(x!.shape.slice(2));
+  return [g.op.Expand(g.op.Mul(dy, g.constant(1 / area, x!.dtype)), x!.shape)];
+};

@@ -1,0 +1,33 @@
+/**
+ * The ONNX graph compiler's front end: a typed graph builder with static shape inference, training-mode
+ * batch norm, serialisation to ModelProto, and onnxruntime session creation.
+ * @module
+ */
+export { Graph, type Origin, type TensorData, typedFrom } from "./graph.ts";
+export { broadcastShapes, Ops, reducedShape, windowOut } from "./ops.ts";
+export { batchNormTraining, type BatchNormTrainingResult } from "./batchnorm.ts";
+export { dtypeFromOnnx, ONNX_DTYPE, OPSET_RANGE } from "./serialize.ts";
+export {
+  createSession,
+  type Device,
+  feedTensor,
+  type OrtTensor,
+  type Session,
+  type SessionOptions,
+} from "./session.ts";
+export {
+  ATTR_SCHEMA,
+  type AttrKind,
+  type DType,
+  dtypeSize,
+  fmtShape,
+  type Node,
+  type NodeMeta,
+  numel,
+  type OpAttrs,
+  type OpKind,
+  type PoolAttrs,
+  type TensorAttr,
+  type Value,
+} from "./types.ts";
+export { type OnnxModel, type OnnxNode, type OnnxTensor, readOnnx, readOnnxFile } from "./read.ts";

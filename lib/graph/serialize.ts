@@ -1,0 +1,140 @@
+/**
+ * Serialisation of a {@linkcode Graph} to an ONNX ModelProto with onnx-proto (protobufjs static classes).
+ * @module
+ */
+import onnxProto from "npm:onnx-proto@8.0.1";
+import type { Graph, TensorData } from "./graph.ts";
+import { ATTR_SCHEMA, type AttrKind, type DType, type TensorAttr, type Value } from "./types.ts";
+
+const { onnx } = onnxProto;
+
+/** ONNX TensorProto.DataType codes. */
+export const ONNX_DTYPE: Readonly<Record<DType, number>> = {
+  float32: 1,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float64: 11,
+};
+
+/** The DType for an ONNX TensorProto.DataType code, or undefined if unsupported. */
+export function dtypeFromOnnx(code: number): DType | undefined {
+  for (const [k, v] of Object.entries(ONNX_DTYPE)) if (v === code) return k as DType;
+  return undefined;
+}
+
+const ATTR_TYPE: Record<AttrKind, number> = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 };
+const REDUCE_AXES_INPUT_FROM_18 = new Set(["ReduceMean", "ReduceSumSquare", "ReduceMax"]);
+
+/** Lowest and highest opset this serialiser writes. */
+export const OPSET_RANGE: readonly [number, number] = [17, 21];
+
+function bytesOf(data: TensorData): Uint8Array {
+  // ONNX raw_data is little-endian, as are typed arrays on every platform onnxruntime-node ships for.
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function valueInfo(v: Value) {
+  return {
+    name: v.name,
+    type: {
+      tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } },
+    },
+  };
+}
+
+function tensorAttr(t: TensorAttr) {
+  const data = t.dtype === "float64"
+    ? Float64Array.from(t.data)
+    : t.dtype === "int64"
+    ? BigInt64Array.from(t.data.map(BigInt))
+    : t.dtype === "int32"
+    ? Int32Array.from(t.data)
+    : t.dtype === "bool"
+    ? Uint8Array.from(t.data)
+    : Float32Array.from(t.data);
+  return { dataType: ONNX_DTYPE[t.dtype], dims: [t.data.length], rawData: bytesOf(data) };
+}
+
+function attribute(op: string, node: string, name: string, kind: AttrKind, v: unknown) {
+  const a: Record<string, unknown> = { name, type: ATTR_TYPE[kind] };
+  switch (kind) {
+    case "int":
+      a.i = name === "to" ? ONNX_DTYPE[v as DType] : v;
+      break;
+    case "ints":
+      a.ints = v;
+      break;
+    case "float":
+      a.f = v;
+      break;
+    case "floats":
+      a.floats = v;
+      break;
+    case "string":
+      a.s = new TextEncoder().encode(String(v));
+      break;
+    case "tensor":
+      a.t = tensorAttr(v as TensorAttr);
+      break;
+  }
+  if ((kind === "int" || kind === "float") && typeof a.i !== "number" && typeof a.f !== "number") {
+    throw new TypeError(`${op} node '${node}': attribute '${name}' must be a number`);
+  }
+  return a;
+}
+
+/** Encodes `g` as ModelProto bytes (IR 8). Opsets 18+ move Reduce* axes from attribute to input. */
+export function serializeGraph(g: Graph, opset: number): Uint8Array {
+  if (!Number.isInteger(opset) || opset < OPSET_RANGE[0] || opset > OPSET_RANGE[1]) {
+    throw new RangeError(
+      `Opset must be an integer from ${OPSET_RANGE[0]} to ${OPSET_RANGE[1]}, got ${opset}`,
+    );
+  }
+  if (g.outputs.length === 0) throw new TypeError(`Graph '${g.name}' has no outputs`);
+  const initializer = g.initializers.map((v) => ({
+    name: v.name,
+    dataType: ONNX_DTYPE[v.dtype],
+    dims: [...v.shape],
+    rawData: bytesOf(g.constantData(v)!),
+  }));
+  const extraInit: typeof initializer = [];
+  let axesCounter = 0;
+  const nodes = g.nodes.map((n) => {
+    const schema = (ATTR_SCHEMA as Record<string, Record<string, AttrKind>>)[n.op] ?? {};
+    const attrs = Object.entries(n.attrs as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    const input = n.inputs.map((v) => v?.name ?? "");
+    while (input.length && input[input.length - 1] === "") input.pop();
+    let attribute_ = attrs.map(([k, v]) => attribute(n.op, n.name, k, schema[k], v));
+    if (opset >= 18 && REDUCE_AXES_INPUT_FROM_18.has(n.op)) {
+      const axes = (n.attrs as { axes?: number[] }).axes;
+      attribute_ = attribute_.filter((a) => a.name !== "axes");
+      if (axes) {
+        const name = `${n.name}__axes${axesCounter++}`;
+        extraInit.push({
+          name,
+          dataType: ONNX_DTYPE.int64,
+          dims: [axes.length],
+          rawData: bytesOf(BigInt64Array.from(axes.map(BigInt))),
+        });
+        input.push(name);
+      }
+    }
+    const output = n.outputs.map((v) => v?.name ?? "");
+    while (output.length && output[output.length - 1] === "") output.pop();
+    return { name: n.name, opType: n.op, domain: "", input, output, attribute: attribute_ };
+  });
+  const model = {
+    irVersion: 8,
+    producerName: "transfusion",
+    opsetImport: [{ domain: "", version: opset }],
+    graph: {
+      name: g.name,
+      node: nodes,
+      initializer: [...initializer, ...extraInit],
+      input: g.inputs.map(valueInfo),
+      output: g.outputs.map(valueInfo),
+    },
+  };
+  return onnx.ModelProto.encode(model as unknown as Parameters<typeof onnx.ModelProto.encode>[0]).finish();
+}

@@ -1,0 +1,6 @@
+/**
+ * The study: presets and flags, the run grid and its shards, the pipeline steps.
+ * @module
+ */
+export * from "./config.ts";
+export { dataStep, finishedRuns, initialState, pretrainStep, studyPaths, trainStep } from "./pipeline.ts";

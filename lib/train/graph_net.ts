@@ -1,0 +1,265 @@
+/**
+ * The graph backend of the layer API (`lib/models/nn.ts`): a model definition run over a {@linkcode GraphNet}
+ * emits its forward pass into a {@linkcode Graph} — training mode (batch statistics, running-stat updates,
+ * dropout by fed masks) or evaluation mode (running statistics, dropout off) — with every state_dict tensor
+ * as a graph input named by its key. Autodiff then differentiates the loss the caller builds on top.
+ * @module
+ */
+import type { Graph } from "../graph/graph.ts";
+import { batchNormTraining } from "../graph/batchnorm.ts";
+import { fmtShape, type Value } from "../graph/types.ts";
+import type { Conv2dOptions, Init, Net, ParamSpec, PoolOptions } from "../models/nn.ts";
+
+/** Options of {@linkcode GraphNet}. */
+export interface GraphNetOptions {
+  /** "train": batch-statistics BN with running-stat updates, dropout masks; "eval": running stats, no dropout. */
+  mode: "train" | "eval";
+  /**
+   * The specs a spec-collecting pass produced (e.g. `paramSpecs(model).params`); when given, every tensor
+   * the definition creates must appear there with the same shape, and in the same order.
+   */
+  specs?: readonly ParamSpec[];
+}
+
+function pair(v: number | [number, number] | undefined, dflt: number): [number, number] {
+  if (v === undefined) return [dflt, dflt];
+  return typeof v === "number" ? [v, v] : v;
+}
+
+/**
+ * Emits graph nodes for the layer API. Parameters and BN buffers are float32 graph inputs named by their
+ * state_dict keys; `num_batches_tracked` is recorded in {@linkcode GraphNet.specs} only (the runtime keeps it).
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "../graph/graph.ts";
+ * import { GraphNet } from "./graph_net.ts";
+ * const g = new Graph("tiny");
+ * const net = new GraphNet(g, { mode: "train" });
+ * let x = g.input("input", "float32", [2, 3, 16, 16]);
+ * x = net.relu(net.batchNorm2d("bn1", net.conv2d("conv1", x, { out: 4, kernel: 3, padding: 1 })));
+ * const logits = net.linear("fc", net.globalAvgPool(x), { out: 5 });
+ * if (logits.shape.join() !== "2,5" || net.bufferUpdates.size !== 2) throw new Error("unexpected");
+ * ```
+ */
+export class GraphNet implements Net<Value> {
+  /** The graph the nodes go into. */
+  readonly g: Graph;
+  /** Training or evaluation mode. */
+  readonly mode: "train" | "eval";
+  /** Trainable tensors (graph inputs), by state_dict key. */
+  readonly params: Map<string, Value> = new Map();
+  /** BN running_mean / running_var inputs, by state_dict key. */
+  readonly buffers: Map<string, Value> = new Map();
+  /** Train mode: the new running statistics, by the buffer's key (for the caller to make graph outputs). */
+  readonly bufferUpdates: Map<string, Value> = new Map();
+  /** Train mode: dropout mask inputs (already scaled by 1/(1−p)), by input name, to fill from a seeded Rng. */
+  readonly dropoutMasks: Map<string, Value> = new Map();
+  /** Dropout probability of each mask input. */
+  readonly dropoutP: Map<string, number> = new Map();
+  /** Tapped activations, by tap name. */
+  readonly taps: Map<string, Value> = new Map();
+  /** Every state_dict tensor created, in creation order (the state_dict order). */
+  readonly specs: ParamSpec[] = [];
+  readonly #expected?: readonly ParamSpec[];
+  #dropouts = 0;
+
+  /** Emits into `g` in the given mode. */
+  constructor(g: Graph, opts: GraphNetOptions) {
+    if (opts.mode !== "train" && opts.mode !== "eval") {
+      throw new RangeError(`GraphNet mode must be "train" or "eval", got '${opts.mode}'`);
+    }
+    this.g = g;
+    this.mode = opts.mode;
+    this.#expected = opts.specs;
+  }
+
+  #spec(
+    name: string,
+    shape: number[],
+    init: Init,
+    trainable: boolean,
+    dtype: "float32" | "int64" = "float32",
+  ): void {
+    if (this.specs.some((s) => s.name === name)) throw new TypeError(`Parameter '${name}' is defined twice`);
+    const exp = this.#expected;
+    if (exp) {
+      const want = exp[this.specs.length];
+      if (!want || want.name !== name || want.shape.join() !== shape.join()) {
+        throw new RangeError(
+          `Parameter '${name}' ${fmtShape(shape)} does not match the given specs (expected ${
+            want ? `'${want.name}' ${fmtShape(want.shape)}` : "no more tensors"
+          })`,
+        );
+      }
+    }
+    this.specs.push({ name, shape, init, trainable, dtype });
+  }
+
+  #param(name: string, shape: number[], init: Init): Value {
+    this.#spec(name, shape, init, true);
+    const v = this.g.input(name, "float32", shape);
+    this.params.set(name, v);
+    return v;
+  }
+
+  #buffer(name: string, shape: number[], value: number): Value {
+    this.#spec(name, shape, { kind: "const", value }, false);
+    const v = this.g.input(name, "float32", shape);
+    this.buffers.set(name, v);
+    return v;
+  }
+
+  #image(x: Value, what: string): void {
+    if (x.shape.length !== 4) {
+      throw new RangeError(`${what} needs an N×C×H×W input, got '${x.name}' ${fmtShape(x.shape)}`);
+    }
+  }
+
+  /** nn.Conv2d: parameters `<name>.weight` (and `<name>.bias`); symmetric padding. */
+  conv2d(name: string, x: Value, o: Conv2dOptions): Value {
+    this.#image(x, `conv2d '${name}'`);
+    const c = x.shape[1];
+    const [kh, kw] = pair(o.kernel, 1), [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0);
+    const fanIn = c * kh * kw;
+    const w = this.#param(
+      `${name}.weight`,
+      [o.out, c, kh, kw],
+      o.init ?? { kind: "kaimingUniformA5", fanIn },
+    );
+    const b = o.bias
+      ? this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn })
+      : undefined;
+    return this.g.scope(name, () => this.g.op.Conv(x, w, b, { strides: [sh, sw], pads: [ph, pw, ph, pw] }));
+  }
+
+  /** nn.BatchNorm2d: train mode normalises by batch statistics and records the running-stat updates. */
+  batchNorm2d(name: string, x: Value, o: { eps?: number; momentum?: number } = {}): Value {
+    const c = x.shape[1];
+    const weight = this.#param(`${name}.weight`, [c], { kind: "const", value: 1 });
+    const bias = this.#param(`${name}.bias`, [c], { kind: "const", value: 0 });
+    const rm = this.#buffer(`${name}.running_mean`, [c], 0);
+    const rv = this.#buffer(`${name}.running_var`, [c], 1);
+    this.#spec(`${name}.num_batches_tracked`, [], { kind: "const", value: 0 }, false, "int64");
+    const eps = o.eps ?? 1e-5;
+    return this.g.scope(name, () => {
+      if (this.mode === "eval") {
+        return this.g.op.BatchNormalization(x, weight, bias, rm, rv, { epsilon: eps });
+      }
+      const r = batchNormTraining(this.g, x, weight, bias, rm, rv, {
+        epsilon: eps,
+        momentum: o.momentum ?? 0.1,
+      });
+      this.bufferUpdates.set(rm.name, r.runningMean);
+      this.bufferUpdates.set(rv.name, r.runningVar);
+      return r.y;
+    });
+  }
+
+  /** ReLU. */
+  relu(x: Value): Value {
+    return this.g.op.Relu(x);
+  }
+
+  #pool(x: Value, o: PoolOptions) {
+    this.#image(x, "pooling");
+    const [kh, kw] = pair(o.kernel, 1),
+      [sh, sw] = pair(o.stride ?? o.kernel, 1),
+      [ph, pw] = pair(o.padding, 0);
+    return {
+      kernel_shape: [kh, kw],
+      strides: [sh, sw],
+      pads: [ph, pw, ph, pw],
+      ceil_mode: o.ceilMode ? 1 : 0,
+    };
+  }
+
+  /** nn.MaxPool2d (stride defaults to the kernel). */
+  maxPool2d(x: Value, o: PoolOptions): Value {
+    return this.g.op.MaxPool(x, this.#pool(x, o));
+  }
+
+  /** nn.AvgPool2d (count_include_pad defaults to true, as torch). */
+  avgPool2d(x: Value, o: PoolOptions): Value {
+    return this.g.op.AveragePool(x, {
+      ...this.#pool(x, o),
+      count_include_pad: (o.countIncludePad ?? true) ? 1 : 0,
+    });
+  }
+
+  /** AdaptiveAvgPool2d(1) and flatten: N×C×H×W → N×C. */
+  globalAvgPool(x: Value): Value {
+    this.#image(x, "globalAvgPool");
+    return this.g.op.Flatten(this.g.op.GlobalAveragePool(x), { axis: 1 });
+  }
+
+  /** torch.cat. */
+  concat(xs: Value[], axis: number): Value {
+    return this.g.op.Concat(xs, { axis });
+  }
+
+  /** Elementwise sum (residual connections). */
+  add(a: Value, b: Value): Value {
+    return this.g.op.Add(a, b);
+  }
+
+  /** nn.Linear on N×F (bias defaults to true). */
+  linear(name: string, x: Value, o: { out: number; bias?: boolean; init?: Init; biasInit?: Init }): Value {
+    if (x.shape.length !== 2) {
+      throw new RangeError(`linear '${name}' needs an N×F input, got '${x.name}' ${fmtShape(x.shape)}`);
+    }
+    const fanIn = x.shape[1];
+    const w = this.#param(`${name}.weight`, [o.out, fanIn], o.init ?? { kind: "kaimingUniformA5", fanIn });
+    const b = o.bias !== false
+      ? this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn })
+      : undefined;
+    return this.g.scope(name, () => this.g.op.Gemm(x, w, b, { transB: 1 }));
+  }
+
+  /** Train mode: multiplies by a fed mask input `dropout.<k>` (see {@linkcode fillDropoutMask}); eval: identity. */
+  dropout(x: Value, p: number): Value {
+    if (!(p >= 0 && p < 1)) throw new RangeError(`Dropout probability must be in [0, 1), got ${p}`);
+    if (this.mode === "eval" || p === 0) return x;
+    const name = `dropout.${this.#dropouts++}`;
+    const mask = this.g.input(name, x.dtype, x.shape);
+    this.dropoutMasks.set(name, mask);
+    this.dropoutP.set(name, p);
+    return this.g.op.Mul(x, mask);
+  }
+
+  /** y[:, c] = x[:, c]·scale[c] + shift[c]. */
+  channelAffine(x: Value, scale: number[], shift: number[]): Value {
+    const c = x.shape[1];
+    if (scale.length !== c || shift.length !== c) {
+      throw new RangeError(`channelAffine needs ${c} scales and shifts for '${x.name}' ${fmtShape(x.shape)}`);
+    }
+    const shape = [1, c, ...x.shape.slice(2).map(() => 1)];
+    const s = this.g.constant(scale, x.dtype, shape), t = this.g.constant(shift, x.dtype, shape);
+    return this.g.op.Add(this.g.op.Mul(x, s), t);
+  }
+
+  /** Records `x` under `name` in {@linkcode GraphNet.taps}. */
+  tap(name: string, x: Value): Value {
+    if (this.taps.has(name)) throw new TypeError(`Tap '${name}' is defined twice`);
+    this.taps.set(name, x);
+    return x;
+  }
+}
+
+/**
+ * Fills a dropout mask in place: each element is 1/(1−p) with probability 1−p, else 0 (torch's inverted
+ * dropout), drawn from `rng` so that a seeded run repeats bit for bit.
+ *
+ * @example
+ * ```ts
+ * import { fillDropoutMask } from "./graph_net.ts";
+ * import { Rng } from "../util/random.ts";
+ * const m = fillDropoutMask(new Float32Array(8), 0.5, new Rng(1));
+ * if (!m.every((v) => v === 0 || v === 2)) throw new Error("bad mask");
+ * ```
+ */
+export function fillDropoutMask(mask: Float32Array, p: number, rng: { float(): number }): Float32Array {
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.float() < p ? 0 : keep;
+  return mask;
+}

@@ -1,0 +1,61 @@
+/**
+ * `deno task reproduce [study flags]`: the whole study into `<out>/report.md`. Runs each step as its own
+ * Deno process with only the permissions that step needs — data (reads the photos, writes the cache),
+ * pretrain, train (reads the cache and the weights, writes runs), analyze, report — and no network for
+ * any of them. Every step is idempotent, so a rerun resumes where the last one stopped.
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { configToArgs, resolveConfig, STUDY_USAGE, type StudyConfig } from "../lib/study/config.ts";
+import { runCli } from "../lib/util/cli.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The steps in order, each with the paths it may read and write. */
+function steps(c: StudyConfig): { name: string; read: string[]; write: string[] }[] {
+  const out = resolve(c.out);
+  const weights = Object.values(c.weights as Record<string, string>).map((w) => resolve(w));
+  const data = c.data.kind === "path" ? [resolve(c.data.path)] : [];
+  return [
+    { name: "data", read: [...data, out], write: [out] },
+    ...(c.source ? [{ name: "pretrain", read: [out], write: [out] }] : []),
+    { name: "train", read: [out, ...weights], write: [out] },
+    { name: "analyze", read: [out], write: [out] },
+    // the report hashes deno.lock, the weights and reads the git commit for its provenance section
+    { name: "report", read: [out, ROOT, ...weights], write: [out] },
+  ];
+}
+
+await runCli("reproduce", async () => {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(`Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`);
+    return;
+  }
+  const config = resolveConfig(Deno.args);
+  const args = configToArgs(config);
+  const t0 = performance.now();
+  for (const step of steps(config)) {
+    const flags = [
+      `--allow-read=${step.read.join(",")}`,
+      `--allow-write=${step.write.join(",")}`,
+      // onnxruntime-node and sharp are Node-API addons; the loaders count cores
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+    ];
+    console.error(`reproduce: step ${step.name}`);
+    const st = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", ...flags, join(ROOT, "tasks", `${step.name}.ts`), ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    if (!st.success) {
+      throw new Error(`step ${step.name} failed (exit ${st.code}); rerun the same command to resume`);
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  console.log(`reproduce: report at ${join(resolve(config.out), "report.md")} (${secs.toFixed(0)} s)`);
+});
