@@ -81,7 +81,7 @@ export interface StudyConfig {
   testFraction: number;
   /** Adam learning rate */
   lr: number;
-  /** "cpu", "cuda", "cuda:N" or "auto" */
+  /** onnxruntime execution provider: "cpu", "webgpu" or "cuda" */
   device: string;
   /** intra-op threads, 0 = all cores */
   threads: number;
@@ -140,7 +140,7 @@ export const STUDY_USAGE = `Flags (each overrides the preset's value):
   --limit N|none         use only the first N photos      --train-subset N|none   stratified subset
   --test-fraction X      held-out share (0.1)             --eval-every N   extra evaluations every N steps
   --probe-count N        photos whose activations feed CCA  --auc-target X   AUC for convergence speed
-  --device D             cpu, cuda, cuda:N or auto        --out DIR   output folder (out)
+  --device D             cpu, webgpu or cuda              --out DIR   output folder (out)
   --shard I/N            run part I of N of the grid (I counts from 0)`;
 
 const OPTIONS = {
@@ -231,8 +231,8 @@ function initName(text: string): InitName {
 }
 
 function device(text: string): string {
-  if (!/^(cpu|auto|cuda(:\d+)?)$/.test(text)) {
-    throw new RangeError(`--device must be cpu, cuda, cuda:N or auto, got "${text}"`);
+  if (!/^(cpu|webgpu|cuda)$/.test(text)) {
+    throw new RangeError(`--device must be cpu, webgpu or cuda, got "${text}"`);
   }
   return text;
 }

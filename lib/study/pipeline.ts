@@ -199,7 +199,7 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       size: cache.size,
       lr: c.lr,
       seed: t.seed,
-      device: (c.device === "auto" ? "cpu" : c.device) as "cpu",
+      device: c.device as "cpu" | "webgpu" | "cuda",
       threads: c.threads || undefined,
       classes: t.classes,
       trainBatches: (epoch) => trainLoader.batches(epoch) as AsyncIterable<Batch>,

@@ -1,0 +1,174 @@
+/**
+ * Inference for `deno task predict` and `deno task export`: logits of a registered model on a `.npy`
+ * tensor or a folder of photos, and a trained run exported as a standalone ONNX model.
+ * @module
+ */
+import { join } from "node:path";
+import * as ort from "npm:onnxruntime-node@1.30.0";
+import { IMAGENET_MEAN, IMAGENET_STD, normLut, writeSample } from "../data/batch.ts";
+import { preprocessImage } from "../data/fundus.ts";
+import { readJson } from "../util/fs.ts";
+import { readNpy } from "../weights/npy.ts";
+import { loadWeights } from "../weights/load.ts";
+import { readSafetensors } from "../weights/safetensors.ts";
+import type { StateDict } from "../weights/state_dict.ts";
+import { inferenceModel } from "./inference.ts";
+import { randomInit } from "./init.ts";
+import { getModel, paramSpecs } from "./registry.ts";
+
+/** Images ready for a model: N×3×S×S float32, already normalised, with a name per image. */
+export interface InputImages {
+  x: Float32Array;
+  n: number;
+  size: number;
+  names: string[];
+}
+
+/**
+ * Reads the input of `predict`: a float32 `.npy` tensor N×3×H×W (taken as already normalised, H = W), or a
+ * folder of photos (.jpeg/.jpg/.png), preprocessed like the cache (`crop` the fundus field, resize to
+ * `size`) and normalised with ImageNet's mean and std.
+ */
+export async function readInputImages(
+  path: string,
+  size: number,
+  crop: "fundus" | "none" = "fundus",
+): Promise<InputImages> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch {
+    throw new Error(`Cannot read ${path}: no such file or folder`);
+  }
+  if (stat.isFile) {
+    const a = await readNpy(path);
+    if (a.shape.length !== 4 || a.shape[1] !== 3 || a.shape[2] !== a.shape[3]) {
+      throw new RangeError(`${path}: expected a float32 N×3×H×W tensor with H = W, got [${a.shape}]`);
+    }
+    if (!(a.data instanceof Float32Array)) {
+      throw new TypeError(`${path}: expected float32 data, got ${a.dtype}`);
+    }
+    return {
+      x: a.data,
+      n: a.shape[0],
+      size: a.shape[2],
+      names: Array.from({ length: a.shape[0] }, (_, i) => String(i)),
+    };
+  }
+  const files: string[] = [];
+  for await (const e of Deno.readDir(path)) {
+    if (e.isFile && /\.(jpe?g|png)$/i.test(e.name)) files.push(e.name);
+  }
+  files.sort();
+  if (!files.length) throw new RangeError(`${path} holds no .jpeg, .jpg or .png photos`);
+  const per = 3 * size * size, x = new Float32Array(files.length * per);
+  const lut = normLut(IMAGENET_MEAN, IMAGENET_STD);
+  for (const [i, f] of files.entries()) {
+    const bytes = await Deno.readFile(join(path, f));
+    const img = await preprocessImage(bytes, { size, crop }, join(path, f));
+    writeSample(img.data, size, x, i * per, lut, null, null);
+  }
+  return { x, n: files.length, size, names: files };
+}
+
+/** Options of {@linkcode predictLogits}. */
+export interface PredictOptions {
+  model: string;
+  /** .safetensors or .onnx weights; without, the model's random initialisation */
+  weights?: string;
+  /** keep the weights' own head (e.g. ImageNet's 1000 classes) instead of a new `classes`-way one */
+  keepHead?: boolean;
+  /** size of a new head (default 5) */
+  classes?: number;
+  batch?: number;
+  threads?: number;
+}
+
+/** The weights a prediction or export runs with, and how many classes their head has. */
+async function weightsFor(
+  o: PredictOptions,
+  size: number,
+): Promise<{ state: StateDict; classes: number; note?: string }> {
+  const def = getModel(o.model);
+  const aux = def.hasAux ? false : undefined;
+  let classes = o.classes ?? 5;
+  if (!o.weights) {
+    return {
+      state: randomInit(paramSpecs(o.model, { classes, inputSize: size, aux }), "predict"),
+      classes,
+      note: "no --weights: random initialisation",
+    };
+  }
+  // the head's size comes from the file when it is kept
+  if (o.keepHead || o.weights.endsWith(".safetensors")) {
+    const fc = o.weights.endsWith(".safetensors")
+      ? (await readSafetensors(o.weights)).get("fc.weight")
+      : undefined;
+    if (fc) classes = fc.shape[0];
+    else if (o.keepHead) classes = 1000;
+  }
+  const spec = paramSpecs(o.model, { classes, inputSize: size, aux });
+  const { state } = await loadWeights(o.weights, spec);
+  if (!o.keepHead && o.classes !== undefined && o.classes !== classes) {
+    const fresh = randomInit(paramSpecs(o.model, { classes: o.classes, inputSize: size, aux }), "head");
+    for (const k of spec.head) state.set(k, fresh.get(k)!);
+    return { state, classes: o.classes, note: `new random ${o.classes}-way head: its logits are untrained` };
+  }
+  return { state, classes };
+}
+
+/** Logits (N×classes, row-major) of a model on images. */
+export async function predictLogits(
+  o: PredictOptions,
+  input: InputImages,
+): Promise<{ logits: Float32Array; classes: number; note?: string }> {
+  const { state, classes, note } = await weightsFor(o, input.size);
+  const def = getModel(o.model);
+  const bytes = inferenceModel(o.model, {
+    state,
+    classes,
+    inputSize: input.size,
+    aux: def.hasAux ? false : undefined,
+  });
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: o.threads ?? 0,
+  });
+  const batch = o.batch ?? 16, per = 3 * input.size * input.size;
+  const logits = new Float32Array(input.n * classes);
+  try {
+    for (let s = 0; s < input.n; s += batch) {
+      const m = Math.min(batch, input.n - s);
+      const t = new ort.Tensor("float32", input.x.subarray(s * per, (s + m) * per), [
+        m,
+        3,
+        input.size,
+        input.size,
+      ]);
+      const out = await session.run({ input: t });
+      logits.set(out.logits.data as Float32Array, s * classes);
+    }
+  } finally {
+    await session.release();
+  }
+  return { logits, classes, note };
+}
+
+/**
+ * A finished run as a standalone ONNX inference model (weights as initializers, dynamic batch): reads
+ * `<run>/config.json` and `<run>/weights.safetensors`.
+ */
+export async function exportRun(runDir: string): Promise<Uint8Array> {
+  const cfg = await readJson<{ model: string; classes?: number; study?: { size?: number } }>(
+    join(runDir, "config.json"),
+  );
+  const state = await readSafetensors(join(runDir, "weights.safetensors"));
+  const size = cfg.study?.size ?? getModel(cfg.model).inputSize;
+  const def = getModel(cfg.model);
+  return inferenceModel(cfg.model, {
+    state,
+    classes: cfg.classes ?? 5,
+    inputSize: size,
+    aux: def.hasAux ? size >= 299 : undefined,
+  });
+}
