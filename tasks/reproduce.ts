@@ -17,13 +17,14 @@ function steps(c: StudyConfig): { name: string; read: string[]; write: string[] 
   const out = resolve(c.out);
   const weights = Object.values(c.weights as Record<string, string>).map((w) => resolve(w));
   const data = c.data.kind === "path" ? [resolve(c.data.path)] : [];
+  // every step reads the project itself: worker threads load their module files from it, and the report
+  // hashes deno.lock and reads the git commit for its provenance section
   return [
-    { name: "data", read: [...data, out], write: [out] },
-    ...(c.source ? [{ name: "pretrain", read: [out], write: [out] }] : []),
-    { name: "train", read: [out, ...weights], write: [out] },
-    { name: "analyze", read: [out], write: [out] },
-    // the report hashes deno.lock, the weights and reads the git commit for its provenance section
-    { name: "report", read: [out, ROOT, ...weights], write: [out] },
+    { name: "data", read: [ROOT, ...data, out], write: [out] },
+    ...(c.source ? [{ name: "pretrain", read: [ROOT, out], write: [out] }] : []),
+    { name: "train", read: [ROOT, out, ...weights], write: [out] },
+    { name: "analyze", read: [ROOT, out], write: [out] },
+    { name: "report", read: [ROOT, out, ...weights], write: [out] },
   ];
 }
 

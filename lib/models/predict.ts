@@ -8,7 +8,7 @@ import * as ort from "npm:onnxruntime-node@1.30.0";
 import { IMAGENET_MEAN, IMAGENET_STD, normLut, writeSample } from "../data/batch.ts";
 import { preprocessImage } from "../data/fundus.ts";
 import { readJson } from "../util/fs.ts";
-import { readNpy } from "../weights/npy.ts";
+import { readNpy } from "../util/npy.ts";
 import { loadWeights } from "../weights/load.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import type { StateDict } from "../weights/state_dict.ts";

@@ -78,7 +78,13 @@ export interface ProvenanceOptions {
   gpu?: string | null;
 }
 
+/** True when this process may read `path` without a permission prompt (a prompt would stall a pipeline). */
+async function mayRead(path: string): Promise<boolean> {
+  return (await Deno.permissions.query({ name: "read", path })).state === "granted";
+}
+
 async function hashOrNull(path: string): Promise<FileHash> {
+  if (!(await mayRead(path))) return { path, sha256: null };
   try {
     return { path, sha256: await sha256File(path) };
   } catch {
@@ -87,6 +93,7 @@ async function hashOrNull(path: string): Promise<FileHash> {
 }
 
 async function readText(path: string): Promise<string | null> {
+  if (!(await mayRead(path))) return null;
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch {

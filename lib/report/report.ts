@@ -428,7 +428,11 @@ function settingSection(results: StudyResults): string {
   if (w.length) {
     lines.push(`- Pretrained weights: ${w.map(([m, f]) => `${modelLabel(m)} \`${f}\``).join(", ")}`);
   }
-  lines.push(`- CCA probe set: ${c.probeCount} held-out photos`);
+  const probes = results.similarity.find((r) => r.probes !== undefined)?.probes;
+  lines.push(
+    `- CCA probe set: ${probes ?? c.probeCount} held-out photos` +
+      (probes !== undefined && probes !== c.probeCount ? ` (${c.probeCount} asked for)` : ""),
+  );
   return lines.join("\n");
 }
 
@@ -565,6 +569,7 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
     );
   }
   md.push("## Representation similarity (SVCCA, PWCCA, CKA)", "");
+  const probes = results.similarity.find((r) => r.probes !== undefined)?.probes ?? config.probeCount;
   if (results.similarity.length === 0) {
     md.push(
       "No representation similarities were computed (no activations of two or more runs of a model).",
@@ -577,10 +582,8 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
         "data order); random-vs-random compares random-init runs of different seeds. As in Raghu et al.'s " +
         "Figures 3-4, transfer-vs-random is read against random-vs-random: two random inits trained alike " +
         "give the baseline of how similar independently trained networks are anyway. CCA needs more probe " +
-        `photos than dimensions, so with ${config.probeCount} probe photos each side keeps at most ` +
-        `${
-          Math.max(1, Math.floor(config.probeCount / 4))
-        } directions (SVCCA's 99 %-variance directions are ` +
+        `photos than dimensions, so with ${probes} probe photos each side keeps at most ` +
+        `${Math.max(1, Math.floor(probes / 4))} directions (SVCCA's 99 %-variance directions are ` +
         "capped there; PWCCA runs on that many PCA directions of a wider layer); CKA uses all neurons.",
       "",
     );

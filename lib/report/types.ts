@@ -108,6 +108,8 @@ export interface SimilarityRow {
   pwcca: MeanStd;
   /** linear CKA (Kornblith et al. 2019) */
   cka: MeanStd;
+  /** probe photos (datapoints) the activations cover, when known */
+  probes?: number;
   /**
    * how the measures were computed when the probe set was small against the layer's width (e.g. SVCCA
    * directions capped, PWCCA on PCA-reduced activations), or why one could not be computed; a measure that

@@ -4,3 +4,4 @@
  */
 export * from "./config.ts";
 export { dataStep, finishedRuns, initialState, pretrainStep, studyPaths, trainStep } from "./pipeline.ts";
+export * from "./analyze.ts";

@@ -202,6 +202,7 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       device: c.device as "cpu" | "webgpu" | "cuda",
       threads: c.threads || undefined,
       classes: t.classes,
+      evalEvery: c.evalEvery || undefined,
       trainBatches: (epoch) => trainLoader.batches(epoch) as AsyncIterable<Batch>,
       stepsPerEpoch: Math.floor(train.length / batch),
       testBatches: () => testLoader.batches(0) as AsyncIterable<Batch>,

@@ -23,6 +23,7 @@ export interface Batch {
 
 /** One row of `metrics.csv`. */
 export interface EpochMetrics {
+  /** fractional for evaluations within an epoch (`evalEvery`) */
   epoch: number;
   step: number;
   trainLoss: number;
@@ -47,6 +48,8 @@ export interface RunOptions extends TrainerOptions {
   testBatches: () => AsyncIterable<Batch>;
   /** the probe images whose activations the CCA compares (fixed across runs) */
   probeBatches?: () => AsyncIterable<Batch>;
+  /** also evaluate every this many steps within an epoch (finer convergence curves); 0 = epoch ends only */
+  evalEvery?: number;
   /** number of classes of the head (default 5 grades; the demo's source task has more) */
   classes?: number;
   /** resolved configuration, written to config.json */
@@ -118,7 +121,7 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
     const t0 = performance.now();
     let last: { probs: Float32Array; labels: Int32Array } | undefined;
     for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
-      let lossSum = 0, seen = 0, k = 0;
+      let lossSum = 0, seen = 0, k = 0, evalMs = 0;
       const te = performance.now();
       for await (const b of o.trainBatches(epoch)) {
         const { loss } = await trainer.step(b.x, b.y);
@@ -126,6 +129,22 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
         k++;
         lossSum += loss * b.n;
         seen += b.n;
+        if (o.evalEvery && step % o.evalEvery === 0 && k < o.stepsPerEpoch) {
+          const te0 = performance.now();
+          const mid = await predict(trainer, o.testBatches());
+          const m = evaluatePredictions(mid.probs, mid.labels, scoring);
+          metrics.push({
+            epoch: epoch - 1 + k / o.stepsPerEpoch,
+            step,
+            trainLoss: lossSum / seen,
+            valAucReferable: m.aucReferable,
+            valAucMacro: m.aucMacroOvr,
+            kappa: m.kappa,
+            imagesPerSec: seen / ((te0 - te - evalMs) / 1000),
+            wallSec: priorWall + (performance.now() - t0) / 1000,
+          });
+          evalMs += performance.now() - te0;
+        }
         o.onProgress?.({
           epoch,
           epochs: o.epochs,
@@ -136,7 +155,7 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
           phase: "train",
         });
       }
-      const trainSec = (performance.now() - te) / 1000;
+      const trainSec = (performance.now() - te - evalMs) / 1000;
       o.onProgress?.({
         epoch,
         epochs: o.epochs,

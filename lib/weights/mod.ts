@@ -4,6 +4,5 @@
  */
 export { type LoadReport, loadStateDict, numel, type StateDict, type Tensor } from "./state_dict.ts";
 export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from "./safetensors.ts";
-export { decodeNpy, encodeNpy, type NpyArray, readNpy, writeNpy } from "./npy.ts";
 export { importOnnx, importOnnxFile, KEEP_BN_EXPORT, type OnnxImport } from "./onnx_import.ts";
 export { type LoadedWeights, loadWeights, sniffFormat } from "./load.ts";

@@ -1,0 +1,20 @@
+/**
+ * Worker side of `preprocessDataset`: runs {@linkcode stageImage} for each message.
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import sharp from "npm:sharp@0.35.5";
+import { stageImage, type StageTask } from "./stage.ts";
+
+// Each worker is one of several; libvips' own thread pool would only oversubscribe the cores.
+sharp.concurrency(1);
+sharp.cache(false);
+
+self.onmessage = async (ev: MessageEvent<StageTask>) => {
+  try {
+    const meta = await stageImage(ev.data);
+    self.postMessage({ key: ev.data.key, ok: true, meta });
+  } catch (e) {
+    self.postMessage({ key: ev.data.key, ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+};

@@ -1,0 +1,80 @@
+/**
+ * The study's `analysis.json`: its type, where it lives, and how to read it back. Kept apart from the
+ * analysis itself so that the report step loads neither the similarity code nor onnxruntime.
+ * @module
+ */
+import { join } from "node:path";
+import { readJson } from "../util/fs.ts";
+import type { StudyResults } from "../report/types.ts";
+import type { StudyConfig } from "./config.ts";
+
+/** Bumped whenever the analysis computes something differently, so stored analyses are redone. */
+export const ANALYSIS_VERSION = 1;
+
+/** What `analysis.json` holds: the report's input plus how and from what it was computed. */
+export interface AnalysisFile extends StudyResults {
+  /** how and from what the analysis was computed */
+  analysis: {
+    /** {@linkcode ANALYSIS_VERSION} of the code that wrote it */
+    version: number;
+    /** sha256 over the analysis settings and every run file's size and modification time */
+    fingerprint: string;
+    /** ISO time of the analysis */
+    createdAt: string;
+    /** seconds the analysis took */
+    seconds: number;
+    /** bootstrap resamples per comparison */
+    bootstrapReps: number;
+    /** confidence level of the bootstrap intervals */
+    level: number;
+  };
+}
+
+/** The path of a study's analysis: `<out>/analysis.json`. */
+export function analysisPath(config: Pick<StudyConfig, "out">): string {
+  return join(config.out, "analysis.json");
+}
+
+/** JSON turns NaN and ±Infinity into null; these are the number fields where null means "not a number". */
+const NUMERIC = new Set([
+  "mean",
+  "std",
+  "aucA",
+  "aucB",
+  "z",
+  "p",
+  "ciLow",
+  "ciHigh",
+  "aucReferable",
+  "aucMacro",
+  "kappa",
+  "valAucReferable",
+  "valAucMacro",
+  "trainLoss",
+  "imagesPerSec",
+  "wallSec",
+]);
+
+function revive(v: unknown, key = ""): unknown {
+  if (v === null) return NUMERIC.has(key) ? NaN : null;
+  if (Array.isArray(v)) return v.map((x) => revive(x));
+  if (typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (k !== "config" && k !== "provenance") o[k] = revive(o[k], k);
+    }
+  }
+  return v;
+}
+
+/**
+ * Reads an `analysis.json` written by {@linkcode analyzeStudy}, turning the nulls that JSON wrote for NaN
+ * (an sd over one seed, a measure that could not be computed) back into NaN.
+ */
+export async function loadAnalysis(path: string): Promise<AnalysisFile> {
+  const raw = await readJson<AnalysisFile>(path);
+  if (!raw || typeof raw !== "object" || !Array.isArray(raw.runs) || !raw.config) {
+    throw new RangeError(`${path} is not an analysis file (no runs or config)`);
+  }
+  return revive(raw) as AnalysisFile;
+}

@@ -1,0 +1,820 @@
+/**
+ * The study's analysis step: reads every finished run directory of the grid (all shards), and computes what
+ * the report prints — mean ± sd over seeds per model and init, convergence speed, DeLong tests and paired
+ * bootstrap CIs between inits, and SVCCA / PWCCA / linear CKA per tapped layer — into `<out>/analysis.json`.
+ * A rerun over unchanged run directories returns the stored analysis without recomputing.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { bootstrapAucDiff, delongTest, type MeanStd, stepsToReach } from "../stats/mod.ts";
+import { type Activations, cca, linearCka, pwcca } from "../similarity/mod.ts";
+import { matmulRowsT, type Matrix, onnxMatmulRowsT, symEig } from "../linalg/mod.ts";
+import { readSafetensors } from "../weights/safetensors.ts";
+import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
+import { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis } from "./analysis_file.ts";
+import { collectProvenance, type Provenance } from "../report/provenance.ts";
+import type {
+  EpochRow,
+  GroupSummary,
+  InitComparison,
+  MissingRun,
+  RunResult,
+  SimilarityRow,
+} from "../report/types.ts";
+import { runGrid, type RunSpec, type StudyConfig } from "./config.ts";
+
+export { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis };
+
+/** Options of {@linkcode analyzeStudy}. */
+export interface AnalyzeOptions {
+  /** bootstrap resamples per comparison (default 2000) */
+  bootstrapReps?: number;
+  /** confidence level of the bootstrap intervals (default 0.95) */
+  level?: number;
+  /** provenance to store with the results; default: collected from the current directory, no GPU query */
+  provenance?: Provenance;
+  /** recompute even when `analysis.json` matches the run directories (default false) */
+  force?: boolean;
+  /** write `<out>/analysis.json` (default true) */
+  write?: boolean;
+  /** called with a line of progress now and then (e.g. `console.error`) */
+  log?: (line: string) => void;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// reading run directories
+
+const RUN_FILES = [
+  "done.json",
+  "predictions.csv",
+  "activations.safetensors",
+  "activations-init.safetensors",
+  "metrics.csv",
+] as const;
+
+interface LoadedRun {
+  spec: RunSpec;
+  dir: string;
+  result: RunResult;
+  /** held-out grades in file order */
+  labels: Int32Array;
+  /** row-major N×K probabilities */
+  probs: Float64Array;
+  classes: number;
+}
+
+/** Parses a run's `predictions.csv` (`index,label,p0,...,pK-1`). */
+export function parsePredictions(
+  text: string,
+  where: string,
+): { labels: Int32Array; probs: Float64Array; classes: number } {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  if (lines.length === 0) throw new RangeError(`${where} is empty`);
+  const head = lines[0].split(",").map((s) => s.trim());
+  if (head[0] !== "index" || head[1] !== "label" || head.length < 4 || head[2] !== "p0") {
+    throw new RangeError(`${where} has header "${lines[0]}", expected index,label,p0,...`);
+  }
+  const k = head.length - 2, n = lines.length - 1;
+  const labels = new Int32Array(n), probs = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const f = lines[i + 1].split(",");
+    if (f.length !== k + 2) {
+      throw new RangeError(`${where} line ${i + 2} has ${f.length} fields, expected ${k + 2}`);
+    }
+    const y = Number(f[1]);
+    if (!Number.isInteger(y) || y < 0 || y >= k) {
+      throw new RangeError(`${where} line ${i + 2} has label "${f[1]}"`);
+    }
+    labels[i] = y;
+    for (let c = 0; c < k; c++) {
+      const p = Number(f[c + 2]);
+      if (!Number.isFinite(p)) throw new RangeError(`${where} line ${i + 2} has probability "${f[c + 2]}"`);
+      probs[i * k + c] = p;
+    }
+  }
+  return { labels, probs, classes: k };
+}
+
+async function statKey(path: string): Promise<string> {
+  try {
+    const s = await Deno.stat(path);
+    return `${s.size}:${s.mtime?.getTime() ?? 0}`;
+  } catch {
+    return "-";
+  }
+}
+
+/** Counts the epochs an unfinished run logged, for the missing-run reason. */
+async function missingReason(dir: string, epochs: number): Promise<string> {
+  if (!(await exists(dir))) return "not started";
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(dir, "metrics.csv"));
+  } catch {
+    return "started, no epoch finished";
+  }
+  const rows = text.split(/\r?\n/).slice(1).filter((l) => l.trim() !== "");
+  const last = rows.length ? Number(rows[rows.length - 1].split(",")[0]) : 0;
+  return last > 0 ? `interrupted after epoch ${last} of ${epochs}` : "started, no epoch finished";
+}
+
+interface DoneJson {
+  epochs: number;
+  steps: number;
+  metrics: EpochRow[];
+  final: { aucReferable: number; aucMacro: number; kappa: number };
+  wallSec: number;
+}
+
+async function loadRun(spec: RunSpec, dir: string, target: number): Promise<LoadedRun> {
+  const done = await readJson<DoneJson>(join(dir, "done.json"));
+  if (!done || typeof done !== "object" || !Array.isArray(done.metrics) || typeof done.final !== "object") {
+    throw new RangeError(`${join(dir, "done.json")} lacks metrics or final results`);
+  }
+  const predPath = join(dir, "predictions.csv");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(predPath);
+  } catch (e) {
+    throw new Error(`Cannot read ${predPath}: ${e instanceof Error ? e.message : e}`);
+  }
+  const pred = parsePredictions(text, predPath);
+  let device: string | undefined;
+  try {
+    const cfg = await readJson<Record<string, unknown>>(join(dir, "config.json"));
+    if (typeof cfg?.device === "string") device = cfg.device;
+  } catch {
+    // config.json is informative only
+  }
+  const rows: EpochRow[] = done.metrics.map((r) => ({
+    epoch: r.epoch,
+    step: r.step,
+    trainLoss: r.trainLoss,
+    valAucReferable: r.valAucReferable,
+    valAucMacro: r.valAucMacro,
+    kappa: r.kappa,
+    imagesPerSec: r.imagesPerSec,
+    wallSec: r.wallSec,
+  }));
+  const result: RunResult = {
+    id: spec.id,
+    model: spec.model,
+    init: spec.init,
+    seed: spec.seed,
+    rows,
+    final: { ...done.final, testCount: pred.labels.length },
+    stepsToTarget: stepsOfRows(rows, target),
+    wallSec: done.wallSec,
+    ...(device ? { device } : {}),
+  };
+  return { spec, dir, result, ...pred };
+}
+
+/** Steps to the target AUC from a held-out curve (duplicate steps of a resumed run keep the last). */
+function stepsOfRows(rows: readonly EpochRow[], target: number): number | null {
+  const curve = [
+    ...new Map(
+      rows.filter((r) => Number.isFinite(r.step) && Number.isFinite(r.valAucReferable))
+        .map((r) => [r.step, { step: r.step, auc: r.valAucReferable }]),
+    ).values(),
+  ].sort((a, b) => a.step - b.step);
+  return curve.length ? stepsToReach(curve, target) : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// summaries
+
+/** Mean ± sample sd of the finite values; no finite value gives NaN, NaN, n 0 (never throws). */
+export function summariseValues(values: readonly number[]): MeanStd {
+  const v = values.filter(Number.isFinite);
+  const n = v.length;
+  if (n === 0) return { mean: NaN, std: NaN, n: 0 };
+  const mean = v.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : NaN;
+  return { mean, std, n };
+}
+
+function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSummary {
+  const rs = runs.map((r) => r.result).sort((a, b) => a.seed - b.seed);
+  const steps = rs.map((r) => r.stepsToTarget ?? null);
+  const reached = steps.filter((s): s is number => s !== null);
+  // the mean curve over evaluation steps that every seed has (resumed runs may log a step twice: keep last)
+  const bySeed = rs.map((r) => new Map(r.rows.map((row) => [row.step, row])));
+  const common = rs.length
+    ? [...bySeed[0].keys()].filter((s) => bySeed.every((m) => m.has(s))).sort((a, b) => a - b)
+    : [];
+  const curve = common.map((step) => {
+    const at = bySeed.map((m) => m.get(step)!);
+    const avg = (f: (r: EpochRow) => number) => at.reduce((a, r) => a + f(r), 0) / at.length;
+    return {
+      epoch: avg((r) => r.epoch),
+      step,
+      valAucReferable: avg((r) => r.valAucReferable),
+      valAucMacro: avg((r) => r.valAucMacro),
+    };
+  });
+  return {
+    model,
+    init,
+    seeds: rs.map((r) => r.seed),
+    aucReferable: summariseValues(rs.map((r) => r.final.aucReferable)),
+    aucMacro: summariseValues(rs.map((r) => r.final.aucMacro)),
+    kappa: summariseValues(rs.map((r) => r.final.kappa)),
+    stepsToTarget: steps,
+    meanStepsToTarget: reached.length ? reached.reduce((a, b) => a + b, 0) / reached.length : null,
+    curve,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// comparisons between inits
+
+/** Unordered init pairs of a model, each oriented `a − b` with random (else the earlier init) as `b`. */
+function initPairs(inits: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < inits.length; i++) {
+    for (let j = i + 1; j < inits.length; j++) {
+      const [x, y] = [inits[i], inits[j]];
+      out.push(y === "random" ? [x, y] : [y, x]);
+    }
+  }
+  // comparisons against random first, as the papers make them
+  return out.sort((p, q) => (p[1] === "random" ? 0 : 1) - (q[1] === "random" ? 0 : 1));
+}
+
+function referable(run: { labels: Int32Array; probs: Float64Array; classes: number }) {
+  const n = run.labels.length, k = run.classes;
+  const y = new Uint8Array(n), s = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = run.labels[i] >= 2 ? 1 : 0;
+    let t = 0;
+    for (let c = 2; c < k; c++) t += run.probs[i * k + c];
+    s[i] = t;
+  }
+  return { y, s };
+}
+
+function sameLabels(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function compare(
+  model: string,
+  a: string,
+  b: string,
+  seed: number | null,
+  y: Uint8Array,
+  sa: Float64Array,
+  sb: Float64Array,
+  reps: number,
+  level: number,
+): InitComparison {
+  const d = delongTest(y, sa, sb);
+  const boot = bootstrapAucDiff(y, sa, sb, {
+    resamples: reps,
+    level,
+    seed: `analysis/${model}/${a}-vs-${b}/${seed === null ? "pooled" : seed}`,
+  });
+  return {
+    model,
+    a,
+    b,
+    seed,
+    metric: "referable",
+    aucA: d.aucA,
+    aucB: d.aucB,
+    z: d.z,
+    p: d.p,
+    ciLow: boot.lower,
+    ciHigh: boot.upper,
+    ciLevel: level,
+    bootstrapReps: reps,
+  };
+}
+
+function comparisons(
+  model: string,
+  inits: readonly string[],
+  runs: LoadedRun[],
+  reps: number,
+  level: number,
+  notes: string[],
+): InitComparison[] {
+  const out: InitComparison[] = [];
+  const find = (init: string, seed: number) => runs.find((r) => r.spec.init === init && r.spec.seed === seed);
+  for (const [a, b] of initPairs(inits)) {
+    const seeds = [...new Set(runs.map((r) => r.spec.seed))].sort((x, y) => x - y);
+    const paired: { ra: LoadedRun; rb: LoadedRun }[] = [];
+    for (const seed of seeds) {
+      const ra = find(a, seed), rb = find(b, seed);
+      if (!ra || !rb) continue;
+      if (!sameLabels(ra.labels, rb.labels) || ra.classes !== rb.classes) {
+        notes.push(`${ra.spec.id} and ${rb.spec.id} were tested on different photos: not compared.`);
+        continue;
+      }
+      const A = referable(ra), B = referable(rb);
+      try {
+        out.push(compare(model, a, b, seed, A.y, A.s, B.s, reps, level));
+        paired.push({ ra, rb });
+      } catch (e) {
+        notes.push(`${ra.spec.id} vs ${rb.spec.id}: ${e instanceof Error ? e.message : e}; not compared.`);
+      }
+    }
+    if (paired.length < 2) continue;
+    // pooled over seeds: each init's seed-averaged predicted probabilities (an ensemble per init) on the
+    // shared test set, so one test summarises the seeds without picking one of them
+    const n = paired[0].ra.labels.length, k = paired[0].ra.classes;
+    const avg = (which: "ra" | "rb") => {
+      const p = new Float64Array(n * k);
+      for (const pr of paired) for (let i = 0; i < p.length; i++) p[i] += pr[which].probs[i] / paired.length;
+      return referable({ labels: paired[0].ra.labels, probs: p, classes: k });
+    };
+    const A = avg("ra"), B = avg("rb");
+    try {
+      out.push(compare(model, a, b, null, A.y, A.s, B.s, reps, level));
+    } catch (e) {
+      notes.push(`${model} ${a} vs ${b} pooled over seeds: ${e instanceof Error ? e.message : e}.`);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// representation similarity
+
+/** A run's tapped activations: layer name → datapoints × neurons, in the file's (depth) order. */
+type Taps = Map<string, Activations>;
+
+async function readTaps(path: string): Promise<Taps> {
+  const dict = await readSafetensors(path);
+  const out: Taps = new Map();
+  for (const [name, t] of dict) {
+    if (t.shape.length !== 2 || !(t.data instanceof Float32Array)) {
+      throw new RangeError(`${path}: tap ${name} has shape [${t.shape}], expected [probes, channels] float`);
+    }
+    out.set(name, { data: t.data, datapoints: t.shape[0], neurons: t.shape[1] });
+  }
+  return out;
+}
+
+/** Products above this many multiply-adds go through onnxruntime (as lib/similarity does). */
+const ONNX_WORK = 3e8;
+
+async function gram(a: Matrix): Promise<Matrix> {
+  return a.rows * a.rows * a.cols > ONNX_WORK ? await onnxMatmulRowsT(a) : matmulRowsT(a);
+}
+
+/**
+ * One layer's activations made ready for the similarity measures: the raw set (for CKA), the variances of
+ * all principal directions (largest first) and the PCA scores (datapoints × k) of the top `k`. Computed once
+ * per run and layer, from whichever of the neuron or datapoint Gram matrix is smaller, so that a run taking
+ * part in several pairs is decomposed once.
+ */
+export interface PreparedLayer {
+  /** the activations as tapped, datapoints × neurons */
+  raw: Activations;
+  /** eigenvalues of the activations' scatter matrix, largest first (nonnegative) */
+  values: Float64Array;
+  /** PCA scores of the top directions, datapoints × `scores.neurons` */
+  scores: Activations;
+}
+
+/** Decomposes a layer's activations into its top `k` PCA scores (see {@linkcode PreparedLayer}). */
+export async function prepareLayer(x: Activations, k: number): Promise<PreparedLayer> {
+  const m = x.datapoints, p = x.neurons;
+  if (x.data.length !== m * p) {
+    throw new RangeError(`activations hold ${x.data.length} values, expected ${m} × ${p}`);
+  }
+  const c = new Float64Array(m * p);
+  for (let j = 0; j < p; j++) {
+    let s = 0;
+    for (let i = 0; i < m; i++) s += x.data[i * p + j];
+    const mu = s / m;
+    for (let i = 0; i < m; i++) c[i * p + j] = x.data[i * p + j] - mu;
+  }
+  const kk = Math.max(0, Math.min(k, m, p));
+  const out = new Float64Array(m * kk);
+  let values: Float64Array;
+  if (p <= m) {
+    const t = new Float64Array(p * m);
+    for (let i = 0; i < m; i++) for (let j = 0; j < p; j++) t[j * m + i] = c[i * p + j];
+    const e = symEig(await gram({ rows: p, cols: m, data: t }), { count: kk });
+    values = e.values;
+    for (let i = 0; i < m; i++) {
+      for (let d = 0; d < kk; d++) {
+        let s = 0;
+        for (let j = 0; j < p; j++) s += c[i * p + j] * e.vectors!.data[d * p + j];
+        out[i * kk + d] = s;
+      }
+    }
+  } else {
+    const e = symEig(await gram({ rows: m, cols: p, data: c }), { count: kk });
+    values = e.values;
+    for (let d = 0; d < kk; d++) {
+      const f = Math.sqrt(Math.max(0, values[d]));
+      for (let i = 0; i < m; i++) out[i * kk + d] = e.vectors!.data[d * m + i] * f;
+    }
+  }
+  values = values.map((v) => Math.max(0, v));
+  return { raw: x, values, scores: { data: out, datapoints: m, neurons: kk } };
+}
+
+/**
+ * PCA scores of the top `k` principal directions (datapoints × k). They span the subspace CCA would see
+ * in those directions.
+ */
+export async function pcaScores(x: Activations, k: number): Promise<Activations> {
+  return (await prepareLayer(x, k)).scores;
+}
+
+/** The first `k` columns of a datapoints × n set. */
+function firstColumns(a: Activations, k: number): Activations {
+  if (k === a.neurons) return a;
+  const m = a.datapoints, out = new Float64Array(m * k);
+  for (let i = 0; i < m; i++) for (let d = 0; d < k; d++) out[i * k + d] = a.data[i * a.neurons + d];
+  return { data: out, datapoints: m, neurons: k };
+}
+
+/** SVCCA's rule: the fewest directions whose variances sum to `keep` of the total. */
+function directionsFor(values: Float64Array, keep: number): number {
+  const total = values.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return 0;
+  let cum = 0, k = 0;
+  while (k < values.length) {
+    cum += values[k++];
+    if (cum >= keep * total) break;
+  }
+  return k;
+}
+
+/** The SVCCA / PWCCA dimension cap for `m` probe photos: at most a quarter of them per side. */
+export function ccaCap(m: number): number {
+  return Math.max(1, Math.floor(m / 4));
+}
+
+/** One layer pair's similarities; NaN where a measure could not be computed (`note` says why). */
+export interface LayerSimilarity {
+  /** SVCCA mean canonical correlation */
+  svcca: number;
+  /** projection-weighted CCA */
+  pwcca: number;
+  /** linear CKA */
+  cka: number;
+  /** reductions applied, or why a measure is missing */
+  note?: string;
+}
+
+/**
+ * SVCCA, PWCCA and linear CKA between two prepared layers (same probe photos; prepare with
+ * `k = ccaCap(m)`). CCA needs more datapoints than dimensions on both sides together, so with m probe
+ * photos each side keeps at most ⌊m/4⌋ directions: SVCCA's 99 %-variance directions are capped there (SVCCA
+ * is CCA between the kept directions' scores, as lib/similarity's `svcca` computes it), and PWCCA runs on
+ * the top ⌊m/4⌋ PCA directions when a layer has more neurons. CKA uses the raw activations. A measure the
+ * similarity library refuses is NaN with the reason in `note`, never a made-up value.
+ */
+export async function preparedSimilarity(x: PreparedLayer, y: PreparedLayer): Promise<LayerSimilarity> {
+  const m = x.raw.datapoints;
+  if (y.raw.datapoints !== m) {
+    throw new RangeError(`x has ${m} datapoints but y has ${y.raw.datapoints}: they must be the same inputs`);
+  }
+  const cap = ccaCap(m);
+  const notes: string[] = [];
+  const why = (what: string, e: unknown) => {
+    notes.push(`${what}: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+    return NaN;
+  };
+  let sv: number;
+  try {
+    const k99 = [directionsFor(x.values, 0.99), directionsFor(y.values, 0.99)];
+    if (k99[0] === 0 || k99[1] === 0) {
+      throw new RangeError("a side has no neuron that varies over the datapoints");
+    }
+    const kx = Math.min(k99[0], cap, x.scores.neurons), ky = Math.min(k99[1], cap, y.scores.neurons);
+    if (kx < k99[0] || ky < k99[1]) notes.push(`SVCCA directions capped at ${cap}`);
+    sv = (await cca(firstColumns(x.scores, kx), firstColumns(y.scores, ky))).mean;
+  } catch (e) {
+    sv = why("SVCCA", e);
+  }
+  let pw: number;
+  try {
+    const rx = x.raw.neurons > cap, ry = y.raw.neurons > cap;
+    if (rx || ry) notes.push(`PWCCA on the top ${cap} PCA directions`);
+    pw = (await pwcca(
+      rx ? firstColumns(x.scores, Math.min(cap, x.scores.neurons)) : x.raw,
+      ry ? firstColumns(y.scores, Math.min(cap, y.scores.neurons)) : y.raw,
+    )).pwcca;
+  } catch (e) {
+    pw = why("PWCCA", e);
+  }
+  const ck = await linearCka(x.raw, y.raw).catch((e) => why("CKA", e));
+  return { svcca: sv, pwcca: pw, cka: ck, ...(notes.length ? { note: notes.join("; ") } : {}) };
+}
+
+/** {@linkcode preparedSimilarity} of two raw activation sets of the same probe photos. */
+export async function layerSimilarity(x: Activations, y: Activations): Promise<LayerSimilarity> {
+  const cap = ccaCap(x.datapoints);
+  return await preparedSimilarity(await prepareLayer(x, cap), await prepareLayer(y, cap));
+}
+
+/** The name of a comparison between two inits' runs: `<a>-vs-<b>` with random (else the earlier) as b. */
+function pairName(a: string, b: string): string {
+  return `${a}-vs-${b}`;
+}
+
+interface SimJob {
+  pair: string;
+  x: string; // run id
+  y: string;
+}
+
+function similarityJobs(inits: readonly string[], runs: LoadedRun[]): SimJob[] {
+  const jobs: SimJob[] = [];
+  const seeds = [...new Set(runs.map((r) => r.spec.seed))].sort((a, b) => a - b);
+  const id = (init: string, seed: number) =>
+    runs.find((r) => r.spec.init === init && r.spec.seed === seed)?.spec.id;
+  // cross-init pairs share a seed (same data order and head draw): only the init differs
+  for (const [a, b] of initPairs(inits)) {
+    for (const s of seeds) {
+      const x = id(a, s), y = id(b, s);
+      if (x && y) jobs.push({ pair: pairName(a, b), x, y });
+    }
+  }
+  // the baseline: two random inits with different seeds, trained alike
+  if (inits.includes("random")) {
+    for (let i = 0; i < seeds.length; i++) {
+      for (let j = i + 1; j < seeds.length; j++) {
+        const x = id("random", seeds[i]), y = id("random", seeds[j]);
+        if (x && y) jobs.push({ pair: "random-vs-random", x, y });
+      }
+    }
+  }
+  return jobs;
+}
+
+interface SimAcc {
+  layerIndex: number;
+  probes: number;
+  svcca: number[];
+  pwcca: number[];
+  cka: number[];
+  notes: Set<string>;
+}
+
+function accRows(model: string, acc: Map<string, Map<string, SimAcc>>): SimilarityRow[] {
+  const rows: SimilarityRow[] = [];
+  for (const [pair, layers] of acc) {
+    for (const [layer, a] of layers) {
+      rows.push({
+        model,
+        layer,
+        layerIndex: a.layerIndex,
+        pair,
+        probes: a.probes,
+        svcca: summariseValues(a.svcca),
+        pwcca: summariseValues(a.pwcca),
+        cka: summariseValues(a.cka),
+        ...(a.notes.size ? { note: [...a.notes].join("; ") } : {}),
+      });
+    }
+  }
+  return rows.sort((p, q) => p.layerIndex - q.layerIndex || p.pair.localeCompare(q.pair));
+}
+
+function addSim(
+  acc: Map<string, Map<string, SimAcc>>,
+  pair: string,
+  layer: string,
+  index: number,
+  probes: number,
+  s: LayerSimilarity,
+) {
+  const byLayer = acc.get(pair) ?? new Map<string, SimAcc>();
+  acc.set(pair, byLayer);
+  const a = byLayer.get(layer) ??
+    { layerIndex: index, probes, svcca: [], pwcca: [], cka: [], notes: new Set<string>() };
+  byLayer.set(layer, a);
+  a.svcca.push(s.svcca);
+  a.pwcca.push(s.pwcca);
+  a.cka.push(s.cka);
+  if (s.note) a.notes.add(s.note);
+}
+
+async function similarityOfModel(
+  model: string,
+  inits: readonly string[],
+  runs: LoadedRun[],
+  notes: string[],
+  log: (line: string) => void,
+): Promise<{ similarity: SimilarityRow[]; initSimilarity: SimilarityRow[] }> {
+  const finals = new Map<string, Taps>(), initial = new Map<string, Taps>();
+  for (const r of runs) {
+    const f = join(r.dir, "activations.safetensors"), i = join(r.dir, "activations-init.safetensors");
+    if (await exists(f)) {
+      try {
+        finals.set(r.spec.id, await readTaps(f));
+      } catch (e) {
+        notes.push(
+          `${r.spec.id}: ${e instanceof Error ? e.message : e}; left out of the similarity analysis.`,
+        );
+      }
+    } else notes.push(`${r.spec.id} has no activations.safetensors; left out of the similarity analysis.`);
+    if (await exists(i)) {
+      try {
+        initial.set(r.spec.id, await readTaps(i));
+      } catch (e) {
+        notes.push(
+          `${r.spec.id}: ${e instanceof Error ? e.message : e}; no similarity to its initialisation.`,
+        );
+      }
+    }
+  }
+  // depth order: the order of the taps in the first run's file (the model taps them input → output)
+  const order = new Map<string, number>();
+  for (const t of finals.values()) {
+    for (const name of t.keys()) if (!order.has(name)) order.set(name, order.size);
+  }
+
+  const between = new Map<string, Map<string, SimAcc>>();
+  const own = new Map<string, Map<string, SimAcc>>();
+  const jobs = similarityJobs(inits, runs.filter((r) => finals.has(r.spec.id)));
+  const mismatch = new Set<string>();
+  // layer by layer, each run's decomposition computed once and dropped after the layer
+  for (const [layer, index] of order) {
+    const cache = new Map<string, Promise<PreparedLayer>>();
+    const prepared = (key: string, a: Activations) => {
+      if (!cache.has(key)) cache.set(key, prepareLayer(a, ccaCap(a.datapoints)));
+      return cache.get(key)!;
+    };
+    const pairUp = async (
+      acc: Map<string, Map<string, SimAcc>>,
+      pair: string,
+      kx: string,
+      x: Activations | undefined,
+      ky: string,
+      y: Activations | undefined,
+    ) => {
+      if (!x || !y) return;
+      if (x.datapoints !== y.datapoints) {
+        mismatch.add(`${model} layer ${layer}: runs hold different numbers of probe photos; not compared.`);
+        return;
+      }
+      let s: LayerSimilarity;
+      try {
+        s = await preparedSimilarity(await prepared(kx, x), await prepared(ky, y));
+      } catch (e) {
+        const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+        s = { svcca: NaN, pwcca: NaN, cka: NaN, note: msg };
+      }
+      addSim(acc, pair, layer, index, x.datapoints, s);
+    };
+    for (const job of jobs) {
+      await pairUp(
+        between,
+        job.pair,
+        job.x,
+        finals.get(job.x)!.get(layer),
+        job.y,
+        finals.get(job.y)!.get(layer),
+      );
+    }
+    for (const r of runs) {
+      const id = r.spec.id;
+      await pairUp(
+        own,
+        r.spec.init,
+        `${id}/init`,
+        initial.get(id)?.get(layer),
+        id,
+        finals.get(id)?.get(layer),
+      );
+    }
+    log(`similarity: ${model} ${layer} done`);
+  }
+  notes.push(...mismatch);
+  return { similarity: accRows(model, between), initSimilarity: accRows(model, own) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the whole study
+
+async function fingerprint(config: StudyConfig, reps: number, level: number): Promise<string> {
+  const h = createHash("sha256");
+  h.update(JSON.stringify({
+    v: ANALYSIS_VERSION,
+    models: config.models,
+    inits: config.inits,
+    seeds: config.seeds,
+    epochs: config.epochs,
+    aucTarget: config.aucTarget,
+    reps,
+    level,
+  }));
+  for (const spec of runGrid(config)) {
+    const dir = join(config.out, spec.id);
+    h.update(`\n${spec.id}`);
+    for (const f of RUN_FILES) h.update(` ${await statKey(join(dir, f))}`);
+  }
+  return h.digest("hex");
+}
+
+/**
+ * Analyses the study in `config.out`: every run of the grid (all shards) with a `done.json` is loaded, the
+ * others are named as missing with the reason. Computes, per model and init, mean ± sd over seeds of the
+ * final test AUCs and kappa, the mean held-out curve and the steps to reach `config.aucTarget`; per model
+ * and pair of inits, DeLong's test and a paired class-stratified bootstrap CI of the referable-AUC
+ * difference for each seed's runs (same test photos), plus one pooled comparison of the seed-averaged
+ * predictions; per tapped layer, SVCCA, PWCCA and linear CKA for each pair of inits (same seed), for
+ * random-vs-random (different seeds, the baseline), and each run against its own initialisation. Writes
+ * `<out>/analysis.json` atomically; when that file already matches the run directories (sizes and
+ * modification times) it is returned as it is.
+ *
+ * @example
+ * ```ts ignore
+ * import { analyzeStudy } from "./analyze.ts";
+ * import { resolveConfig } from "./config.ts";
+ * const results = await analyzeStudy(resolveConfig(["--out", "out"], { requireInputs: false }));
+ * ```
+ */
+export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions = {}): Promise<AnalysisFile> {
+  const reps = options.bootstrapReps ?? 2000;
+  const level = options.level ?? 0.95;
+  const log = options.log ?? (() => {});
+  if (!Number.isInteger(reps) || reps < 1) {
+    throw new RangeError(`bootstrapReps must be a whole number ≥ 1, got ${reps}`);
+  }
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must lie in (0, 1), got ${level}`);
+  const t0 = performance.now();
+  const path = analysisPath(config);
+  const print = await fingerprint(config, reps, level);
+  if (!options.force && await exists(path)) {
+    try {
+      const old = await loadAnalysis(path);
+      if (old.analysis?.fingerprint === print) {
+        log(`analysis: ${path} is up to date`);
+        return old;
+      }
+    } catch {
+      // unreadable or stale: recompute
+    }
+  }
+
+  const grid = runGrid(config);
+  const loaded: LoadedRun[] = [];
+  const missing: MissingRun[] = [];
+  const notes: string[] = [];
+  for (const spec of grid) {
+    const dir = join(config.out, spec.id);
+    if (!(await exists(join(dir, "done.json")))) {
+      missing.push({ ...spec, reason: await missingReason(dir, config.epochs) });
+      continue;
+    }
+    try {
+      loaded.push(await loadRun(spec, dir, config.aucTarget));
+    } catch (e) {
+      missing.push({ ...spec, reason: `finished but unreadable: ${e instanceof Error ? e.message : e}` });
+    }
+  }
+  log(`analysis: ${loaded.length} of ${grid.length} runs finished`);
+
+  const summary: GroupSummary[] = [];
+  const comps: InitComparison[] = [];
+  const similarity: SimilarityRow[] = [];
+  const initSimilarity: SimilarityRow[] = [];
+  for (const model of config.models) {
+    const mine = loaded.filter((r) => r.spec.model === model);
+    for (const init of config.inits) {
+      const g = mine.filter((r) => r.spec.init === init);
+      if (g.length) summary.push(groupSummary(model, init, g));
+    }
+    comps.push(...comparisons(model, config.inits, mine, reps, level, notes));
+    log(`analysis: ${model} comparisons done`);
+    const sim = await similarityOfModel(model, config.inits, mine, notes, log);
+    similarity.push(...sim.similarity);
+    initSimilarity.push(...sim.initSimilarity);
+  }
+  const provenance = options.provenance ?? await collectProvenance({ config, gpu: null });
+  const result: AnalysisFile = {
+    config,
+    runs: loaded.map((r) => r.result),
+    comparisons: comps,
+    similarity,
+    missing,
+    provenance,
+    initSimilarity,
+    summary,
+    notes,
+    analysis: {
+      version: ANALYSIS_VERSION,
+      fingerprint: print,
+      createdAt: new Date().toISOString(),
+      seconds: (performance.now() - t0) / 1000,
+      bootstrapReps: reps,
+      level,
+    },
+  };
+  if (options.write ?? true) await writeJsonAtomic(path, result);
+  return result;
+}

@@ -1,0 +1,76 @@
+/**
+ * `deno task analyze [study flags] [--force] [--bootstrap-reps N] [--quiet]`
+ * Reads every finished run directory of the study under `--out` (all shards) and writes
+ * `<out>/analysis.json`: mean ± sd per model and init, convergence speed, DeLong tests and bootstrap CIs
+ * between inits, SVCCA / PWCCA / CKA per layer, and the missing runs. A rerun over unchanged runs is a no-op.
+ * Permissions: --allow-read=OUT,. (run folders; .git and deno.lock for provenance; node_modules for
+ * onnxruntime, which runs the large CCA products) --allow-write=OUT --allow-ffi
+ * --allow-sys=cpus,osRelease,systemMemoryInfo; add --no-prompt (unreadable weights get no checksum).
+ * @module
+ */
+import { analyzeStudy } from "../lib/study/analyze.ts";
+import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
+
+const HELP = `Usage: deno task analyze [study flags] [--force] [--bootstrap-reps N] [--quiet]
+
+Analyses the finished runs under --out (default out/) and writes OUT/analysis.json. Use the same study
+flags as the training command (preset, models, inits, seeds, out), so the grid and its missing runs match.
+
+  --force              recompute even when analysis.json matches the run folders
+  --bootstrap-reps N   bootstrap resamples per comparison (default 2000)
+  --quiet              no progress lines on stderr
+  -h, --help           this text
+
+${STUDY_USAGE}`;
+
+/** Splits this task's own flags from the study flags that resolveConfig parses. */
+function ownFlags(argv: string[]) {
+  const rest: string[] = [];
+  let force = false, quiet = false, help = false, reps = 2000;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--force") force = true;
+    else if (a === "--quiet") quiet = true;
+    else if (a === "-h" || a === "--help") help = true;
+    else if (a === "--bootstrap-reps" || a.startsWith("--bootstrap-reps=")) {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) {
+        throw new RangeError(`--bootstrap-reps must be a whole number ≥ 1, got "${v ?? ""}"`);
+      }
+      reps = Number(v);
+    } else rest.push(a);
+  }
+  return { rest, force, quiet, help, reps };
+}
+
+/** Runs the analyze task on `argv`; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const own = ownFlags(argv);
+    if (own.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const config = resolveConfig(own.rest, { requireInputs: false });
+    const t0 = performance.now();
+    const r = await analyzeStudy(config, {
+      force: own.force,
+      bootstrapReps: own.reps,
+      log: own.quiet ? undefined : (line) => console.error(line),
+    });
+    const total = r.runs.length + r.missing.length;
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(
+      `analyze: ${r.runs.length} of ${total} runs finished` +
+        (r.missing.length ? ` (missing: ${r.missing.map((m) => m.id).join(", ")})` : "") +
+        `; ${r.comparisons.length} comparisons, ${r.similarity.length} similarity rows; ` +
+        `${config.out}/analysis.json (${secs} s)`,
+    );
+    return 0;
+  } catch (e) {
+    console.error(`analyze: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,111 @@
+/**
+ * `deno task preprocess --data PATH --out DIR [--size 587] [--graham] [--format F] [--limit N] [--strict]`
+ * Ingests a dataset into the image cache that training reads (see lib/data/cache.ts for the layout).
+ * Permissions: --allow-read=PATH,DIR --allow-write=DIR --allow-env --allow-ffi --allow-sys (sharp, cores).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { DATASET_FORMATS, type DatasetFormat } from "../lib/data/formats.ts";
+import { preprocessDataset } from "../lib/data/preprocess.ts";
+
+const HELP = `Usage: deno task preprocess --data PATH --out DIR [options]
+
+Decodes, crops the fundus field, pads to square, resizes and caches every image (all cores; a rerun
+skips finished images, an interrupted run resumes). Writes DIR/manifest.json, DIR/shards/*.u8, DIR/report.json.
+
+  --data PATH        dataset folder or listing file (required)
+  --out DIR          cache folder (required)
+  --size N           output side in pixels (default 587, the paper preset)
+  --format F         kaggle | aptos | csv | medmnist (default: detected)
+  --crop C           fundus (default) | none (pad whole picture to square: non-fundus sets)
+  --graham           Ben Graham local-average normalisation
+  --classes N        labels must be in 0..N-1 (default 5)
+  --seed S           split seed (default 0)
+  --test-fraction F  test share of the patient-aware, grade-stratified split (default 0.1)
+  --limit N          keep a grade-stratified subset of N images
+  --strict           abort on the first missing or unreadable image (default: skip and report it)
+  --workers N        worker threads (default: every core)
+  -h, --help         this text
+`;
+
+function fail(msg: string): never {
+  console.error(`preprocess: ${msg}`);
+  Deno.exit(1);
+}
+
+function num(name: string, v: string | undefined, integer = true): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    fail(`--${name} must be a number, got '${v}'`);
+  }
+  return n;
+}
+
+let args;
+try {
+  args = parseArgs({
+    args: Deno.args,
+    options: {
+      data: { type: "string" },
+      out: { type: "string" },
+      size: { type: "string" },
+      format: { type: "string" },
+      crop: { type: "string" },
+      graham: { type: "boolean" },
+      classes: { type: "string" },
+      seed: { type: "string" },
+      "test-fraction": { type: "string" },
+      limit: { type: "string" },
+      strict: { type: "boolean" },
+      workers: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  }).values;
+} catch (e) {
+  fail(e instanceof Error ? e.message : String(e));
+}
+if (args.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+if (!args.data) fail("--data is required (see --help)");
+if (!args.out) fail("--out is required (see --help)");
+if (args.format && !DATASET_FORMATS.includes(args.format as DatasetFormat)) {
+  fail(`--format must be one of ${DATASET_FORMATS.join(", ")}, got '${args.format}'`);
+}
+if (args.crop && args.crop !== "fundus" && args.crop !== "none") {
+  fail(`--crop must be fundus or none, got '${args.crop}'`);
+}
+let last = 0;
+try {
+  const r = await preprocessDataset({
+    data: args.data,
+    out: args.out,
+    size: num("size", args.size),
+    format: args.format as DatasetFormat | undefined,
+    crop: args.crop as "fundus" | "none" | undefined,
+    graham: args.graham,
+    classes: num("classes", args.classes),
+    seed: num("seed", args.seed),
+    testFraction: num("test-fraction", args["test-fraction"], false),
+    limit: num("limit", args.limit),
+    strict: args.strict,
+    workers: num("workers", args.workers),
+    onProgress: (done, total) => {
+      const now = performance.now();
+      if (done === total || now - last > 2000) {
+        last = now;
+        console.error(`preprocess: ${done}/${total} images`);
+      }
+    },
+  });
+  for (const s of r.skipped) console.error(`preprocess: skipped ${s.file}: ${s.reason}`);
+  const splits = Object.entries(r.splits).map(([k, v]) => `${k} ${v}`).join(", ");
+  console.log(
+    `preprocess: ${r.cached} images (${r.processed} processed, ${r.reused} reused, ${r.skipped.length} skipped) ` +
+      `at ${r.settings.size}² in ${r.out} [${splits}] in ${r.seconds} s; report: ${r.out}/report.json`,
+  );
+} catch (e) {
+  fail(e instanceof Error ? e.message : String(e));
+}

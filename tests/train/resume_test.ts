@@ -1,0 +1,57 @@
+// A run killed with SIGKILL and resumed ends with exactly the weights of an uninterrupted run; a finished
+// run is skipped on rerun; a run directory never holds a half-written checkpoint.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { exists } from "../../lib/util/fs.ts";
+import { run } from "./resume_child.ts";
+
+const EPOCHS = 4;
+
+Deno.test("train: SIGKILL mid-run, resume, identical final weights", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const whole = join(root, "whole"), killed = join(root, "killed");
+    const a = await run(whole, EPOCHS);
+    assert.equal(a.metrics.length, EPOCHS);
+
+    // kill the child as soon as its first checkpoint is on disk (it is then somewhere in epoch 2)
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-ffi",
+        "--allow-sys",
+        new URL("./resume_child.ts", import.meta.url).pathname,
+        killed,
+        String(EPOCHS),
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const ckpt = join(killed, "checkpoint.safetensors");
+    const t0 = Date.now();
+    while (!(await exists(ckpt)) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGKILL");
+    await child.status;
+    assert.ok(await exists(ckpt), "the child wrote no checkpoint within a minute");
+    assert.ok(!(await exists(join(killed, "done.json"))), "the child finished before it was killed");
+    for await (const e of Deno.readDir(killed)) assert.ok(!e.name.endsWith(".tmp"), `left ${e.name}`);
+
+    const b = await run(killed, EPOCHS);
+    assert.ok(b.resumedFrom !== undefined && b.resumedFrom >= 1, "the rerun did not resume");
+    const wa = await Deno.readFile(join(whole, "weights.safetensors"));
+    const wb = await Deno.readFile(join(killed, "weights.safetensors"));
+    assert.deepEqual(wb, wa, "resumed weights differ from the uninterrupted run's");
+    assert.deepEqual(b.metrics.map((m) => m.valAucMacro), a.metrics.map((m) => m.valAucMacro));
+
+    // a finished run reruns as a no-op, returning its summary
+    const t1 = performance.now();
+    const c = await run(whole, EPOCHS);
+    assert.ok(performance.now() - t1 < 1000);
+    assert.deepEqual(c.final, a.final);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
