@@ -29,4 +29,4 @@ export * from "./lib/report/mod.ts";
 export * from "./lib/study/mod.ts";
 export { Rng } from "./lib/util/random.ts";
 export { exists, readJson, sha256File, writeFileAtomic, writeJsonAtomic } from "./lib/util/fs.ts";
-export { ProgressBar } from "./lib/util/progress.ts";
+export { ProgressBar, type ProgressUpdate } from "./lib/util/progress.ts";

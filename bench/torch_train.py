@@ -30,7 +30,7 @@ class Cbr(nn.Module):
         for out, mp in blocks:
             layers += [nn.Conv2d(c, out, k, padding=k // 2, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
             if mp:
-                layers.append(nn.MaxPool2d(3, 2))
+                layers.append(nn.MaxPool2d(3, 2, padding=1))  # lib/models/cbr.ts: 3×3/2, padding 1
             c = out
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(c, classes)
@@ -42,7 +42,8 @@ class Cbr(nn.Module):
 if model_name == "resnet50":
     net = torchvision.models.resnet50(num_classes=5)
 elif model_name == "inception_v3":
-    net = torchvision.models.inception_v3(num_classes=5, aux_logits=True, init_weights=True)
+    # aux off (bench/train.ts input 128 is below the AuxLogits head's 299 minimum), no transform_input (ours off too)
+    net = torchvision.models.inception_v3(num_classes=5, aux_logits=False, transform_input=False, init_weights=True)
 else:
     net = Cbr(*CBR[model_name])
 net = net.to(device).train()

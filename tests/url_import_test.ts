@@ -14,7 +14,16 @@ Deno.test("mod.ts imports by URL from a folder without our config", async () => 
         `console.log(JSON.stringify({ exports: Object.keys(t).length, w: p.get("w")![0] }));\n`,
     );
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-config", "--no-lock", "--allow-read", "--allow-env", "--allow-ffi", "--allow-sys", "main.ts"],
+      args: [
+        "run",
+        "--no-config",
+        "--no-lock",
+        "--allow-read",
+        "--allow-env",
+        "--allow-ffi",
+        "--allow-sys",
+        "main.ts",
+      ],
       cwd: dir,
       stdout: "piped",
       stderr: "piped",

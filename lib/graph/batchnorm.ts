@@ -62,13 +62,15 @@ export function batchNormTraining(
   const dt = x.dtype;
   const k = (v: number) => g.constant(v, dt);
   const meanK = g.op.ReduceMean(x, { axes, keepdims: 1 });
-  // Two-pass variance (centre first): E[x²] − E[x]² loses digits when |mean| ≫ std.
-  const centered = g.op.Sub(x, meanK);
   const mean = g.op.Reshape(meanK, [c]);
-  const variance = g.op.Mul(g.op.ReduceSumSquare(centered, { axes, keepdims: 0 }), k(1 / count));
+  // One pass, E[x²] − E[x]², instead of centring first: a centred copy of every BN input costs a full
+  // read+write per layer and, kept for the backward, a whole activation's memory. The cancellation it risks
+  // (|mean| ≫ std) does not occur after a conv with these inits; Relu clamps a rounding-negative variance.
+  const meanSq = g.op.Mul(g.op.ReduceSumSquare(x, { axes, keepdims: 0 }), k(1 / count));
+  const variance = g.op.Relu(g.op.Sub(meanSq, g.op.Mul(mean, mean)));
   const y = g.op.BatchNormalization(x, scale, bias, mean, variance, { epsilon: eps });
   const o = g.origin(y);
-  if (o.kind === "node") o.node.meta = { batchStats: { centered } };
+  if (o.kind === "node") o.node.meta = { batchStats: true };
   const newMean = g.op.Add(g.op.Mul(runningMean, k(1 - m)), g.op.Mul(mean, k(m)));
   const newVar = g.op.Add(g.op.Mul(runningVar, k(1 - m)), g.op.Mul(variance, k((m * count) / (count - 1))));
   return { y, mean, variance, runningMean: newMean, runningVar: newVar };

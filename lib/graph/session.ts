@@ -86,8 +86,14 @@ export async function createSession(
     graphOptimizationLevel: opts.optimization ?? "all",
     interOpNumThreads: 1,
     executionMode: "sequential",
+    // The memory pattern plans one block per run from the first run's allocations; for training graphs it
+    // held ~35 % more than the arena alone (ResNet-50 N=16 128²: 1.93 → 1.28 GiB peak RSS) at equal speed.
+    enableMemPattern: false,
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
   };
+  const exp = Deno.env.get("TF_EXP") ?? "";
+  if (exp.includes("noarena")) options.enableCpuMemArena = false;
+  if (exp.includes("nospin")) options.extra = { session: { "intra_op.allow_spinning": "0" } };
   try {
     return await ort.InferenceSession.create(model, options);
   } catch (e) {

@@ -227,9 +227,9 @@ export interface Node<K extends OpKind = OpKind> {
 export interface NodeMeta {
   /**
    * Training-mode batch norm: this inference BatchNormalization reads the batch mean and biased variance of
-   * its own input `x`; `centered` is `x − mean` (already computed for the variance), reused by the backward.
+   * its own input `x` (its inputs 3 and 4 are functions of `x`, so the backward folds their effect into dx).
    */
-  batchStats?: { centered: Value };
+  batchStats?: boolean;
 }
 
 /** Byte size of one element. */

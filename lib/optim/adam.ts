@@ -7,9 +7,13 @@
 
 /** Hyper-parameters of {@linkcode Adam}; defaults are torch's. */
 export interface AdamOptions {
+  /** learning rate; default 1e-3 */
   lr?: number;
+  /** decay of the first-moment average; default 0.9 */
   beta1?: number;
+  /** decay of the second-moment average; default 0.999 */
   beta2?: number;
+  /** added to the denominator for numerical stability; default 1e-8 */
   eps?: number;
   /** L2 penalty added to the gradient (torch's `weight_decay`, not AdamW's decoupled decay). */
   weightDecay?: number;
@@ -17,7 +21,9 @@ export interface AdamOptions {
 
 /** The optimiser state a checkpoint must keep to resume bit-identically. */
 export interface OptimizerState {
+  /** which optimiser the state belongs to (SGD keeps no second moment) */
   kind: "adam" | "sgd";
+  /** optimiser steps taken so far (Adam's bias correction depends on it) */
   step: number;
   /** per parameter name: first moment (Adam) or momentum buffer (SGD) */
   m: Map<string, Float32Array>;
@@ -29,6 +35,7 @@ export interface OptimizerState {
 export interface Optimizer {
   /** Applies one update to every parameter that has a gradient; call once per training step. */
   step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>): void;
+  /** the moments and step count a checkpoint saves and restores */
   readonly state: OptimizerState;
 }
 
@@ -46,13 +53,20 @@ export interface Optimizer {
  * ```
  */
 export class Adam implements Optimizer {
+  /** learning rate */
   readonly lr: number;
+  /** decay of the first-moment average */
   readonly beta1: number;
+  /** decay of the second-moment average */
   readonly beta2: number;
+  /** denominator term for numerical stability */
   readonly eps: number;
+  /** L2 penalty added to the gradient (0 = none) */
   readonly weightDecay: number;
+  /** per-parameter moments and the step count, created lazily on the first step */
   readonly state: OptimizerState = { kind: "adam", step: 0, m: new Map(), v: new Map() };
 
+  /** Throws a RangeError for a non-positive learning rate or a beta outside [0, 1). */
   constructor(o: AdamOptions = {}) {
     this.lr = o.lr ?? 1e-3;
     this.beta1 = o.beta1 ?? 0.9;
@@ -98,18 +112,26 @@ export class Adam implements Optimizer {
 
 /** Hyper-parameters of {@linkcode SGD}; defaults are torch's (no momentum). */
 export interface SgdOptions {
+  /** learning rate (required, as in torch) */
   lr: number;
+  /** momentum factor; default 0 (plain SGD) */
   momentum?: number;
+  /** scales the gradient's share of the momentum buffer by 1 − dampening; default 0 */
   dampening?: number;
+  /** use Nesterov momentum; default false */
   nesterov?: boolean;
+  /** L2 penalty added to the gradient; default 0 */
   weightDecay?: number;
 }
 
 /** SGD with momentum as `torch.optim.SGD` (the first step's buffer is the gradient itself). */
 export class SGD implements Optimizer {
+  /** the options with torch's defaults filled in */
   readonly o: Required<SgdOptions>;
+  /** momentum buffers (in `m`; `v` stays empty) and the step count */
   readonly state: OptimizerState = { kind: "sgd", step: 0, m: new Map(), v: new Map() };
 
+  /** Throws a RangeError for a non-positive learning rate. */
   constructor(o: SgdOptions) {
     this.o = {
       lr: o.lr,

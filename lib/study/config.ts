@@ -30,7 +30,14 @@ export type InitName = "random" | "transfer" | "meanvar" | `transfusion:${number
 
 /** Where the photos come from: generated synthetic fundus photos, or a folder in a known format. */
 export type DataSource =
-  | { kind: "synthetic"; count: number; seed: number; width: number }
+  | {
+    kind: "synthetic";
+    count: number;
+    seed: number;
+    width: number;
+    /** relative frequencies of grades 0-4; absent = Kaggle 2015's mix */
+    grades?: number[];
+  }
   | { kind: "path"; path: string; format?: string };
 
 /** The demo's self-made source task that stands in for ImageNet pretraining. */
@@ -130,7 +137,7 @@ export interface ResolveOptions {
 /** Help text for the flags that {@linkcode resolveConfig} understands. */
 export const STUDY_USAGE = `Flags (each overrides the preset's value):
   --preset NAME          demo (default), paper or small-data
-  --data SRC             PATH, or synthetic[:COUNT] / synthetic:count=N,seed=N,width=N
+  --data SRC             PATH, or synthetic[:COUNT] / synthetic:count=N,seed=N,width=N,grades=a:b:c:d:e
   --format NAME          data format at --data PATH (e.g. kaggle, aptos, medmnist); default: detect
   --source SPEC          none, or count=N,classes=N,epochs=N,model=NAME (self-made pretraining)
   --weights M=FILE,...   pretrained weights per model, e.g. resnet50=r50.onnx,inception_v3=i3.onnx
@@ -264,8 +271,15 @@ function parseData(text: string, current: DataSource): DataSource {
     const rest = text.slice("synthetic:".length);
     if (text === "synthetic" || rest === "") return out;
     if (/^\d+$/.test(rest)) return { ...out, count: int("data", rest, 1) };
-    const kv = keyValues("data", rest, ["count", "seed", "width"]);
+    const kv = keyValues("data", rest, ["count", "seed", "width", "grades"]);
     if (kv.count !== undefined) out.count = int("data count", kv.count, 1);
+    if (kv.grades !== undefined) {
+      const g = kv.grades.split(":").map(Number);
+      if (g.length !== 5 || g.some((v) => !(v >= 0)) || !g.some((v) => v > 0)) {
+        throw new RangeError(`--data grades must be 5 non-negative numbers joined by ':', got "${kv.grades}"`);
+      }
+      out.grades = g;
+    }
     if (kv.seed !== undefined) out.seed = int("data seed", kv.seed, 0);
     if (kv.width !== undefined) out.width = int("data width", kv.width, 16);
     return out;
@@ -434,7 +448,11 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
 export function configToArgs(c: StudyConfig): string[] {
   const a: string[] = ["--preset", c.preset];
   if (c.data.kind === "synthetic") {
-    a.push("--data", `synthetic:count=${c.data.count},seed=${c.data.seed},width=${c.data.width}`);
+    a.push(
+      "--data",
+      `synthetic:count=${c.data.count},seed=${c.data.seed},width=${c.data.width}` +
+        (c.data.grades ? `,grades=${c.data.grades.join(":")}` : ""),
+    );
   } else {
     a.push("--data", c.data.path, "--format", c.data.format ?? "auto");
   }

@@ -3,5 +3,13 @@
  * @module
  */
 export * from "./config.ts";
-export { dataStep, finishedRuns, initialState, pretrainStep, studyPaths, trainStep } from "./pipeline.ts";
+export {
+  dataStep,
+  finishedRuns,
+  initialState,
+  pretrainStep,
+  type StudyPaths,
+  studyPaths,
+  trainStep,
+} from "./pipeline.ts";
 export * from "./analyze.ts";

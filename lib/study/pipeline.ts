@@ -30,8 +30,9 @@ export interface StudyPaths {
   data: string;
   /** the preprocessed cache of the photos */
   cache: string;
-  /** the demo's synthetic source task and its cache */
+  /** the photos of the demo's synthetic source task */
   sourceData: string;
+  /** the preprocessed cache of the source task's photos */
   sourceCache: string;
   /** the run folder of the source model's pretraining */
   pretrainRun: string;
@@ -61,7 +62,13 @@ const SPLIT_SEED = 0;
 export async function dataStep(c: StudyConfig, log: (s: string) => void = console.error): Promise<string> {
   const p = studyPaths(c);
   if (c.data.kind === "synthetic") {
-    const r = await synthFundus({ out: p.data, count: c.data.count, seed: c.data.seed, width: c.data.width });
+    const r = await synthFundus({
+      out: p.data,
+      count: c.data.count,
+      seed: c.data.seed,
+      width: c.data.width,
+      gradeWeights: c.data.grades,
+    });
     log(
       `data: ${r.count} synthetic fundus photos in ${p.data} (${r.rendered} rendered, ${
         r.seconds.toFixed(1)

@@ -11,7 +11,9 @@ import { writeFileAtomic } from "../util/fs.ts";
 
 /** What a checkpoint restores besides the tensors. */
 export interface CheckpointMeta {
+  /** the last completed epoch; a resumed run continues with the next one */
   epoch: number;
+  /** training steps taken over the whole run so far */
   step: number;
   /** JSON-serialisable extras (per-epoch metrics, elapsed time) */
   extra: Record<string, unknown>;

@@ -16,8 +16,11 @@ import { Trainer, type TrainerOptions } from "./trainer.ts";
 
 /** A batch as the data loader yields it. */
 export interface Batch {
+  /** n×3×H×W normalised images, row-major */
   x: Float32Array;
+  /** the grade of each image */
   y: Int32Array;
+  /** number of real images in the batch */
   n: number;
 }
 
@@ -25,24 +28,35 @@ export interface Batch {
 export interface EpochMetrics {
   /** fractional for evaluations within an epoch (`evalEvery`) */
   epoch: number;
+  /** training steps over the whole run at this evaluation */
   step: number;
+  /** mean training loss of the epoch's steps so far */
   trainLoss: number;
+  /** held-out ROC AUC for referable DR (grade ≥ 2) */
   valAucReferable: number;
+  /** held-out one-vs-rest macro AUC over the grades present */
   valAucMacro: number;
+  /** held-out quadratic weighted kappa of the argmax grade */
   kappa: number;
+  /** training throughput of the epoch, evaluation time excluded */
   imagesPerSec: number;
+  /** wall-clock seconds of the run so far, summed over its sessions */
   wallSec: number;
 }
 
 /** What {@linkcode runTraining} needs. */
 export interface RunOptions extends TrainerOptions {
+  /** the run folder (created if missing) */
   dir: string;
+  /** the model definition to train */
   model: ModelFn;
   /** the initial weights; called only when the run does not resume */
   init: () => Promise<StateDict>;
+  /** total epochs of the run, including any done before a resume */
   epochs: number;
   /** training batches of an epoch, already shuffled for that epoch (deterministic in `epoch`) */
   trainBatches: (epoch: number) => AsyncIterable<Batch>;
+  /** training batches per epoch (for progress and mid-epoch evaluation) */
   stepsPerEpoch: number;
   /** the held-out split, in a fixed order */
   testBatches: () => AsyncIterable<Batch>;
@@ -54,28 +68,43 @@ export interface RunOptions extends TrainerOptions {
   classes?: number;
   /** resolved configuration, written to config.json */
   config?: Record<string, unknown>;
+  /** called after every training step, before each evaluation and at the end */
   onProgress?: (p: Progress) => void;
 }
 
 /** Progress callback payload. */
 export interface Progress {
+  /** the epoch under way, from 1 */
   epoch: number;
+  /** epochs of the whole run */
   epochs: number;
+  /** steps done in this epoch */
   step: number;
+  /** training batches per epoch */
   stepsPerEpoch: number;
+  /** the latest step's loss (the epoch's mean at "eval" and "done") */
   loss: number;
+  /** training throughput of the epoch so far */
   imagesPerSec: number;
+  /** "train" while stepping, "eval" after an epoch's steps, "done" at the end */
   phase: "train" | "eval" | "done";
 }
 
 /** The outcome of a finished run (also `done.json`). */
 export interface RunSummary {
+  /** the run folder */
   dir: string;
+  /** epochs trained */
   epochs: number;
+  /** training steps over the whole run */
   steps: number;
+  /** every row of `metrics.csv` */
   metrics: EpochMetrics[];
+  /** held-out referable AUC, macro AUC and kappa of the final model */
   final: { aucReferable: number; aucMacro: number; kappa: number };
+  /** wall-clock seconds of the run (evaluations included), summed over its sessions */
   wallSec: number;
+  /** the epoch the last session resumed after; absent when the run was not resumed */
   resumedFrom?: number;
 }
 

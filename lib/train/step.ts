@@ -14,16 +14,23 @@ export type ModelFn = (net: Net<Value>, x: Value) => { logits: Value; aux?: Valu
 
 /** Input geometry of a graph: the batch size is static (one graph per batch size). */
 export interface GraphShape {
+  /** images per batch */
   batch: number;
+  /** image height and width in pixels (square inputs) */
   size: number;
+  /** input channels; default 3 */
   channels?: number;
 }
 
 /** The training-step graph and the names its runtime feeds and fetches. */
 export interface TrainGraph {
+  /** the serialised ONNX model */
   bytes: Uint8Array;
+  /** every state_dict tensor the graph reads */
   specs: ParamSpec[];
+  /** input names of the trainable parameters (their state_dict keys) */
   params: string[];
+  /** input names of the buffers (BN running statistics) */
   buffers: string[];
   /** buffer name → output name of its updated value */
   bufferOut: Map<string, string>;
@@ -31,19 +38,29 @@ export interface TrainGraph {
   gradOut: Map<string, string>;
   /** dropout masks the runtime draws each step: input name, shape and drop probability */
   masks: { name: string; shape: number[]; p: number }[];
+  /** input name of the N×C×H×W image batch */
   input: string;
+  /** input name of the int64 grade labels */
   labels: string;
+  /** output name of the scalar loss */
   loss: string;
+  /** output name of the N×classes logits */
   logits: string;
 }
 
 /** The evaluation graph and its output names. */
 export interface EvalGraph {
+  /** the serialised ONNX model */
   bytes: Uint8Array;
+  /** every state_dict tensor the graph reads */
   specs: ParamSpec[];
+  /** state_dict keys fed as inputs: parameters, then buffers */
   inputs: string[];
+  /** input name of the N×C×H×W image batch */
   input: string;
+  /** output name of the N×classes logits */
   logits: string;
+  /** output name of the N×classes softmax probabilities */
   probs: string;
   /** tap name → output name (N×C: 4-D stage outputs are averaged over space) */
   taps: Map<string, string>;

@@ -13,16 +13,23 @@ import { loadStateDict, type StateDict } from "../weights/state_dict.ts";
 
 /** Options of {@linkcode Trainer.create}. */
 export interface TrainerOptions {
+  /** training batch size (the graph's static batch; every training batch must be full) */
   batch: number;
+  /** image height and width in pixels (square inputs) */
   size: number;
   /** evaluation batch (default: the training batch) */
   evalBatch?: number;
+  /** Adam learning rate; default 1e-3 */
   lr?: number;
+  /** Adam's L2 penalty on the gradient; default 0 */
   weightDecay?: number;
+  /** onnxruntime execution provider; default "cpu" */
   device?: Device;
+  /** onnxruntime intra-op threads; default: onnxruntime's choice (all cores) */
   threads?: number;
   /** seeds the dropout masks (together with the step number) */
   seed?: number;
+  /** weight of the auxiliary classifier's loss (Inception-v3); default 0.4 */
   auxWeight?: number;
 }
 
@@ -30,6 +37,7 @@ export interface TrainerOptions {
 export interface EvalResult {
   /** N×classes softmax probabilities, row-major */
   probs: Float32Array;
+  /** number of classes (columns of `probs`) */
   classes: number;
   /** tap name → N×C activations (4-D stages averaged over space) */
   taps: Map<string, { dims: number; data: Float32Array }>;
@@ -37,6 +45,7 @@ export interface EvalResult {
 
 /** Raised when the loss stops being finite; the caller keeps its last good checkpoint. */
 export class NonFiniteLossError extends Error {
+  /** `step` is the optimiser step (from 1) whose loss came out as `loss` (NaN or ±Infinity). */
   constructor(readonly step: number, readonly loss: number) {
     super(
       `Loss is ${loss} at step ${step}: training stopped, the last checkpoint is intact (try a lower --lr)`,
@@ -47,7 +56,9 @@ export class NonFiniteLossError extends Error {
 
 /** Trains one model: `step()` per batch, `evaluate()` over a set of images. */
 export class Trainer {
+  /** the weights and BN buffers, trained in place (the caller's state dict) */
   readonly state: StateDict;
+  /** Adam over the trainable parameters; its state is what checkpoints save */
   readonly optimizer: Optimizer;
   #params = new Map<string, Float32Array>();
   #feeds: Record<string, ort.Tensor> = {};

@@ -11,7 +11,9 @@ interface Case {
   final: number[];
 }
 
-const golden = await readJson<{ cases: Case[] }>(new URL("../../fixtures/golden/optim.json", import.meta.url).pathname);
+const golden = await readJson<{ cases: Case[] }>(
+  new URL("../../fixtures/golden/optim.json", import.meta.url).pathname,
+);
 
 for (const c of golden.cases) {
   Deno.test(`optim: ${c.name} matches torch.optim after 5 steps`, () => {

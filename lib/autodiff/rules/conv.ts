@@ -7,14 +7,18 @@
  *   output_padding[i] + ((kernel_shape[i] - 1) * dilations[i] + 1) - pads[start_i] - pads[end_i]`), the same
  *   relation torch documents for conv_transpose2d's output_padding; the extra rows/cols fall at the end,
  *   which are exactly the input rows a strided window never reached (their gradient is 0).
- * - dW: im2col by a grouped identity Conv (one-hot kernels, group = C), then Gemm(dY', cols', transB);
- *   1×1 unpadded: Gemm on (strided-sliced) X directly.
+ * - dW: im2col by a grouped identity Conv (one-hot kernels, group = C; 1×1 unpadded: the strided-sliced X
+ *   itself), then, where M ≤ Ho·Wo, a batched MatMul(dY_n, cols_nᵀ) summed over the batch, in chunks of the
+ *   batch that bound the im2col buffer; else (small late feature maps) one Gemm over transposed dY and cols.
  * - dB: ReduceSum over N, H, W.
  * @module
  */
 import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
 import { type GradRule, unsupported, window2d } from "../rule.ts";
+
+/** Largest im2col buffer the dW of one conv materialises at once (the batch is split to stay under it). */
+const DW_CHUNK_BYTES = 64 * 2 ** 20;
 
 const identityKernels = new WeakMap<Graph, Map<string, Value>>();
 
@@ -73,18 +77,42 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
     }
   }
   if (needs[1]) {
-    const dyT = channelsFirst(g, dy);
-    let cols: Value;
-    if (pointwise) {
-      const strided = s[0] === 1 && s[1] === 1
-        ? x!
-        : g.op.Slice(x!, [0, 0], [(ho - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
-      cols = channelsFirst(g, strided);
+    const hw = ho * wo, kdim = pointwise ? c : c * k[0] * k[1];
+    const colsOf = (xs: Value): Value => {
+      if (!pointwise) {
+        return g.op.Conv(xs, im2colKernel(g, c, k[0], k[1], dt), undefined, {
+          strides: s,
+          pads: p,
+          group: c,
+        });
+      }
+      return s[0] === 1 && s[1] === 1
+        ? xs
+        : g.op.Slice(xs, [0, 0], [(ho - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
+    };
+    if (m <= hw && !(Deno.env.get("TF_EXP") ?? "").includes("olddw")) {
+      // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
+      // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks
+      // so that an im2col buffer stays under DW_CHUNK_BYTES.
+      const perSample = kdim * hw * (dt === "float64" ? 8 : 4);
+      const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(DW_CHUNK_BYTES / perSample)));
+      const parts: Value[] = [];
+      for (let i0 = 0; i0 < n; i0 += chunk) {
+        const nc = Math.min(chunk, n - i0);
+        const part = (t: Value) => (nc === n ? t : g.op.Slice(t, [i0], [i0 + nc], [0]));
+        const cols = g.op.Reshape(colsOf(part(x!)), [nc, kdim, hw]);
+        const prod = g.op.MatMul(
+          g.op.Reshape(part(dy), [nc, m, hw]),
+          g.op.Transpose(cols, { perm: [0, 2, 1] }),
+        );
+        parts.push(g.op.ReduceSum(prod, [0], { keepdims: 0 }));
+      }
+      const sum = parts.length === 1 ? parts[0] : g.op.Sum(parts);
+      dw = g.op.Reshape(sum, w!.shape);
     } else {
-      const kern = im2colKernel(g, c, k[0], k[1], dt);
-      cols = channelsFirst(g, g.op.Conv(x!, kern, undefined, { strides: s, pads: p, group: c }));
+      const cols = channelsFirst(g, colsOf(x!));
+      dw = g.op.Reshape(g.op.Gemm(channelsFirst(g, dy), cols, undefined, { transB: 1 }), w!.shape);
     }
-    dw = g.op.Reshape(g.op.Gemm(dyT, cols, undefined, { transB: 1 }), w!.shape);
   }
   if (needs[2] && b) db = g.op.ReduceSum(dy, [0, 2, 3], { keepdims: 0 });
   return [dx, dw, db];

@@ -2,7 +2,8 @@
  * BatchNormalization gradient.
  * - Training form (node tagged by batchNormTraining: mean/var are the batch statistics of x): the closed
  *   form dx = k1·dy + k2·(x − μ) + k3 with k1 = γ/σ, k2 = −γ·Σ(dy·(x−μ))/(σ³M), k3 = −γ·Σdy/(σM); the first
- *   and last terms run as one inference BatchNormalization (mean 0, var 1, epsilon 0: an exact scale-shift).
+ *   and last terms run as one inference BatchNormalization (mean 0, var 1, epsilon 0: an exact scale-shift);
+ *   Σdy·(x−μ) is taken as Σdy·x − μ·Σdy so that the forward pass keeps no centred copy of x.
  *   No gradient is returned for the statistics inputs: their effect is inside dx.
  * - Inference form (statistics are independent inputs): dx = dy·γ/σ and the gradients of all five inputs.
  * @module
@@ -10,6 +11,8 @@
 import type { Value } from "../../graph/types.ts";
 import { numel } from "../../graph/types.ts";
 import { type GradRule, perChannel, scalar } from "../rule.ts";
+
+const needDotOf = (needs: readonly boolean[]) => needs[1] || needs[4];
 
 export const batchNormRule: GradRule<"BatchNormalization"> = (
   { g, node, attrs, x: [x, scale, , mean, variance], dy: [dy], needs },
@@ -21,22 +24,28 @@ export const batchNormRule: GradRule<"BatchNormalization"> = (
   const count = numel(x!.shape) / c;
   const invStd = g.op.Reciprocal(g.op.Sqrt(g.op.Add(variance!, scalar(g, eps, x!))));
   const stats = node.meta?.batchStats;
-  const centered = stats?.centered ?? g.op.Sub(x!, perChannel(g, mean!, rank));
-  const needSumDy = needs[2] || (stats && needs[0]) || needs[3];
+  const needSumDy = needs[2] || (stats && needs[0]) || needs[3] || (stats && needDotOf(needs));
   const sumDy = needSumDy ? g.op.ReduceSum(dy, axes, { keepdims: 0 }) : undefined;
-  const needDot = needs[1] || needs[4] || (stats && needs[0]);
-  const dot = needDot ? g.op.ReduceSum(g.op.Mul(dy, centered), axes, { keepdims: 0 }) : undefined;
+  const needDot = needDotOf(needs) || (stats && needs[0]);
+  // Batch statistics: Σdy·(x−μ) = Σdy·x − μ·Σdy, so no centred copy of x is kept from the forward pass.
+  const dot = !needDot
+    ? undefined
+    : stats
+    ? g.op.Sub(g.op.ReduceSum(g.op.Mul(dy, x!), axes, { keepdims: 0 }), g.op.Mul(mean!, sumDy!))
+    : g.op.ReduceSum(g.op.Mul(dy, g.op.Sub(x!, perChannel(g, mean!, rank))), axes, { keepdims: 0 });
   const k1 = g.op.Mul(scale!, invStd);
   const out: (Value | undefined)[] = [];
   if (needs[0]) {
     if (stats) {
+      // dx = k1·dy + k2·(x − μ) + k3 = (k1·dy + (k3 − k2·μ)) + k2·x
       const invM = scalar(g, -1 / count, x!);
       const k3 = g.op.Mul(g.op.Mul(k1, sumDy!), invM);
       const k2 = g.op.Mul(g.op.Mul(g.op.Mul(k1, g.op.Mul(invStd, invStd)), dot!), invM);
       const zero = g.constant(new Float64Array(c), x!.dtype, [c]);
       const one = g.constant(new Float64Array(c).fill(1), x!.dtype, [c]);
-      const shifted = g.op.BatchNormalization(dy, k1, k3, zero, one, { epsilon: 0 });
-      out[0] = g.op.Add(shifted, g.op.Mul(centered, perChannel(g, k2, rank)));
+      const shift = g.op.Sub(k3, g.op.Mul(k2, mean!));
+      const shifted = g.op.BatchNormalization(dy, k1, shift, zero, one, { epsilon: 0 });
+      out[0] = g.op.Add(shifted, g.op.Mul(x!, perChannel(g, k2, rank)));
     } else {
       out[0] = g.op.Mul(dy, perChannel(g, k1, rank));
     }
