@@ -8,12 +8,13 @@
  * @module
  */
 import { join } from "node:path";
+import { studyPaths } from "../lib/study/paths.ts";
+import { exists } from "../lib/util/fs.ts";
 import { loadAnalysis } from "../lib/study/analysis_file.ts";
 import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
 import { collectProvenance, detectGpu } from "../lib/report/provenance.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { svgToPng } from "../lib/report/figures.ts";
-import { exists } from "../lib/util/fs.ts";
 
 const HELP = `Usage: deno task report [study flags] [--analysis FILE] [--dir DIR] [--manifest FILE] [--png]
 
@@ -67,17 +68,8 @@ export async function main(argv: string[]): Promise<number> {
     const analysis = await loadAnalysis(path);
     // the report describes what was analysed; the flags only locate it
     const config = analysis.config;
-    let manifest = own.manifest;
-    if (manifest === undefined) {
-      for (
-        const c of [join(config.out, "cache", "manifest.json"), join(config.out, "data", "manifest.json")]
-      ) {
-        if (await exists(c)) {
-          manifest = c;
-          break;
-        }
-      }
-    }
+    // the data step's cache holds the manifest (source files, sha256, labels, split)
+    const manifest = own.manifest ?? join(studyPaths(config).cache, "manifest.json");
     const provenance = await collectProvenance({
       config,
       argv,

@@ -12,19 +12,24 @@ import { runCli } from "../lib/util/cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** The steps in order, each with the paths it may read and write. */
-function steps(c: StudyConfig): { name: string; read: string[]; write: string[] }[] {
+// onnxruntime-node and sharp are Node-API addons (ffi); they read a few environment variables and the
+// loaders count cores (sys)
+const ADDONS = ["--allow-env", "--allow-ffi", "--allow-sys"];
+
+/** The steps in order, each with the paths it may read and write and the other permissions it needs. */
+function steps(c: StudyConfig): { name: string; read: string[]; write: string[]; allow: string[] }[] {
   const out = resolve(c.out);
   const weights = Object.values(c.weights as Record<string, string>).map((w) => resolve(w));
   const data = c.data.kind === "path" ? [resolve(c.data.path)] : [];
   // every step reads the project itself: worker threads load their module files from it, and the report
   // hashes deno.lock and reads the git commit for its provenance section
   return [
-    { name: "data", read: [ROOT, ...data, out], write: [out] },
-    ...(c.source ? [{ name: "pretrain", read: [ROOT, out], write: [out] }] : []),
-    { name: "train", read: [ROOT, out, ...weights], write: [out] },
-    { name: "analyze", read: [ROOT, out], write: [out] },
-    { name: "report", read: [ROOT, out, ...weights], write: [out] },
+    { name: "data", read: [ROOT, ...data, out], write: [out], allow: ADDONS },
+    ...(c.source ? [{ name: "pretrain", read: [ROOT, out], write: [out], allow: ADDONS }] : []),
+    { name: "train", read: [ROOT, out, ...weights], write: [out], allow: ADDONS },
+    // CCA's large products run through onnxruntime
+    { name: "analyze", read: [ROOT, out], write: [out], allow: ["--allow-ffi", "--allow-sys"] },
+    { name: "report", read: [ROOT, out, ...weights], write: [out], allow: ["--allow-sys"] },
   ];
 }
 
@@ -40,10 +45,7 @@ await runCli("reproduce", async () => {
     const flags = [
       `--allow-read=${step.read.join(",")}`,
       `--allow-write=${step.write.join(",")}`,
-      // onnxruntime-node and sharp are Node-API addons; the loaders count cores
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
+      ...step.allow,
     ];
     console.error(`reproduce: step ${step.name}`);
     const st = await new Deno.Command(Deno.execPath(), {

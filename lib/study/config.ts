@@ -276,7 +276,9 @@ function parseData(text: string, current: DataSource): DataSource {
     if (kv.grades !== undefined) {
       const g = kv.grades.split(":").map(Number);
       if (g.length !== 5 || g.some((v) => !(v >= 0)) || !g.some((v) => v > 0)) {
-        throw new RangeError(`--data grades must be 5 non-negative numbers joined by ':', got "${kv.grades}"`);
+        throw new RangeError(
+          `--data grades must be 5 non-negative numbers joined by ':', got "${kv.grades}"`,
+        );
       }
       out.grades = g;
     }

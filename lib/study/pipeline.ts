@@ -21,39 +21,7 @@ import { type Batch, type RunSummary, runTraining } from "../train/fit.ts";
 import type { ModelFn } from "../train/step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { runGrid, type RunSpec, shardRuns, type StudyConfig } from "./config.ts";
-
-/** The folders of a study, all under its `out` folder except user-given data. */
-export interface StudyPaths {
-  /** the study's output folder */
-  out: string;
-  /** the photos (synthetic ones are generated under out/data/fundus) */
-  data: string;
-  /** the preprocessed cache of the photos */
-  cache: string;
-  /** the photos of the demo's synthetic source task */
-  sourceData: string;
-  /** the preprocessed cache of the source task's photos */
-  sourceCache: string;
-  /** the run folder of the source model's pretraining */
-  pretrainRun: string;
-  /** the folder holding one folder per run of the grid (`<out>/<model>-<init>-s<seed>`) */
-  runs: string;
-}
-
-/** Where each step reads and writes, under the study's `out` folder. */
-export function studyPaths(c: StudyConfig): StudyPaths {
-  const out = resolve(c.out);
-  const data = c.data.kind === "synthetic" ? join(out, "data", "fundus") : resolve(c.data.path);
-  return {
-    out,
-    data,
-    cache: join(out, "cache", `fundus-${c.size}${c.limit ? `-limit${c.limit}` : ""}`),
-    sourceData: join(out, "data", "source"),
-    sourceCache: join(out, "cache", `source-${c.size}`),
-    pretrainRun: join(out, "pretrain", c.source?.model ?? "none"),
-    runs: out,
-  };
-}
+import { studyPaths } from "./paths.ts";
 
 // The split and the probe set are study-wide (every run sees the same test photos in the same order).
 const SPLIT_SEED = 0;
