@@ -27,7 +27,8 @@ const { values: v } = parseArgs({
 });
 const size = Number(v.size), batch = Number(v.batch), steps = Number(v.steps);
 const def = getModel(v.model!);
-const model: ModelFn = (net, x) => def.build(net, x, { classes: 5, aux: def.hasAux ? false : undefined }) as { logits: Value };
+const model: ModelFn = (net, x) =>
+  def.build(net, x, { classes: 5, aux: def.hasAux ? false : undefined }) as { logits: Value };
 const spec = paramSpecs(def.name, { classes: 5, inputSize: size, aux: def.hasAux ? false : undefined });
 const rng = new Rng(3);
 const x = Float32Array.from({ length: batch * 3 * size * size }, () => rng.normal());
@@ -69,7 +70,13 @@ if (gpu) {
     }
     if (num / den > worst) [worst, worstName] = [num / den, p];
   }
-  result.parity = { lossCpu, lossGpu, lossRelDiff: Math.abs(lossCpu - lossGpu) / Math.abs(lossCpu), worstGradRelErr: worst, worstGradParam: worstName };
+  result.parity = {
+    lossCpu,
+    lossGpu,
+    lossRelDiff: Math.abs(lossCpu - lossGpu) / Math.abs(lossCpu),
+    worstGradRelErr: worst,
+    worstGradParam: worstName,
+  };
   for (const device of ["webgpu", "cpu"] as Device[]) {
     const t = await Trainer.create(model, randomInit(spec, 1), { batch, size, device });
     const times: number[] = [];
