@@ -61,6 +61,25 @@ function transpose2d(t: OnnxTensor): Tensor {
 const isAux = (k: string) => k.startsWith("AuxLogits.");
 
 /**
+ * torch's exporter stores equal tensors once and recreates the others with Identity nodes (an untrained
+ * model's BN statistics are all 0 or 1, for instance): their outputs are the state_dict names, so they are
+ * taken as further names of the stored tensor.
+ */
+function withIdentityAliases(model: OnnxModel): OnnxModel {
+  const inits = new Map(model.initializers);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const n of model.nodes) {
+      if (n.opType === "Identity" && inits.has(n.inputs[0]) && !inits.has(n.outputs[0])) {
+        inits.set(n.outputs[0], inits.get(n.inputs[0])!);
+        grew = true;
+      }
+    }
+  }
+  return inits.size === model.initializers.size ? model : { ...model, initializers: inits };
+}
+
+/**
  * Maps an ONNX model's weights onto a model spec. Refuses a graph whose BatchNorm was folded into the
  * convolutions (the default `torch.onnx.export` in eval mode), quoting {@linkcode KEEP_BN_EXPORT}.
  * `num_batches_tracked` is not in any ONNX graph and comes back as 0; Inception's AuxLogits head, which
@@ -80,6 +99,7 @@ const isAux = (k: string) => k.startsWith("AuxLogits.");
  * ```
  */
 export function importOnnx(model: OnnxModel, specs: readonly ParamSpec[], where = model.source): OnnxImport {
+  model = withIdentityAliases(model);
   const layers = specLayers(specs);
   const bnNodes = model.nodes.filter((n) => n.opType === "BatchNormalization").length;
   const convs = model.nodes.filter((n) => n.opType === "Conv");

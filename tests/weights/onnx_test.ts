@@ -131,3 +131,29 @@ Deno.test("bad ONNX input gets one clear error each", async () => {
     /graph has 3 weighted layers, the model needs more \(stopped at fc2\)/,
   );
 });
+
+Deno.test("tensors the exporter stored once and recreated with Identity nodes import under their names", () => {
+  // torch.onnx.export keeps one copy of equal tensors (an untrained model's BN weights and running
+  // variances are all 1) and adds Identity nodes for the others, as a real torchvision ResNet-50 export does
+  const spec = paramSpecs("cbr-small", { inputSize: 16 });
+  const state = randomInit(spec, 1);
+  const model = readOnnx(inferenceModel("cbr-small", { inputSize: 16, state }));
+  const kept = "block2.bn.weight", alias = "block2.bn.running_var";
+  assert.deepEqual(state.get(kept)!.data, state.get(alias)!.data);
+  const inits = new Map(model.initializers);
+  inits.delete(alias);
+  const dedup = {
+    name: "dedup",
+    opType: "Identity",
+    domain: "",
+    inputs: [kept],
+    outputs: [alias],
+    attributes: {},
+  };
+  const { state: got, by } = importOnnx(
+    { ...model, initializers: inits, nodes: [dedup, ...model.nodes] },
+    spec.params,
+  );
+  assert.equal(by, "name");
+  assert.deepEqual(got.get(alias)!.data, state.get(alias)!.data);
+});
