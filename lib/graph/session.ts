@@ -91,9 +91,6 @@ export async function createSession(
     enableMemPattern: false,
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
   };
-  const exp = Deno.env.get("TF_EXP") ?? "";
-  if (exp.includes("noarena")) options.enableCpuMemArena = false;
-  if (exp.includes("nospin")) options.extra = { session: { "intra_op.allow_spinning": "0" } };
   try {
     return await ort.InferenceSession.create(model, options);
   } catch (e) {

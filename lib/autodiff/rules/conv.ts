@@ -90,7 +90,7 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
         ? xs
         : g.op.Slice(xs, [0, 0], [(ho - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
     };
-    if (m <= hw && !(Deno.env.get("TF_EXP") ?? "").includes("olddw")) {
+    if (m <= hw) {
       // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
       // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks
       // so that an im2col buffer stays under DW_CHUNK_BYTES.
