@@ -35,7 +35,8 @@ const x = Float32Array.from({ length: batch * 3 * size * size }, () => rng.norma
 const y = Int32Array.from({ length: batch }, () => rng.int(5));
 const result: Record<string, unknown> = { model: def.name, size, batch, steps };
 
-const tg = buildTrainGraph(model, { batch, size });
+// the WebGPU graph (MaxPool backward without Indices), run on both providers for the parity check
+const tg = buildTrainGraph(model, { batch, size }, { grad: { maxPool: "windows" } });
 async function oneStep(device: Device) {
   const state = randomInit(spec, 1);
   const session = await createSession(tg.bytes, { device });

@@ -5,7 +5,7 @@
 import type { Graph } from "../graph/graph.ts";
 import { fmtShape, type Node, type OpKind, type Value } from "../graph/types.ts";
 import { GRAD_RULES } from "./registry.ts";
-import type { GradContext, GradRule } from "./rule.ts";
+import type { GradContext, GradOptions, GradRule } from "./rule.ts";
 
 const isFloat = (v: Value | undefined): boolean => !!v && (v.dtype === "float32" || v.dtype === "float64");
 
@@ -31,7 +31,12 @@ const isFloat = (v: Value | undefined): boolean => !!v && (v.dtype === "float32"
  * g.output(grads.get("w")!, "grad.w");
  * ```
  */
-export function gradients(g: Graph, loss: Value, wrt: readonly Value[]): Map<string, Value> {
+export function gradients(
+  g: Graph,
+  loss: Value,
+  wrt: readonly Value[],
+  options: GradOptions = {},
+): Map<string, Value> {
   if (!g.owns(loss)) throw new TypeError(`Loss '${loss.name}' does not belong to graph '${g.name}'`);
   if (loss.shape.reduce((a, b) => a * b, 1) !== 1) {
     throw new RangeError(`Loss '${loss.name}' must be a scalar, got shape ${fmtShape(loss.shape)}`);
@@ -104,7 +109,16 @@ export function gradients(g: Graph, loss: Value, wrt: readonly Value[]): Map<str
     }
     const rule = GRAD_RULES[n.op] as GradRule<OpKind> | undefined;
     if (!rule) throw new TypeError(`${n.op} node '${n.name}': no gradient rule`);
-    const ctx: GradContext<OpKind> = { g, node: n, attrs: n.attrs, x: n.inputs, y: n.outputs, dy, needs };
+    const ctx: GradContext<OpKind> = {
+      g,
+      node: n,
+      attrs: n.attrs,
+      x: n.inputs,
+      y: n.outputs,
+      dy,
+      needs,
+      options,
+    };
     const grads = g.scope(`grad/${n.name}`, () => rule(ctx));
     n.inputs.forEach((v, i) => {
       if (!v || !needs[i]) return;

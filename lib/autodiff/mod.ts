@@ -4,4 +4,4 @@
  */
 export { gradients } from "./gradients.ts";
 export { DIFFERENTIABLE_OPS, GRAD_RULES } from "./registry.ts";
-export type { GradContext, GradRule } from "./rule.ts";
+export type { GradContext, GradOptions, GradRule } from "./rule.ts";

@@ -22,6 +22,18 @@ export interface GradContext<K extends OpKind> {
   readonly dy: readonly (Value | undefined)[];
   /** needs[i]: input i lies on a path from a requested variable, so its gradient must be returned. */
   readonly needs: readonly boolean[];
+  /** Choices between equivalent formulations (for execution providers that lack an op). */
+  readonly options: GradOptions;
+}
+
+/** Choices between equivalent backward formulations. */
+export interface GradOptions {
+  /**
+   * MaxPool backward: "indices" (default) scatters dY through the forward node's Indices output;
+   * "windows" rebuilds the arg-max from the k² strided window slices and spreads dY with a one-hot
+   * ConvTranspose — for providers whose MaxPool has no Indices output (onnxruntime's WebGPU).
+   */
+  maxPool?: "indices" | "windows";
 }
 
 /**

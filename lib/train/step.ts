@@ -5,7 +5,7 @@
  * @module
  */
 import { Graph, type Value } from "../graph/mod.ts";
-import { gradients } from "../autodiff/mod.ts";
+import { gradients, type GradOptions } from "../autodiff/mod.ts";
 import { GraphNet } from "./graph_net.ts";
 import type { Net, ParamSpec } from "../models/nn.ts";
 
@@ -73,7 +73,7 @@ export interface EvalGraph {
 export function buildTrainGraph(
   model: ModelFn,
   shape: GraphShape,
-  opts: { auxWeight?: number } = {},
+  opts: { auxWeight?: number; grad?: GradOptions } = {},
 ): TrainGraph {
   const g = new Graph("train_step");
   const net = new GraphNet(g, { mode: "train" });
@@ -88,7 +88,7 @@ export function buildTrainGraph(
     loss = g.op.Add(loss, g.op.Mul(auxLoss, w));
   }
   const params = [...net.params.values()];
-  const grads = gradients(g, loss, params);
+  const grads = gradients(g, loss, params, opts.grad);
   g.output(loss, "loss");
   g.output(out.logits, "logits");
   const gradOut = new Map<string, string>();
