@@ -34,6 +34,13 @@ export interface GradOptions {
    * ConvTranspose — for providers whose MaxPool has no Indices output (onnxruntime's WebGPU).
    */
   maxPool?: "indices" | "windows";
+  /**
+   * Conv weight gradient: "batched" (default) multiplies each sample's dY by its im2col columns and sums
+   * over the batch; "gemm" does one Gemm over the batch-flattened columns (more memory, fewer op kinds).
+   */
+  convWeight?: "batched" | "gemm";
+  /** Conv weight gradient's im2col: "conv" (default, a one-hot grouped Conv) or "slices" (kh·kw strided copies). */
+  im2col?: "conv" | "slices";
 }
 
 /**

@@ -88,10 +88,11 @@ export class Trainer {
 
   /** Builds the training graph for `model` and opens its session. `state` is trained in place. */
   static async create(model: ModelFn, state: StateDict, opts: TrainerOptions): Promise<Trainer> {
-    // onnxruntime's WebGPU MaxPool has no Indices output: its backward then uses the window formulation
+    // onnxruntime's WebGPU provider has no MaxPool Indices output and its grouped Conv gave wrong im2col
+    // columns: there the backward uses the window-slice formulations (equal on CPU, tests/autodiff)
     const train = buildTrainGraph(model, { batch: opts.batch, size: opts.size }, {
       auxWeight: opts.auxWeight,
-      grad: opts.device === "webgpu" ? { maxPool: "windows" } : {},
+      grad: opts.device === "webgpu" ? { maxPool: "windows", im2col: "slices" } : {},
     });
     loadStateDict(train.specs, state, { source: "initial weights" }); // strict: throws on any mismatch
     const session = await createSession(train.bytes, { device: opts.device, threads: opts.threads });

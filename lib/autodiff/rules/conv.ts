@@ -38,6 +38,45 @@ function im2colKernel(g: Graph, c: number, kh: number, kw: number, dtype: "float
   return v;
 }
 
+/**
+ * im2col by copying: the kh·kw strided slices of the zero-padded input, stacked after the channel axis, give
+ * the same [N, C·kh·kw, Ho, Wo] layout as the one-hot grouped Conv, without a grouped Conv (onnxruntime's
+ * WebGPU grouped Conv with several outputs per group gave wrong columns).
+ */
+function im2colSlices(
+  g: Graph,
+  x: Value,
+  k: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+  ho: number,
+  wo: number,
+): Value {
+  const [n, c] = x.shape;
+  let xp = x;
+  for (const ax of [2, 3] as const) {
+    const i = ax - 2, before = p[i], span = (ax === 2 ? ho - 1 : wo - 1) * s[i] + k[i];
+    const after = span - xp.shape[ax] - before;
+    const zeros = (len: number) =>
+      g.op.ConstantOfShape(xp.shape.map((d, a) => (a === ax ? len : d)), {
+        value: { dtype: x.dtype, data: [0] },
+      });
+    const parts: Value[] = [];
+    if (before > 0) parts.push(zeros(before));
+    parts.push(after < 0 ? g.op.Slice(xp, [0], [xp.shape[ax] + after], [ax]) : xp);
+    if (after > 0) parts.push(zeros(after));
+    xp = parts.length > 1 ? g.op.Concat(parts, { axis: ax }) : parts[0];
+  }
+  const cols: Value[] = [];
+  for (let i = 0; i < k[0]; i++) {
+    for (let j = 0; j < k[1]; j++) {
+      const sl = g.op.Slice(xp, [i, j], [i + (ho - 1) * s[0] + 1, j + (wo - 1) * s[1] + 1], [2, 3], s);
+      cols.push(g.op.Reshape(sl, [n, c, 1, ho * wo]));
+    }
+  }
+  return g.op.Reshape(g.op.Concat(cols, { axis: 2 }), [n, c * k[0] * k[1], ho, wo]);
+}
+
 /** [N, M, H, W] → [M, N·H·W] (a free reshape when N = 1). */
 function channelsFirst(g: Graph, t: Value): Value {
   const [n, c, h, w] = t.shape;
@@ -45,7 +84,7 @@ function channelsFirst(g: Graph, t: Value): Value {
   return g.op.Reshape(moved, [c, n * h * w]);
 }
 
-export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [dy], needs }) => {
+export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [dy], needs, options }) => {
   if (!dy) return [];
   if ((attrs.group ?? 1) !== 1) {
     throw unsupported(node, `gradient does not support attribute 'group' = ${attrs.group}`);
@@ -79,6 +118,7 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
   if (needs[1]) {
     const hw = ho * wo, kdim = pointwise ? c : c * k[0] * k[1];
     const colsOf = (xs: Value): Value => {
+      if (!pointwise && options.im2col === "slices") return im2colSlices(g, xs, k, s, p, ho, wo);
       if (!pointwise) {
         return g.op.Conv(xs, im2colKernel(g, c, k[0], k[1], dt), undefined, {
           strides: s,
@@ -90,7 +130,7 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
         ? xs
         : g.op.Slice(xs, [0, 0], [(ho - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
     };
-    if (m <= hw) {
+    if (m <= hw && options.convWeight !== "gemm") {
       // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
       // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks
       // so that an im2col buffer stays under DW_CHUNK_BYTES.

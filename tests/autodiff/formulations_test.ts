@@ -56,3 +56,46 @@ for (const c of CASES) {
     }
   });
 }
+
+const CONVS: { x: number[]; w: number[]; s: number[]; p: number[] }[] = [
+  { x: [2, 3, 9, 9], w: [4, 3, 3, 3], s: [2, 2], p: [1, 1, 1, 1] },
+  { x: [2, 2, 8, 8], w: [3, 2, 7, 7], s: [1, 1], p: [3, 3, 3, 3] },
+  { x: [1, 2, 7, 8], w: [3, 2, 1, 7], s: [1, 1], p: [0, 3, 0, 3] },
+  { x: [2, 2, 10, 9], w: [5, 2, 3, 3], s: [2, 2], p: [0, 0, 0, 0] },
+  { x: [2, 3, 9, 9], w: [2, 3, 5, 5], s: [2, 2], p: [2, 1, 2, 1] },
+];
+
+for (const c of CONVS) {
+  Deno.test(`conv dW by strided-slice im2col = by grouped-Conv im2col: x ${c.x} w ${c.w} s ${c.s} p ${c.p}`, async () => {
+    const rng = new Rng(`${c.x}:${c.w}`);
+    const run = async (im2col: "conv" | "slices", convWeight: "batched" | "gemm") => {
+      const g = new Graph();
+      const x = g.input("x", "float32", c.x), w = g.input("w", "float32", c.w);
+      const y = g.op.Conv(x, w, undefined, { strides: c.s, pads: c.p });
+      const r = g.constant(
+        Float32Array.from({ length: y.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)),
+        "float32",
+        y.shape,
+      );
+      const loss = g.op.ReduceSum(g.op.Mul(y, r), undefined, { keepdims: 0 });
+      g.output(gradients(g, loss, [w], { im2col, convWeight }).get("w")!, "dw");
+      const s = await createSession(g.toBytes(), { threads: 1 });
+      const feeds = {
+        x: new ort.Tensor("float32", xs, c.x),
+        w: new ort.Tensor("float32", ws, c.w),
+      };
+      const out = (await s.run(feeds)).dw.data as Float32Array;
+      await s.release();
+      return out;
+    };
+    const xs = Float32Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const ws = Float32Array.from({ length: c.w.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const ref = await run("conv", "batched");
+    for (const [im2col, cw] of [["slices", "batched"], ["slices", "gemm"], ["conv", "gemm"]] as const) {
+      const got = await run(im2col, cw);
+      for (let i = 0; i < ref.length; i++) {
+        assert.ok(Math.abs(got[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), `${im2col}/${cw} element ${i}`);
+      }
+    }
+  });
+}
