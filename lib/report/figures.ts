@@ -23,8 +23,9 @@ export function colourScale(names: readonly string[]): { domain: string[]; range
   const range = names.map((n) => {
     if (INIT_COLOURS[n]) return INIT_COLOURS[n];
     if (/^random-vs-random$/.test(n)) return "#888888";
-    if (n.startsWith("transfer-vs-")) return INIT_COLOURS.transfer;
-    if (n.startsWith("meanvar-vs-")) return INIT_COLOURS.meanvar;
+    // "X-vs-random" takes X's colour; any other pair its own, so no two pairs share a colour
+    const m = /^(.+)-vs-random$/.exec(n);
+    if (m && INIT_COLOURS[m[1]]) return INIT_COLOURS[m[1]];
     return EXTRA_COLOURS[k++ % EXTRA_COLOURS.length];
   });
   return { domain: [...names], range };
@@ -40,6 +41,7 @@ const CONFIG = {
     orient: "bottom",
     direction: "horizontal",
     symbolOpacity: 1,
+    labelLimit: 260,
   },
   header: { labelFontSize: 12, titleFontSize: 12 },
   title: { fontSize: 14, subtitleFontSize: 11, anchor: "start", subtitleColor: "#555" },

@@ -110,7 +110,7 @@ Deno.test("config: every flag overrides its field", () => {
   const expected: StudyConfig = {
     preset: "small-data",
     data: { kind: "path", path: "/x/aptos", format: "aptos" },
-    source: { count: 50, classes: 12, epochs: 3, model: "cbr_tiny" },
+    source: { count: 50, classes: 12, epochs: 2, model: "cbr_tiny" },
     models: ["resnet50", "cbr_tiny"],
     inits: ["random", "transfusion:2", "transfer"],
     seeds: [3, 1],
