@@ -20,7 +20,8 @@ function* batches(seed: string, count: number): Generator<TrainBatch> {
   }
 }
 
-export async function run(dir: string, epochs: number) {
+/** `poisonEpoch`: that epoch's images are NaN, as a corrupt input would make them. */
+export async function run(dir: string, epochs: number, poisonEpoch?: number) {
   const def = getModel("cbr-small");
   const spec = paramSpecs("cbr-small", { classes: 5, inputSize: SIZE });
   return await runTraining({
@@ -34,7 +35,10 @@ export async function run(dir: string, epochs: number) {
     seed: 1,
     threads: 1,
     trainBatches: async function* (epoch) {
-      yield* batches(`train:${epoch}`, STEPS);
+      for (const b of batches(`train:${epoch}`, STEPS)) {
+        if (epoch === poisonEpoch) b.x.fill(NaN);
+        yield b;
+      }
     },
     stepsPerEpoch: STEPS,
     testBatches: async function* () {

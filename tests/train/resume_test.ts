@@ -55,3 +55,20 @@ Deno.test("train: SIGKILL mid-run, resume, identical final weights", async () =>
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("train: a NaN loss stops the run with a clear error and leaves the last checkpoint intact", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      run(dir, 3, 2),
+      /Loss is NaN at step 5: training stopped, the last checkpoint is intact/,
+    );
+    assert.ok(!(await exists(join(dir, "done.json"))));
+    // the epoch-1 checkpoint still resumes: the same run without the bad input finishes from it
+    const s = await run(dir, 3);
+    assert.equal(s.resumedFrom, 1);
+    assert.equal(s.metrics.length, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
