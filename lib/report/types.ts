@@ -4,29 +4,13 @@
  * not check from these numbers (means, sds, Holm adjustment and steps-to-target only).
  * @module
  */
+import type { EpochMetrics } from "../train/fit.ts";
 import type { StudyConfig } from "../study/config.ts";
 import type { Provenance } from "./provenance.ts";
 import type { MeanStd } from "../stats/summary.ts";
 
-/** One held-out evaluation during training (at each epoch end, and every `evalEvery` steps if set). */
-export interface EpochRow {
-  /** epochs done; fractional for evaluations between epoch ends */
-  epoch: number;
-  /** optimizer steps done */
-  step: number;
-  /** mean training loss since the previous row */
-  trainLoss: number;
-  /** AUC of referable DR (grade ≥ 2 vs 0-1), 0..1 */
-  valAucReferable: number;
-  /** one-vs-rest macro AUC over the five grades, 0..1 */
-  valAucMacro: number;
-  /** quadratic weighted kappa over grades 0..4 */
-  kappa: number;
-  /** training throughput since the previous row */
-  imagesPerSec: number;
-  /** wall-clock seconds since the run started (summed over resumed sessions) */
-  wallSec: number;
-}
+/** One held-out evaluation during training (a row of a run's `metrics.csv`, written by lib/train/fit.ts). */
+export type EpochRow = EpochMetrics;
 
 /** The test-set metrics of a finished run (as in the training loop's `done.json`). */
 export interface FinalMetrics {
