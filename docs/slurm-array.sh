@@ -51,9 +51,8 @@ case "$stage" in
     echo "submitted: prepare $prep, train array $train (${SHARDS} shards), report $final"
     ;;
   prepare)
-    # Data ingest, the preprocessed cache and (for presets with a source task) pretraining, done once.
+    # Data (synthesis or ingest, and the preprocessed cache) and, for presets with a source task, pretraining: once.
     $DENO task data "${STUDY[@]}"
-    $DENO task preprocess "${STUDY[@]}"
     $DENO task pretrain "${STUDY[@]}"
     ;;
   train)
