@@ -97,16 +97,31 @@ export class Adam implements Optimizer {
         this.state.m.set(name, m);
         this.state.v.set(name, v);
       }
-      const c1 = 1 - b1, c2 = 1 - b2;
-      for (let i = 0; i < p.length; i++) {
-        const gi = wd === 0 ? g[i] : g[i] + wd * p[i];
-        const mi = b1 * m[i] + c1 * gi;
-        const vi = b2 * v[i] + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= stepSize * m[i] / (Math.sqrt(v[i]) / bc2Sqrt + eps);
-      }
+      adamUpdate(p, g, m, v, b1, b2, wd, stepSize, 1 / bc2Sqrt, eps);
     }
+  }
+}
+
+// One monomorphic loop per tensor (the JIT keeps it tight). m and v are rounded to float32 before p uses
+// them, as torch stores them.
+function adamUpdate(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  b1: number,
+  b2: number,
+  wd: number,
+  stepSize: number,
+  invBc2Sqrt: number,
+  eps: number,
+): void {
+  const c1 = 1 - b1, c2 = 1 - b2, n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = wd === 0 ? g[i] : g[i] + wd * p[i];
+    m[i] = b1 * m[i] + c1 * gi;
+    v[i] = b2 * v[i] + c2 * gi * gi;
+    p[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) * invBc2Sqrt + eps);
   }
 }
 
