@@ -85,8 +85,11 @@ function source(pretrained: StateDict, s: ParamSpec, why: string): Tensor {
   return { shape: [...s.shape], data: t.data.slice() as Float32Array | BigInt64Array };
 }
 
+// an eval-mode ONNX export drops the AuxLogits head; its num_batches_tracked counters (int64, filled in on
+// import since no ONNX file carries them) do not make the head present
 const auxAbsent = (pretrained: StateDict, key: string) =>
-  key.startsWith("AuxLogits.") && ![...pretrained.keys()].some((k) => k.startsWith("AuxLogits."));
+  key.startsWith("AuxLogits.") &&
+  ![...pretrained].some(([k, t]) => k.startsWith("AuxLogits.") && t.data instanceof Float32Array);
 
 /**
  * Transfer: every tensor from `pretrained` except the classifier head(s), which are new and random

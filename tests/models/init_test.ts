@@ -103,3 +103,23 @@ Deno.test("transfusion k takes stages 1..k from the pretrained weights", () => {
   assert.ok(same(f32(t0, "conv1.weight"), f32(rnd, "conv1.weight")));
   assert.throws(() => transfusionInit(pre, rnd, 6, spec.stages), /k must be an integer from 0 to 5, got 6/);
 });
+
+Deno.test("transfer and Mean-Var of Inception-v3 from weights without AuxLogits (an eval-mode ONNX export)", () => {
+  const spec = paramSpecs("inception_v3", { classes: 5, inputSize: 299 });
+  const full = randomInit(paramSpecs("inception_v3", { classes: 1000, inputSize: 299 }), 3);
+  // what the ONNX import returns: no AuxLogits tensors, but every num_batches_tracked filled with 0
+  const pretrained: StateDict = new Map(
+    [...full].filter(([k, t]) => !k.startsWith("AuxLogits.") || t.data instanceof BigInt64Array),
+  );
+  const t = transferInit(pretrained, spec, 4);
+  const fresh = randomInit(spec, 4);
+  assert.deepEqual(
+    t.get("AuxLogits.conv0.conv.weight")!.data,
+    fresh.get("AuxLogits.conv0.conv.weight")!.data,
+  );
+  assert.deepEqual(
+    t.get("Mixed_7c.branch_pool.conv.weight")!.data,
+    full.get("Mixed_7c.branch_pool.conv.weight")!.data,
+  );
+  assert.equal(meanVarInit(pretrained, spec, 5).size, spec.params.length);
+});
