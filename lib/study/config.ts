@@ -144,7 +144,7 @@ export const STUDY_USAGE = `Flags (each overrides the preset's value):
   --models A,B           ${MODEL_NAMES.join(", ")}
   --inits A,B            random, transfer, meanvar, transfusion:K
   --seeds 0,1,2          --epochs N   --batch N   --size PX   --lr X   --threads N (0 = all cores)
-  --limit N|none         use only the first N photos      --train-subset N|none   stratified subset
+  --limit N|none         a stratified subset of N photos  --train-subset N|none   stratified training subset
   --test-fraction X      held-out share (0.1)             --eval-every N   extra evaluations every N steps
   --probe-count N        photos whose activations feed CCA  --auc-target X   AUC for convergence speed
   --device D             cpu, webgpu or cuda              --out DIR   output folder (out)
