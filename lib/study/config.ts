@@ -80,7 +80,7 @@ export interface StudyConfig {
   batch: number;
   /** square input side in pixels */
   size: number;
-  /** use only the first `limit` photos of the data set (smoke tests), or null for all */
+  /** a grade-stratified subset of this many photos (smoke tests), or null for all */
   limit: number | null;
   /** a stratified training subset of this many photos (the small-data setting), or null */
   trainSubset: number | null;
