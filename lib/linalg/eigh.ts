@@ -208,3 +208,19 @@ function backTransform(a: Float64Array, n: number, hs: Float64Array, z: Float64A
     }
   }
 }
+
+/**
+ * How many leading directions explain a `keep` share of the variance (eigenvalues largest first, negative
+ * ones counted as 0), capped at `maxDims`; 0 when nothing varies. SVCCA's 99 % rule.
+ */
+export function varianceCount(values: Float64Array, keep: number, maxDims?: number): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += Math.max(0, values[i]);
+  if (total === 0) return 0;
+  let cum = 0, k = 0;
+  while (k < values.length) {
+    cum += Math.max(0, values[k++]);
+    if (cum >= keep * total) break;
+  }
+  return maxDims !== undefined ? Math.min(k, maxDims) : k;
+}

@@ -5,6 +5,7 @@
  */
 import { matmulRowsT, type Matrix } from "../linalg/matrix.ts";
 import { symEig } from "../linalg/eigh.ts";
+import { symEigAsync } from "../linalg/eigh_async.ts";
 import { svd } from "../linalg/svd.ts";
 import { onnxMatmulRowsT } from "../linalg/onnx.ts";
 import { type Activations, centredNeuronRows } from "./activations.ts";
@@ -296,22 +297,12 @@ export async function svcca(
   const reduce = async (c: Matrix, name: string) => {
     const g = await rowsT(c, undefined, backend);
     for (let i = 0; i < g.data.length; i++) g.data[i] *= f;
-    let total = 0, k = 0, explained = 0;
-    const eig = symEig(g, {
-      selectCount: (values) => {
-        for (let i = 0; i < values.length; i++) total += Math.max(0, values[i]);
-        if (total === 0) return 0;
-        let cum = 0;
-        for (k = 0; k < values.length;) {
-          cum += Math.max(0, values[k++]);
-          if (cum >= keep * total) break;
-        }
-        if (options.maxDims !== undefined) k = Math.min(k, options.maxDims);
-        explained = 0;
-        for (let i = 0; i < k; i++) explained += Math.max(0, values[i]);
-        return k;
-      },
-    });
+    // on a worker thread: the two layers' decompositions run on both cores at once
+    const eig = await symEigAsync(g, { keepVariance: keep, maxDims: options.maxDims });
+    let total = 0, explained = 0;
+    for (const v of eig.values) total += Math.max(0, v);
+    const k = eig.vectors!.rows;
+    for (let i = 0; i < k; i++) explained += Math.max(0, eig.values[i]);
     if (total === 0) throw new RangeError(`${name} has no neuron that varies over the datapoints`);
     return {
       values: eig.values.slice(0, k).map((v) => Math.max(0, v)),
@@ -319,8 +310,7 @@ export async function svcca(
       explained: explained / total,
     };
   };
-  const rx = await reduce(xc, "x");
-  const ry = await reduce(yc, "y");
+  const [rx, ry] = await Promise.all([reduce(xc, "x"), reduce(yc, "y")]);
   const k1 = rx.dirs.rows, k2 = ry.dirs.rows;
   if (k1 + k2 >= m) {
     throw new RangeError(
