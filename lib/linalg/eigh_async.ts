@@ -39,6 +39,8 @@ export async function symEigAsync(a: Matrix, options: SymEigAsyncOptions = {}): 
       count: options.count,
       selectCount: keep !== undefined ? (v) => varianceCount(v, keep, maxDims) : undefined,
     });
+  // starting a worker costs tens of milliseconds: small matrices are quicker here
+  if (a.rows < 256) return local();
   let worker: Worker;
   try {
     worker = new Worker(new URL("./eigh_worker.ts", import.meta.url), { type: "module" });

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { bootstrapAucDiff, delongTest, type MeanStd, stepsToReach } from "../stats/mod.ts";
 import { type Activations, cca, linearCka, pwcca } from "../similarity/mod.ts";
-import { matmulRowsT, type Matrix, onnxMatmulRowsT, symEig } from "../linalg/mod.ts";
+import { matmulRowsT, type Matrix, onnxMatmulRowsT, symEigAsync } from "../linalg/mod.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
 import { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis } from "./analysis_file.ts";
@@ -401,7 +401,7 @@ export async function prepareLayer(x: Activations, k: number): Promise<PreparedL
   if (p <= m) {
     const t = new Float64Array(p * m);
     for (let i = 0; i < m; i++) for (let j = 0; j < p; j++) t[j * m + i] = c[i * p + j];
-    const e = symEig(await gram({ rows: p, cols: m, data: t }), { count: kk });
+    const e = await symEigAsync(await gram({ rows: p, cols: m, data: t }), { count: kk });
     values = e.values;
     for (let i = 0; i < m; i++) {
       for (let d = 0; d < kk; d++) {
@@ -411,7 +411,7 @@ export async function prepareLayer(x: Activations, k: number): Promise<PreparedL
       }
     }
   } else {
-    const e = symEig(await gram({ rows: m, cols: p, data: c }), { count: kk });
+    const e = await symEigAsync(await gram({ rows: m, cols: p, data: c }), { count: kk });
     values = e.values;
     for (let d = 0; d < kk; d++) {
       const f = Math.sqrt(Math.max(0, values[d]));
@@ -663,7 +663,9 @@ async function similarityOfModel(
       }
       let s: LayerSimilarity;
       try {
-        s = await preparedSimilarity(await prepared(kx, x), await prepared(ky, y));
+        // both decompositions at once: each runs on its own worker thread
+        const [px, py] = await Promise.all([prepared(kx, x), prepared(ky, y)]);
+        s = await preparedSimilarity(px, py);
       } catch (e) {
         const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
         s = { svcca: NaN, pwcca: NaN, cka: NaN, note: msg };
