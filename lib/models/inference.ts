@@ -6,6 +6,7 @@
  * graph builder on purpose: it is the reference the training graph's evaluation is checked against.
  * @module
  */
+import { windowOut } from "../graph/ops.ts";
 import onnxProto from "npm:onnx-proto@8.0.1";
 import type { Conv2dOptions, Init, Net, ParamSpec, PoolOptions } from "./nn.ts";
 import { getModel, type ModelSpec, paramSpecs, type SpecOptions } from "./registry.ts";
@@ -49,10 +50,7 @@ function littleEndianCopy(bytes: Uint8Array): Uint8Array {
 }
 
 function outShape(size: number, k: number, s: number, p: number, ceil = false): number {
-  const span = size + 2 * p - k;
-  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  if (ceil && (out - 1) * s >= size + p) out--;
-  return out;
+  return windowOut(size, k, s, p, p, 1, ceil);
 }
 
 /** Emits evaluation-mode ONNX nodes for the layer API. Parameters become graph inputs or initializers. */

@@ -4,6 +4,7 @@
  * in torch's registration order, without allocating any weights.
  * @module
  */
+import { windowOut } from "../graph/ops.ts";
 import type { Conv2dOptions, Init, Net, ParamSpec, PoolOptions } from "./nn.ts";
 
 /** A shape-only value: what a {@linkcode ShapeNet} passes between layers. */
@@ -17,13 +18,9 @@ function pair(v: number | [number, number] | undefined, dflt: number): [number, 
   return typeof v === "number" ? [v, v] : v;
 }
 
-/** torch's output size of a sliding window (conv or pool) along one axis. */
-export function windowOut(size: number, k: number, s: number, p: number, ceil = false): number {
-  const span = size + 2 * p - k;
-  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  // torch drops a last window that would start inside the right padding
-  if (ceil && (out - 1) * s >= size + p) out--;
-  return out;
+/** Output size along one axis with symmetric padding `p` (the graph builder's rule, torch's too). */
+function symWindow(size: number, k: number, st: number, p: number, ceil = false): number {
+  return windowOut(size, k, st, p, p, 1, ceil);
 }
 
 /**
@@ -74,7 +71,7 @@ export class ShapeNet implements Net<Shape> {
     const fanIn = c * kh * kw;
     this.#param(`${name}.weight`, [o.out, c, kh, kw], o.init ?? { kind: "kaimingUniformA5", fanIn });
     if (o.bias) this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn });
-    const ho = windowOut(h, kh, sh, ph), wo = windowOut(w, kw, sw, pw);
+    const ho = symWindow(h, kh, sh, ph), wo = symWindow(w, kw, sw, pw);
     if (ho < 1 || wo < 1) throw new RangeError(`Input of ${h}×${w} is too small for conv ${name}`);
     return { shape: [n, o.out, ho, wo] };
   }
@@ -99,7 +96,7 @@ export class ShapeNet implements Net<Shape> {
     const [kh, kw] = pair(o.kernel, 1),
       [sh, sw] = pair(o.stride ?? o.kernel, 1),
       [ph, pw] = pair(o.padding, 0);
-    const ho = windowOut(h, kh, sh, ph, o.ceilMode), wo = windowOut(w, kw, sw, pw, o.ceilMode);
+    const ho = symWindow(h, kh, sh, ph, o.ceilMode), wo = symWindow(w, kw, sw, pw, o.ceilMode);
     if (ho < 1 || wo < 1) throw new RangeError(`Input of ${h}×${w} is too small for a ${kh}×${kw} ${what}`);
     return { shape: [n, c, ho, wo] };
   }
