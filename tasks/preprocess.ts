@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { numberFlag, runCli } from "../lib/util/cli.ts";
 import { DATASET_FORMATS, type DatasetFormat } from "../lib/data/formats.ts";
 import { preprocessDataset } from "../lib/data/preprocess.ts";
 
@@ -28,23 +29,8 @@ skips finished images, an interrupted run resumes). Writes DIR/manifest.json, DI
   -h, --help         this text
 `;
 
-function fail(msg: string): never {
-  console.error(`preprocess: ${msg}`);
-  Deno.exit(1);
-}
-
-function num(name: string, v: string | undefined, integer = true): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    fail(`--${name} must be a number, got '${v}'`);
-  }
-  return n;
-}
-
-let args;
-try {
-  args = parseArgs({
+await runCli("preprocess", async () => {
+  const args = parseArgs({
     args: Deno.args,
     options: {
       data: { type: "string" },
@@ -62,36 +48,32 @@ try {
       help: { type: "boolean", short: "h" },
     },
   }).values;
-} catch (e) {
-  fail(e instanceof Error ? e.message : String(e));
-}
-if (args.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-if (!args.data) fail("--data is required (see --help)");
-if (!args.out) fail("--out is required (see --help)");
-if (args.format && !DATASET_FORMATS.includes(args.format as DatasetFormat)) {
-  fail(`--format must be one of ${DATASET_FORMATS.join(", ")}, got '${args.format}'`);
-}
-if (args.crop && args.crop !== "fundus" && args.crop !== "none") {
-  fail(`--crop must be fundus or none, got '${args.crop}'`);
-}
-let last = 0;
-try {
+  if (args.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!args.data) throw new RangeError("--data is required (see --help)");
+  if (!args.out) throw new RangeError("--out is required (see --help)");
+  if (args.format && !DATASET_FORMATS.includes(args.format as DatasetFormat)) {
+    throw new RangeError(`--format must be one of ${DATASET_FORMATS.join(", ")}, got '${args.format}'`);
+  }
+  if (args.crop && args.crop !== "fundus" && args.crop !== "none") {
+    throw new RangeError(`--crop must be fundus or none, got '${args.crop}'`);
+  }
+  let last = 0;
   const r = await preprocessDataset({
     data: args.data,
     out: args.out,
-    size: num("size", args.size),
+    size: numberFlag("size", args.size),
     format: args.format as DatasetFormat | undefined,
     crop: args.crop as "fundus" | "none" | undefined,
     graham: args.graham,
-    classes: num("classes", args.classes),
-    seed: num("seed", args.seed),
-    testFraction: num("test-fraction", args["test-fraction"], false),
-    limit: num("limit", args.limit),
+    classes: numberFlag("classes", args.classes),
+    seed: numberFlag("seed", args.seed),
+    testFraction: numberFlag("test-fraction", args["test-fraction"], { integer: false }),
+    limit: numberFlag("limit", args.limit),
     strict: args.strict,
-    workers: num("workers", args.workers),
+    workers: numberFlag("workers", args.workers),
     onProgress: (done, total) => {
       const now = performance.now();
       if (done === total || now - last > 2000) {
@@ -106,6 +88,4 @@ try {
     `preprocess: ${r.cached} images (${r.processed} processed, ${r.reused} reused, ${r.skipped.length} skipped) ` +
       `at ${r.settings.size}² in ${r.out} [${splits}] in ${r.seconds} s; report: ${r.out}/report.json`,
   );
-} catch (e) {
-  fail(e instanceof Error ? e.message : String(e));
-}
+});

@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { numberFlag, runCli } from "../lib/util/cli.ts";
 import { synthFundus, synthNatural } from "../lib/data/synth.ts";
 
 const HELP = `Usage: deno task synth --out DIR --count N [--seed S] [options]
@@ -23,24 +24,8 @@ Synthetic data, deterministic by seed; a rerun with the same settings renders on
   -h, --help       this text
 `;
 
-function fail(msg: string): never {
-  console.error(`synth: ${msg}`);
-  Deno.exit(1);
-}
-
-function int(name: string, v: string | undefined, def?: number): number {
-  if (v === undefined) {
-    if (def === undefined) fail(`--${name} is required (see --help)`);
-    return def;
-  }
-  const n = Number(v);
-  if (!Number.isInteger(n)) fail(`--${name} must be an integer, got '${v}'`);
-  return n;
-}
-
-let args;
-try {
-  args = parseArgs({
+await runCli("synth", async () => {
+  const args = parseArgs({
     args: Deno.args,
     options: {
       out: { type: "string" },
@@ -53,29 +38,35 @@ try {
       help: { type: "boolean", short: "h" },
     },
   }).values;
-} catch (e) {
-  fail(e instanceof Error ? e.message : String(e));
-}
-if (args.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-if (!args.out) fail("--out is required (see --help)");
-const count = int("count", args.count), seed = int("seed", args.seed, 0);
-try {
+  if (args.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!args.out) throw new RangeError("--out is required (see --help)");
+  const count = numberFlag("count", args.count, { required: true })!,
+    seed = numberFlag("seed", args.seed, { fallback: 0 })!;
   let r;
   if (args.kind === "fundus") {
     const gradeWeights = args.grades?.split(",").map(Number);
-    r = await synthFundus({ out: args.out, count, seed, width: int("width", args.width, 512), gradeWeights });
+    r = await synthFundus({
+      out: args.out,
+      count,
+      seed,
+      width: numberFlag("width", args.width, { fallback: 512 }),
+      gradeWeights,
+    });
   } else if (args.kind === "natural") {
-    r = await synthNatural({ out: args.out, count, seed, size: int("size", args.size, 96) });
-  } else fail(`--kind must be fundus or natural, got '${args.kind}'`);
+    r = await synthNatural({
+      out: args.out,
+      count,
+      seed,
+      size: numberFlag("size", args.size, { fallback: 96 }),
+    });
+  } else throw new RangeError(`--kind must be fundus or natural, got '${args.kind}'`);
   console.log(
     `synth: ${r.count} ${args.kind} pictures in ${args.out} (${r.rendered} rendered, ${
       r.seconds.toFixed(1)
     } s); ` +
       `per class: ${r.perClass.join(" ")}`,
   );
-} catch (e) {
-  fail(e instanceof Error ? e.message : String(e));
-}
+});

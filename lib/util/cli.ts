@@ -15,3 +15,27 @@ export async function runCli(name: string, main: () => Promise<void>): Promise<v
     Deno.exit(1);
   }
 }
+
+/**
+ * A numeric flag: `undefined` when absent (or `fallback`), else the number, which must be finite (and an
+ * integer unless `integer` is false); a bad value throws a one-line `RangeError` naming the flag.
+ */
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  opts: { integer?: boolean; fallback?: number; required?: boolean } = {},
+): number | undefined {
+  if (value === undefined) {
+    if (opts.required && opts.fallback === undefined) {
+      throw new RangeError(`--${name} is required (see --help)`);
+    }
+    return opts.fallback;
+  }
+  const n = Number(value);
+  if (!Number.isFinite(n) || ((opts.integer ?? true) && !Number.isInteger(n))) {
+    throw new RangeError(
+      `--${name} must be ${(opts.integer ?? true) ? "an integer" : "a number"}, got '${value}'`,
+    );
+  }
+  return n;
+}
