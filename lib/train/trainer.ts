@@ -61,6 +61,8 @@ export class Trainer {
   /** Adam over the trainable parameters; its state is what checkpoints save */
   readonly optimizer: Optimizer;
   #params = new Map<string, Float32Array>();
+  // BN's step counters (int64, kept in TypeScript: the graph never reads them)
+  #counters: BigInt64Array[] = [];
   #feeds: Record<string, ort.Tensor> = {};
   #trainSession: ort.InferenceSession;
   #train: TrainGraph;
@@ -83,6 +85,9 @@ export class Trainer {
     this.#opts = opts;
     this.optimizer = new Adam({ lr: opts.lr ?? 1e-3, weightDecay: opts.weightDecay ?? 0 });
     for (const name of train.params) this.#params.set(name, state.get(name)!.data as Float32Array);
+    for (const [name, t] of state) {
+      if (name.endsWith("num_batches_tracked")) this.#counters.push(t.data as BigInt64Array);
+    }
     this.#bindStateFeeds(train.params.concat(train.buffers), this.#feeds);
   }
 
@@ -143,9 +148,7 @@ export class Trainer {
     for (const [b, o] of tg.bufferOut) {
       (this.state.get(b)!.data as Float32Array).set(out[o].data as Float32Array);
     }
-    for (const [name, t] of this.state) {
-      if (name.endsWith("num_batches_tracked")) (t.data as BigInt64Array)[0] += 1n;
-    }
+    for (const c of this.#counters) c[0] += 1n;
     return { loss, logits: out[tg.logits].data as Float32Array };
   }
 
