@@ -16,19 +16,15 @@ import { paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../lib/train/step.ts";
 import { Trainer } from "../lib/train/trainer.ts";
-import { writeFileAtomic } from "../lib/util/fs.ts";
+import { median, STEP_OPTIONS, TORCH_NAME, writeLatest } from "./common.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    models: { type: "string", default: "cbr-small,resnet50,inception_v3" },
-    batch: { type: "string", default: "16" },
-    size: { type: "string", default: "128" },
+    ...STEP_OPTIONS,
     steps: { type: "string", default: "5" },
-    threads: { type: "string", default: "2" },
     rounds: { type: "string", default: "1" },
     out: { type: "string", default: "bench/results/engine.md" },
-    "no-write": { type: "boolean", default: false },
     child: { type: "string" },
   },
 });
@@ -49,11 +45,6 @@ interface Result {
 function peakRssMib(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function median(xs: number[]): number {
-  const v = [...xs].sort((a, b) => a - b), h = v.length >> 1;
-  return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
 /** Child mode: trains `name` for 2 + steps steps on one fixed random batch and prints one JSON line. */
@@ -106,8 +97,6 @@ async function run(cmd: string, args: string[]): Promise<Result> {
   }
   return JSON.parse(text);
 }
-
-const TORCH_NAME: Record<string, string> = { "cbr-small": "cbr_small", "cbr-tiny": "cbr_tiny" };
 
 async function main(): Promise<void> {
   const models = values.models!.split(",").map((m) => getModel(m.trim()).name);
@@ -185,16 +174,7 @@ async function main(): Promise<void> {
   ].join("\n");
   console.log(`${header}\n\n${table}`);
   if (!values["no-write"]) {
-    const path = values.out!;
-    let prev = "";
-    try {
-      prev = await Deno.readTextFile(path);
-    } catch { /* first run */ }
-    const marker = "<!-- latest -->";
-    const body = `${marker}\n${header}\n\n${table}\n${marker}`;
-    const re = new RegExp(`${marker}[\\s\\S]*${marker}`);
-    const text = re.test(prev) ? prev.replace(re, body) : `# Training engine benchmark\n\n${body}\n${prev}`;
-    await writeFileAtomic(path, text);
+    await writeLatest(values.out!, `${header}\n\n${table}`, "Training engine benchmark");
   }
 }
 
