@@ -41,6 +41,11 @@ export interface GradOptions {
   convWeight?: "batched" | "gemm";
   /** Conv weight gradient's im2col: "conv" (default, a one-hot grouped Conv) or "slices" (kh·kw strided copies). */
   im2col?: "conv" | "slices";
+  /**
+   * Largest im2col buffer a conv weight gradient materialises at once, in bytes (default 64 MiB): the batch,
+   * then a sample's output rows, are split to stay under it.
+   */
+  dwChunkBytes?: number;
 }
 
 /**

@@ -66,9 +66,9 @@ const CONVS: { x: number[]; w: number[]; s: number[]; p: number[] }[] = [
 ];
 
 for (const c of CONVS) {
-  Deno.test(`conv dW by strided-slice im2col = by grouped-Conv im2col: x ${c.x} w ${c.w} s ${c.s} p ${c.p}`, async () => {
+  Deno.test(`conv dW by strided-slice im2col, by Gemm and in row bands = by grouped-Conv im2col: x ${c.x} w ${c.w} s ${c.s} p ${c.p}`, async () => {
     const rng = new Rng(`${c.x}:${c.w}`);
-    const run = async (im2col: "conv" | "slices", convWeight: "batched" | "gemm") => {
+    const run = async (im2col: "conv" | "slices", convWeight: "batched" | "gemm", dwChunkBytes?: number) => {
       const g = new Graph();
       const x = g.input("x", "float32", c.x), w = g.input("w", "float32", c.w);
       const y = g.op.Conv(x, w, undefined, { strides: c.s, pads: c.p });
@@ -78,7 +78,7 @@ for (const c of CONVS) {
         y.shape,
       );
       const loss = g.op.ReduceSum(g.op.Mul(y, r), undefined, { keepdims: 0 });
-      g.output(gradients(g, loss, [w], { im2col, convWeight }).get("w")!, "dw");
+      g.output(gradients(g, loss, [w], { im2col, convWeight, dwChunkBytes }).get("w")!, "dw");
       const s = await createSession(g.toBytes(), { threads: 1 });
       const feeds = {
         x: new ort.Tensor("float32", xs, c.x),
@@ -91,10 +91,17 @@ for (const c of CONVS) {
     const xs = Float32Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, () => rng.normal());
     const ws = Float32Array.from({ length: c.w.reduce((a, b) => a * b, 1) }, () => rng.normal());
     const ref = await run("conv", "batched");
-    for (const [im2col, cw] of [["slices", "batched"], ["slices", "gemm"], ["conv", "gemm"]] as const) {
-      const got = await run(im2col, cw);
+    // a 1-byte limit puts every sample and every output row in its own im2col buffer (the large-image path)
+    const variants = [["slices", "batched"], ["slices", "gemm"], ["conv", "gemm"], ["conv", "batched", 1], [
+      "slices",
+      "batched",
+      1,
+    ]] as const;
+    for (const [im2col, cw, limit] of variants) {
+      const got = await run(im2col, cw, limit);
       for (let i = 0; i < ref.length; i++) {
-        assert.ok(Math.abs(got[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), `${im2col}/${cw} element ${i}`);
+        const what = `${im2col}/${cw}${limit ? " in row bands" : ""} element ${i}`;
+        assert.ok(Math.abs(got[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), what);
       }
     }
   });

@@ -9,7 +9,7 @@
  *   which are exactly the input rows a strided window never reached (their gradient is 0).
  * - dW: im2col by a grouped identity Conv (one-hot kernels, group = C; 1×1 unpadded: the strided-sliced X
  *   itself), then, where M ≤ Ho·Wo, a batched MatMul(dY_n, cols_nᵀ) summed over the batch, in chunks of the
- *   batch that bound the im2col buffer; else (small late feature maps) one Gemm over transposed dY and cols.
+ *   batch (and, for large images, bands of output rows) that bound the im2col buffer; else (small late feature maps) one Gemm over transposed dY and cols.
  * - dB: ReduceSum over N, H, W.
  * @module
  */
@@ -17,7 +17,7 @@ import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
 import { type GradRule, unsupported, window2d } from "../rule.ts";
 
-/** Largest im2col buffer the dW of one conv materialises at once (the batch is split to stay under it). */
+/** Largest im2col buffer the dW of one conv materialises at once, by default (GradOptions.dwChunkBytes). */
 const DW_CHUNK_BYTES = 64 * 2 ** 20;
 
 const constants = new WeakMap<Graph, Map<string, Value>>();
@@ -146,35 +146,56 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
   }
   if (needs[1]) {
     const hw = ho * wo, kdim = pointwise ? c : c * k[0] * k[1];
-    const colsOf = (xs: Value): Value => {
-      if (!pointwise && options.im2col === "slices") return im2colSlices(g, xs, k, s, p, ho, wo);
+    // im2col columns of xs for `rows` output rows, with the given pads (a row band has its own top/bottom pads)
+    const colsOf = (xs: Value, pads: readonly number[] = p, rows = ho): Value => {
+      if (!pointwise && options.im2col === "slices") return im2colSlices(g, xs, k, s, pads, rows, wo);
       if (!pointwise) {
         return g.op.Conv(xs, im2colKernel(g, c, k[0], k[1], dt), undefined, {
           strides: s,
-          pads: p,
+          pads: [...pads],
           group: c,
         });
       }
       return s[0] === 1 && s[1] === 1
         ? xs
-        : g.op.Slice(xs, [0, 0], [(ho - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
+        : g.op.Slice(xs, [0, 0], [(rows - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
     };
     if (m <= hw && options.convWeight !== "gemm") {
       // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
-      // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks
-      // so that an im2col buffer stays under DW_CHUNK_BYTES.
-      const perSample = kdim * hw * (dt === "float64" ? 8 : 4);
-      const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(DW_CHUNK_BYTES / perSample)));
+      // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks so
+      // that an im2col buffer stays under the limit; where one sample's columns exceed it (large images: 542
+      // MB for CBR-Small's second conv at 587²), its output rows go in bands too.
+      const limit = options.dwChunkBytes ?? DW_CHUNK_BYTES, bytes = dt === "float64" ? 8 : 4;
+      const perSample = kdim * hw * bytes;
+      const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(limit / perSample)));
+      // Bands get 4× the chunk limit: smaller ones cost more in per-band copies than they save.
+      const bandLimit = 4 * limit;
+      const band = pointwise || perSample <= bandLimit
+        ? ho
+        : Math.max(1, Math.floor(bandLimit / (kdim * wo * bytes)));
       const parts: Value[] = [];
       for (let i0 = 0; i0 < n; i0 += chunk) {
         const nc = Math.min(chunk, n - i0);
         const part = (t: Value) => (nc === n ? t : g.op.Slice(t, [i0], [i0 + nc], [0]));
-        const cols = g.op.Reshape(colsOf(part(x!)), [nc, kdim, hw]);
-        const prod = g.op.MatMul(
-          g.op.Reshape(part(dy), [nc, m, hw]),
-          g.op.Transpose(cols, { perm: [0, 2, 1] }),
-        );
-        parts.push(g.op.ReduceSum(prod, [0], { keepdims: 0 }));
+        for (let r0 = 0; r0 < ho; r0 += band) {
+          const r1 = Math.min(ho, r0 + band), rows = r1 - r0;
+          let xs = part(x!), dys = part(dy), pads = p;
+          if (rows < ho) {
+            // input rows [top, bottom) feed output rows [r0, r1); what falls outside the image is padding
+            const top = r0 * s[0] - p[0], bottom = (r1 - 1) * s[0] - p[0] + k[0];
+            const lo = Math.max(0, top), hi = Math.min(h, bottom);
+            if (hi <= lo) continue; // windows entirely in the padding contribute nothing
+            xs = g.op.Slice(xs, [lo], [hi], [2]);
+            dys = g.op.Slice(dys, [r0], [r1], [2]);
+            pads = [lo - top, p[1], bottom - hi, p[3]];
+          }
+          const cols = g.op.Reshape(colsOf(xs, pads, rows), [nc, kdim, rows * wo]);
+          const prod = g.op.MatMul(
+            g.op.Reshape(dys, [nc, m, rows * wo]),
+            g.op.Transpose(cols, { perm: [0, 2, 1] }),
+          );
+          parts.push(g.op.ReduceSum(prod, [0], { keepdims: 0 }));
+        }
       }
       const sum = parts.length === 1 ? parts[0] : g.op.Sum(parts);
       dw = g.op.Reshape(sum, w!.shape);
