@@ -221,6 +221,28 @@ async function covariances(x: Activations, y: Activations, backend: Backend) {
   };
 }
 
+/** CCA and PWCCA's shared start: checks, covariances of the raw neurons, the CCA core. */
+async function denseCore(
+  x: Activations,
+  y: Activations,
+  options: CcaOptions,
+  wantVectors: boolean,
+) {
+  const eps = options.epsilon ?? 1e-10;
+  checkPair(x, y, eps);
+  const c = await covariances(x, y, options.backend ?? "auto");
+  const core = ccaCore(
+    { kind: "dense", m: c.sxx },
+    { kind: "dense", m: c.syy },
+    c.sxy,
+    eps,
+    x.datapoints,
+    wantVectors,
+    ["x", "y"],
+  );
+  return { core, c };
+}
+
 /**
  * Canonical correlation analysis between two activation sets over the same datapoints, as google/svcca's
  * `get_cca_similarity(acts1.T, acts2.T, epsilon)`: sample covariances, scaled by their largest entry,
@@ -238,18 +260,7 @@ async function covariances(x: Activations, y: Activations, backend: Backend) {
  * ```
  */
 export async function cca(x: Activations, y: Activations, options: CcaOptions = {}): Promise<CcaResult> {
-  const eps = options.epsilon ?? 1e-10;
-  checkPair(x, y, eps);
-  const c = await covariances(x, y, options.backend ?? "auto");
-  const core = ccaCore(
-    { kind: "dense", m: c.sxx },
-    { kind: "dense", m: c.syy },
-    c.sxy,
-    eps,
-    x.datapoints,
-    false,
-    ["x", "y"],
-  );
+  const { core } = await denseCore(x, y, options, false);
   return { coefficients: core.s, mean: mean(core.s), dims: [core.keepX.length, core.keepY.length] };
 }
 
@@ -357,18 +368,7 @@ export async function svcca(
  * ```
  */
 export async function pwcca(x: Activations, y: Activations, options: CcaOptions = {}): Promise<PwccaResult> {
-  const eps = options.epsilon ?? 1e-10;
-  checkPair(x, y, eps);
-  const c = await covariances(x, y, options.backend ?? "auto");
-  const core = ccaCore(
-    { kind: "dense", m: c.sxx },
-    { kind: "dense", m: c.syy },
-    c.sxy,
-    eps,
-    x.datapoints,
-    true,
-    ["x", "y"],
-  );
+  const { core, c } = await denseCore(x, y, options, true);
   const useX = core.keepX.length <= core.keepY.length;
   const keep = useX ? core.keepX : core.keepY;
   const dirs = useX ? core.u! : core.v!;
