@@ -10,6 +10,7 @@
  */
 import { analyzeStudy } from "../lib/study/analyze.ts";
 import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
+import { exitCode } from "../lib/util/cli.ts";
 
 const HELP = `Usage: deno task analyze [study flags] [--force] [--bootstrap-reps N] [--quiet]
 
@@ -44,12 +45,12 @@ function ownFlags(argv: string[]) {
 }
 
 /** Runs the analyze task on `argv`; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  try {
+export function main(argv: string[]): Promise<number> {
+  return exitCode("analyze", async () => {
     const own = ownFlags(argv);
     if (own.help) {
       console.log(HELP);
-      return 0;
+      return;
     }
     const config = resolveConfig(own.rest, { requireInputs: false });
     const t0 = performance.now();
@@ -66,11 +67,7 @@ export async function main(argv: string[]): Promise<number> {
         `; ${r.comparisons.length} comparisons, ${r.similarity.length} similarity rows; ` +
         `${config.out}/analysis.json (${secs} s)`,
     );
-    return 0;
-  } catch (e) {
-    console.error(`analyze: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
-    return 1;
-  }
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -12,6 +12,7 @@ import { studyPaths } from "../lib/study/paths.ts";
 import { exists } from "../lib/util/fs.ts";
 import { loadAnalysis } from "../lib/study/analysis_file.ts";
 import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
+import { exitCode } from "../lib/util/cli.ts";
 import { collectProvenance, detectGpu } from "../lib/report/provenance.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { svgToPng } from "../lib/report/figures.ts";
@@ -55,12 +56,12 @@ async function gpuName(device: string, fallback: string | null): Promise<string 
 }
 
 /** Runs the report task on `argv`; returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  try {
+export function main(argv: string[]): Promise<number> {
+  return exitCode("report", async () => {
     const own = ownFlags(argv);
     if (own.help) {
       console.log(HELP);
-      return 0;
+      return;
     }
     const asked = resolveConfig(own.rest, { requireInputs: false });
     const path = own.analysis ?? join(asked.out, "analysis.json");
@@ -83,11 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       await svgToPng(await Deno.readTextFile(main.svg), main.svg.replace(/\.svg$/, ".png"));
     }
     console.log(written.report);
-    return 0;
-  } catch (e) {
-    console.error(`report: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
-    return 1;
-  }
+  });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -4,16 +4,32 @@
  * @module
  */
 
-/** Runs a task's main function; any error becomes `<name>: <message>` on stderr and exit code 1. */
-export async function runCli(name: string, main: () => Promise<void>): Promise<void> {
+/** TRANSFUSION_DEBUG is set, asked only where env access is granted (analyze and report run without it). */
+function debugging(): boolean {
+  const env = { name: "env", variable: "TRANSFUSION_DEBUG" } as const;
+  return Deno.permissions.querySync(env).state === "granted" && !!Deno.env.get("TRANSFUSION_DEBUG");
+}
+
+/**
+ * Runs a task's body and returns its exit code: 0, or 1 after any error is printed as `<name>: <message>` on
+ * stderr (the stack too when TRANSFUSION_DEBUG is set). Tests call tasks through this and check the code.
+ */
+export async function exitCode(name: string, body: () => Promise<void>): Promise<number> {
   try {
-    await main();
+    await body();
+    return 0;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     console.error(`${name}: ${msg.split("\n")[0]}`);
-    if (Deno.env.get("TRANSFUSION_DEBUG") && e instanceof Error) console.error(e.stack);
-    Deno.exit(1);
+    if (e instanceof Error && debugging()) console.error(e.stack);
+    return 1;
   }
+}
+
+/** Runs a task's main function; any error becomes `<name>: <message>` on stderr and exit code 1. */
+export async function runCli(name: string, main: () => Promise<void>): Promise<void> {
+  const code = await exitCode(name, main);
+  if (code !== 0) Deno.exit(code);
 }
 
 /**
