@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { writeFileAtomic } from "../util/fs.ts";
 import { preprocessImage } from "./fundus.ts";
-import type { CacheSettings } from "./cache.ts";
+import type { CacheSettings, ManifestEntry } from "./cache.ts";
 
 /** A job: one image to stage. */
 export interface StageTask {
@@ -29,15 +29,10 @@ export interface StageTask {
 }
 
 /** What is staged next to the pixels (`<key>.json`). */
-export interface StagedMeta {
-  id: string;
-  source: string;
-  sha256: string;
-  bytes: number;
-  mtimeMs: number;
-  circle: [number, number, number] | null;
-  fit: "disc" | "frame" | "none";
-}
+export type StagedMeta = Pick<
+  ManifestEntry,
+  "id" | "source" | "sha256" | "bytes" | "mtimeMs" | "circle" | "fit"
+>;
 
 /** Runs one job; resolves to its metadata or rejects with a message naming the file. */
 export async function stageImage(t: StageTask): Promise<StagedMeta> {

@@ -29,6 +29,15 @@ function requireBothClasses(pos: number, neg: number, what: string) {
   }
 }
 
+/** Checked 0/1 labels for `scores` and their class counts; both classes must be present. */
+function binaryProblem(labels: ArrayLike<number | boolean>, scores: Numbers) {
+  const y = binaryLabels("labels", labels);
+  checkScores("scores", scores, y.length);
+  const [pos, neg] = counts(y);
+  requireBothClasses(pos, neg, "labels");
+  return { y, pos, neg };
+}
+
 /**
  * The ROC curve as `sklearn.metrics.roc_curve(labels, scores, drop_intermediate=False)`: thresholds are the
  * distinct scores in decreasing order, preceded by +Infinity. Throws when only one class is present.
@@ -41,10 +50,7 @@ function requireBothClasses(pos: number, neg: number, what: string) {
  * ```
  */
 export function rocCurve(labels: ArrayLike<number | boolean>, scores: Numbers): RocCurve {
-  const y = binaryLabels("labels", labels);
-  checkScores("scores", scores, y.length);
-  const [pos, neg] = counts(y);
-  requireBothClasses(pos, neg, "labels");
+  const { y, pos, neg } = binaryProblem(labels, scores);
   const order = sortedDescending(scores);
   const fpr = [0], tpr = [0], thr = [Infinity];
   let tp = 0, fp = 0;
@@ -104,10 +110,7 @@ export function midranks(values: Numbers): Float64Array {
  * ```
  */
 export function rocAuc(labels: ArrayLike<number | boolean>, scores: Numbers): number {
-  const y = binaryLabels("labels", labels);
-  checkScores("scores", scores, y.length);
-  const [pos, neg] = counts(y);
-  requireBothClasses(pos, neg, "labels");
+  const { y, pos, neg } = binaryProblem(labels, scores);
   const ranks = midranks(scores);
   let sum = 0;
   for (let i = 0; i < y.length; i++) if (y[i]) sum += ranks[i];
