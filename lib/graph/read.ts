@@ -5,6 +5,7 @@
  * @module
  */
 import onnxProto from "npm:onnx-proto@8.0.1";
+import { readBytes } from "../util/fs.ts";
 
 const { onnx } = onnxProto;
 
@@ -176,11 +177,5 @@ export function readOnnx(bytes: Uint8Array, where = "ONNX model"): OnnxModel {
 
 /** Reads and decodes an .onnx file; an unreadable file gets an error naming it. */
 export async function readOnnxFile(path: string): Promise<OnnxModel> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
-  }
-  return readOnnx(bytes, path);
+  return readOnnx(await readBytes(path), path);
 }

@@ -11,7 +11,7 @@ import { bootstrapAucDiff, delongTest, type MeanStd, stepsToReach } from "../sta
 import { type Activations, cca, linearCka, pwcca } from "../similarity/mod.ts";
 import { matmulRowsT, type Matrix, onnxMatmulRowsT, symEigAsync } from "../linalg/mod.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
-import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
+import { exists, readJson, readText, writeJsonAtomic } from "../util/fs.ts";
 import { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis } from "./analysis_file.ts";
 import { collectProvenance, type Provenance } from "../report/provenance.ts";
 import type {
@@ -133,13 +133,7 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
     throw new RangeError(`${join(dir, "done.json")} lacks metrics or final results`);
   }
   const predPath = join(dir, "predictions.csv");
-  let text: string;
-  try {
-    text = await Deno.readTextFile(predPath);
-  } catch (e) {
-    throw new Error(`Cannot read ${predPath}: ${e instanceof Error ? e.message : e}`);
-  }
-  const pred = parsePredictions(text, predPath);
+  const pred = parsePredictions(await readText(predPath), predPath);
   let device: string | undefined;
   try {
     const cfg = await readJson<Record<string, unknown>>(join(dir, "config.json"));

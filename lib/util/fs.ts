@@ -38,14 +38,27 @@ export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
 
-/** Reads and parses a JSON file; a missing or malformed file gets an error naming it. */
-export async function readJson<T = unknown>(path: string): Promise<T> {
-  let text: string;
+/** Reads a file's bytes; a missing or unreadable file gets a one-line error naming it. */
+export async function readBytes(path: string): Promise<Uint8Array> {
   try {
-    text = await Deno.readTextFile(path);
+    return await Deno.readFile(path);
   } catch (e) {
     throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
   }
+}
+
+/** Reads a UTF-8 text file; a missing or unreadable file gets a one-line error naming it. */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** Reads and parses a JSON file; a missing or malformed file gets an error naming it. */
+export async function readJson<T = unknown>(path: string): Promise<T> {
+  const text = await readText(path);
   try {
     return JSON.parse(text) as T;
   } catch (e) {

@@ -5,8 +5,7 @@
  * @module
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { readFile } from "node:fs/promises";
-import { writeFileAtomic } from "./fs.ts";
+import { readBytes, writeFileAtomic } from "./fs.ts";
 
 /** Element types an `.npy` file can hold here (NumPy's names). */
 export type NpyDtype =
@@ -218,14 +217,6 @@ export async function writeNpy(
   arr: { data: NpyData; shape: number[]; dtype?: NpyDtype },
 ): Promise<void> {
   await writeFileAtomic(path, encodeNpy(arr));
-}
-
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

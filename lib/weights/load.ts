@@ -6,6 +6,7 @@
 import type { ParamSpec } from "../models/nn.ts";
 import type { ModelSpec } from "../models/registry.ts";
 import { readOnnx } from "../graph/read.ts";
+import { readBytes } from "../util/fs.ts";
 import { importOnnx } from "./onnx_import.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { loadStateDict, type StateDict } from "./state_dict.ts";
@@ -55,12 +56,7 @@ export async function loadWeights(
   opts: { strict?: boolean } = {},
 ): Promise<LoadedWeights> {
   const params = Array.isArray(spec) ? spec as readonly ParamSpec[] : (spec as ModelSpec).params;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
-  }
+  const bytes = await readBytes(path);
   const format = sniffFormat(bytes);
   if (format === "torch") {
     throw new RangeError(

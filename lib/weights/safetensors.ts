@@ -5,7 +5,7 @@
  * timm's `resnet50.tv_in1k` / `inception_v3.tv_in1k` files use torchvision's state_dict names.
  * @module
  */
-import { writeFileAtomic } from "../util/fs.ts";
+import { readBytes, writeFileAtomic } from "../util/fs.ts";
 import { numel, type StateDict } from "./state_dict.ts";
 
 const SIZES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4 };
@@ -109,13 +109,7 @@ export function encodeSafetensors(dict: StateDict, metadata?: Record<string, str
 
 /** Reads a .safetensors file; an unreadable or malformed file gets a one-line error naming it. */
 export async function readSafetensors(path: string): Promise<StateDict> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
-  }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(await readBytes(path), path);
 }
 
 /** Writes a state dict as .safetensors, atomically. */

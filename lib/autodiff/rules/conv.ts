@@ -168,7 +168,8 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
       const limit = options.dwChunkBytes ?? DW_CHUNK_BYTES, bytes = dt === "float64" ? 8 : 4;
       const perSample = kdim * hw * bytes;
       const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(limit / perSample)));
-      // Bands get 4× the chunk limit: smaller ones cost more in per-band copies than they save.
+      // Bands get 4× the chunk limit: CBR-LargeW at 587², batch 4 took 16.3-16.8 s with 256 MiB bands, 17.0-18.3 s
+      // with 64 MiB ones and 16.0-16.4 s unbanded (peak RSS 4282 / 4288 / 5885 MiB; bench/results/engine_587.md).
       const bandLimit = 4 * limit;
       const band = pointwise || perSample <= bandLimit
         ? ho
