@@ -5,7 +5,12 @@
  * model), ours and torch's alternately.
  *
  * Usage: deno run -A bench/train.ts [--models cbr-small,resnet50,inception_v3] [--batch 16] [--size 128]
- *        [--steps 5] [--threads 2] [--rounds 1] [--out bench/results/engine.md] [--no-write]
+ *        [--grid sizes | [MODEL@]SIZE:BATCH,...] [--steps 5] [--threads 2] [--rounds 1]
+ *        [--tune out/bench/conv_tune.json | --no-tune] [--out bench/results/engine.md] [--no-write]
+ * `--grid sizes` is issue 14's table: CBR-Small and ResNet-50 at 28² batch 64, 64² batch 32, 128² batch 16,
+ * Inception-v3 at 128² and 299² batch 16. `--tune FILE` (default) measures each conv's backward formulation
+ * once per shape and thread count (lib/train/tune.ts) and caches the choices in FILE; `--no-tune` uses the
+ * Conv rule's fixed choices.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -16,6 +21,7 @@ import { paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../lib/train/step.ts";
 import { Trainer } from "../lib/train/trainer.ts";
+import { tuneConvs } from "../lib/train/tune.ts";
 import { median, STEP_OPTIONS, TORCH_NAME, writeLatest } from "./common.ts";
 
 const { values } = parseArgs({
@@ -26,6 +32,9 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "1" },
     out: { type: "string", default: "bench/results/engine.md" },
     child: { type: "string" },
+    grid: { type: "string" },
+    tune: { type: "string", default: "out/bench/conv_tune.json" },
+    "no-tune": { type: "boolean", default: false },
   },
 });
 const batch = Number(values.batch), size = Number(values.size), steps = Number(values.steps);
@@ -37,6 +46,10 @@ interface Result {
   peak_rss_mib: number;
   build_s?: number;
   session_s?: number;
+  /** conv formulation tuning (0 when cached or off) */
+  tune_s?: number;
+  /** the chosen formulations, "dx/dw" per conv in graph order */
+  choices?: string;
   all_ms?: number[];
   /** process CPU time per step (user + system, all threads; includes onnxruntime's spin-waiting) */
   cpu_ms?: number;
@@ -57,7 +70,15 @@ async function child(name: string): Promise<void> {
   buildTrainGraph(model, { batch, size }); // timed alone; Trainer.create builds its own
   const buildS = (performance.now() - t) / 1000;
   t = performance.now();
-  const trainer = await Trainer.create(model, state, { batch, size, threads, lr: 1e-3 });
+  const tuneFile = values["no-tune"] ? undefined : values.tune!;
+  let convChoices;
+  if (tuneFile) {
+    await Deno.mkdir(tuneFile.replace(/[^/]*$/, "") || ".", { recursive: true });
+    convChoices = await tuneConvs(model, { batch, size }, tuneFile, { threads });
+  }
+  const tuneS = (performance.now() - t) / 1000 - buildS;
+  t = performance.now();
+  const trainer = await Trainer.create(model, state, { batch, size, threads, lr: 1e-3, convChoices });
   const sessionS = (performance.now() - t) / 1000 - buildS;
   const x = new Float32Array(batch * 3 * size * size);
   let s = 1;
@@ -83,6 +104,8 @@ async function child(name: string): Promise<void> {
     peak_rss_mib: peakRssMib(),
     build_s: buildS,
     session_s: sessionS,
+    tune_s: tuneS,
+    choices: convChoices ? Object.values(convChoices).map((c) => `${c.dx}/${c.dw}`).join(" ") : "default",
     all_ms: times.map((v) => Math.round(v)),
     cpu_ms: median(cpu),
   };
@@ -98,15 +121,41 @@ async function run(cmd: string, args: string[]): Promise<Result> {
   return JSON.parse(text);
 }
 
+/** Issue 14's table: every size the engine is compared at below 587². */
+const SIZES_GRID = "cbr-small@28:64,resnet50@28:64,cbr-small@64:32,resnet50@64:32,cbr-small@128:16," +
+  "resnet50@128:16,inception_v3@128:16,inception_v3@299:16";
+
+/** One benchmark cell: a model at one input size and batch. */
+interface Job {
+  model: string;
+  size: number;
+  batch: number;
+}
+
+/** `--grid` entries `[MODEL@]SIZE:BATCH` (no model: every `--models` model), or the models at --size/--batch. */
+function jobs(models: string[]): Job[] {
+  if (!values.grid) return models.map((model) => ({ model, size, batch }));
+  const spec = values.grid === "sizes" ? SIZES_GRID : values.grid;
+  return spec.split(",").flatMap((e) => {
+    const m = /^(?:([\w-]+)@)?(\d+):(\d+)$/.exec(e.trim());
+    if (!m) throw new RangeError(`Grid entry must be [MODEL@]SIZE:BATCH, got '${e}'`);
+    const ms = m[1] ? [getModel(m[1]).name] : models;
+    return ms.map((model) => ({ model, size: Number(m[2]), batch: Number(m[3]) }));
+  });
+}
+
 async function main(): Promise<void> {
   const models = values.models!.split(",").map((m) => getModel(m.trim()).name);
+  const cells = jobs(models);
   const load0 = os.loadavg().map((v) => v.toFixed(2)).join(", ");
-  const ours = new Map<string, Result[]>(), torch = new Map<string, Result[]>();
-  const common = [String(batch), String(size), String(threads), String(steps)];
+  const ours = new Map<Job, Result[]>(), torch = new Map<Job, Result[]>();
+  const tuneArgs = values["no-tune"] ? ["--no-tune"] : ["--tune", values.tune!];
   for (let r = 0; r < rounds; r++) {
-    for (const [mi, m] of models.entries()) {
-      // alternate which framework goes first, round by round and model by model
-      const oursFirst = (r + mi) % 2 === 0;
+    for (const [ji, job] of cells.entries()) {
+      const m = job.model, tag = `${m} ${job.size}² ×${job.batch}`;
+      const common = [String(job.batch), String(job.size), String(threads), String(steps)];
+      // alternate which framework goes first, round by round and cell by cell
+      const oursFirst = (r + ji) % 2 === 0;
       const runOurs = async () => {
         const res = await run(Deno.execPath(), [
           "run",
@@ -115,24 +164,25 @@ async function main(): Promise<void> {
           "--child",
           m,
           "--batch",
-          String(batch),
+          String(job.batch),
           "--size",
-          String(size),
+          String(job.size),
           "--steps",
           String(steps),
           "--threads",
           String(threads),
+          ...tuneArgs,
         ]);
-        ours.set(m, [...(ours.get(m) ?? []), res]);
+        ours.set(job, [...(ours.get(job) ?? []), res]);
         console.error(
-          `ours  ${m}: ${res.ms_per_step.toFixed(0)} ms ${JSON.stringify(res.all_ms)}, ` +
-            `${res.peak_rss_mib.toFixed(0)} MiB`,
+          `ours  ${tag}: ${res.ms_per_step.toFixed(0)} ms ${JSON.stringify(res.all_ms)}, ` +
+            `${res.peak_rss_mib.toFixed(0)} MiB, conv dx/dw: ${res.choices}`,
         );
       };
       const runTorch = async () => {
         const res = await run("/usr/bin/python3", ["bench/torch_train.py", TORCH_NAME[m] ?? m, ...common]);
-        torch.set(m, [...(torch.get(m) ?? []), res]);
-        console.error(`torch ${m}: ${res.ms_per_step.toFixed(0)} ms, ${res.peak_rss_mib.toFixed(0)} MiB`);
+        torch.set(job, [...(torch.get(job) ?? []), res]);
+        console.error(`torch ${tag}: ${res.ms_per_step.toFixed(0)} ms, ${res.peak_rss_mib.toFixed(0)} MiB`);
       };
       if (oursFirst) {
         await runOurs();
@@ -146,36 +196,45 @@ async function main(): Promise<void> {
   const load1 = os.loadavg().map((v) => v.toFixed(2)).join(", ");
   const best = (rs: Result[]) => median(rs.map((r) => r.ms_per_step));
   const rss = (rs: Result[]) => Math.max(...rs.map((r) => r.peak_rss_mib));
-  const rows = models.map((m) => {
-    const o = ours.get(m)!, t = torch.get(m)!;
+  const rows = cells.map((job) => {
+    const o = ours.get(job)!, t = torch.get(job)!;
     const om = best(o), tm = best(t), orss = rss(o), trss = rss(t);
     // each round's ours and torch ran back to back: their ratio is less exposed to the load drifting
     const ratio = median(o.map((r, i) => t[i].ms_per_step / r.ms_per_step));
     const runs = o.map((r, i) => `${r.ms_per_step.toFixed(0)}/${t[i].ms_per_step.toFixed(0)}`).join(", ");
-    return `| ${m} | ${om.toFixed(0)} | ${tm.toFixed(0)} | ${ratio.toFixed(2)}× | ${runs} | ${
-      orss.toFixed(0)
-    } | ${trss.toFixed(0)} | ${(orss / trss).toFixed(2)}× | ${
+    return `| ${job.model} | ${job.batch}, ${job.size}² | ${om.toFixed(0)} | ${tm.toFixed(0)} | ${
+      ratio.toFixed(2)
+    }× | ${runs} | ${orss.toFixed(0)} | ${trss.toFixed(0)} | ${(orss / trss).toFixed(2)}× | ${
       median(o.map((r) => r.build_s!)).toFixed(2)
-    } | ${median(o.map((r) => r.session_s!)).toFixed(2)} |`;
+    } | ${median(o.map((r) => r.session_s!)).toFixed(2)} | ${
+      Math.max(...o.map((r) => r.tune_s ?? 0)).toFixed(1)
+    } |`;
   });
   const table = [
-    `| model | ours ms/step | torch ms/step | throughput ours/torch | rounds (ours/torch ms) | ours peak RSS MiB | torch peak RSS MiB | RSS ours/torch | graph build s | session s |`,
-    `|---|---|---|---|---|---|---|---|---|---|`,
+    `| model | batch, size | ours ms/step | torch ms/step | throughput ours/torch | rounds (ours/torch ms) | ours peak RSS MiB | torch peak RSS MiB | RSS ours/torch | graph build s | session s | conv tuning s |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|`,
     ...rows,
   ].join("\n");
+  const choices = cells.map((job) =>
+    `- ${job.model} ${job.batch}, ${job.size}²: ${ours.get(job)![0].choices}`
+  );
   const machine = `${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length} cores, ${
     (os.totalmem() / 2 ** 30).toFixed(0)
   } GiB; Deno ${Deno.version.deno}, onnxruntime-node 1.30.0; torch from /usr/bin/python3`;
+  const shape = values.grid ? `grid ${values.grid}` : `batch ${batch}, 3×${size}×${size}`;
   const header = [
-    `Run ${new Date().toISOString()}: batch ${batch}, 3×${size}×${size}, 5 classes, ${threads} threads, ` +
+    `Run ${new Date().toISOString()}: ${shape}, 5 classes, ${threads} threads, ` +
     `median of ${steps} steps after 2 warm-ups, ${rounds} round(s) (ms columns: median over rounds; ratio: median of ` +
-    `the per-round ratios), each model in its own process, ours and torch alternately.`,
+    `the per-round ratios), each model in its own process, ours and torch alternately; conv backward ` +
+    `formulations ${values["no-tune"] ? "fixed (--no-tune)" : `measured per shape (cache ${values.tune})`}.`,
     `Machine: ${machine}. Load average (1, 5, 15 min) before: ${load0}; after: ${load1}.`,
   ].join("\n");
-  console.log(`${header}\n\n${table}`);
-  if (!values["no-write"]) {
-    await writeLatest(values.out!, `${header}\n\n${table}`, "Training engine benchmark");
-  }
+  const body =
+    `${header}\n\n${table}\n\nConv backward formulations (dX/dW per distinct conv shape, graph order):\n\n${
+      choices.join("\n")
+    }`;
+  console.log(body);
+  if (!values["no-write"]) await writeLatest(values.out!, body, "Training engine benchmark");
 }
 
 if (values.child) await child(values.child);

@@ -10,7 +10,10 @@
  */
 import { analyzeStudy } from "../lib/study/analyze.ts";
 import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
+import { preflight } from "../lib/study/preflight.ts";
 import { exitCode } from "../lib/util/cli.ts";
+import { exists, removeLeftoverTmp } from "../lib/util/fs.ts";
+import { stopOnSignals, withLocks } from "../lib/util/lock.ts";
 
 const HELP = `Usage: deno task analyze [study flags] [--force] [--bootstrap-reps N] [--quiet]
 
@@ -53,11 +56,17 @@ export function main(argv: string[]): Promise<number> {
       return;
     }
     const config = resolveConfig(own.rest, { requireInputs: false });
+    await preflight(config, ["study"]);
     const t0 = performance.now();
-    const r = await analyzeStudy(config, {
-      force: own.force,
-      bootstrapReps: own.reps,
-      log: own.quiet ? undefined : (line) => console.error(line),
+    // one writer of the study folder's analysis.json (and report) at a time; nothing to lock in no folder
+    const r = await withLocks((await exists(config.out)) ? [config.out] : [], async () => {
+      // a kill mid-write of analysis.json or the report left its temp file (only they write at the top)
+      await removeLeftoverTmp(config.out);
+      return await analyzeStudy(config, {
+        force: own.force,
+        bootstrapReps: own.reps,
+        log: own.quiet ? undefined : (line) => console.error(line),
+      });
     });
     const total = r.runs.length + r.missing.length;
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
@@ -70,4 +79,7 @@ export function main(argv: string[]): Promise<number> {
   });
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  stopOnSignals("analyze");
+  Deno.exit(await main(Deno.args));
+}

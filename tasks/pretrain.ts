@@ -5,12 +5,26 @@
  */
 import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
 import { pretrainStep } from "../lib/study/pipeline.ts";
-import { runCli } from "../lib/util/cli.ts";
+import { preflight } from "../lib/study/preflight.ts";
+import { exitCode } from "../lib/util/cli.ts";
+import { stopOnSignals } from "../lib/util/lock.ts";
 
-await runCli("pretrain", async () => {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(`Usage: deno task pretrain [flags]\n\n${STUDY_USAGE}`);
-    return;
-  }
-  await pretrainStep(resolveConfig(Deno.args));
-});
+/** Runs the pretrain task on `argv`; returns the process exit code. */
+export function main(argv: string[]): Promise<number> {
+  return exitCode("pretrain", async () => {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      console.log(`Usage: deno task pretrain [flags]\n\n${STUDY_USAGE}`);
+      return;
+    }
+    const config = resolveConfig(argv);
+    // what this step's permissions let it check, before it does any work
+    await preflight(config, ["source", "device"]);
+    await pretrainStep(config);
+  });
+}
+
+if (import.meta.main) {
+  // SIGTERM (scancel, a stopped reproduce) and SIGINT release the locks and exit; finished work stays
+  stopOnSignals("pretrain");
+  Deno.exit(await main(Deno.args));
+}

@@ -9,11 +9,12 @@
  */
 import { join } from "node:path";
 import { studyPaths } from "../lib/study/paths.ts";
-import { exists } from "../lib/util/fs.ts";
+import { exists, removeLeftoverTmp } from "../lib/util/fs.ts";
 import { loadAnalysis } from "../lib/study/analysis_file.ts";
 import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
 import { exitCode } from "../lib/util/cli.ts";
-import { collectProvenance, detectGpu } from "../lib/report/provenance.ts";
+import { stopOnSignals, withLocks } from "../lib/util/lock.ts";
+import { collectProvenance, detectGpu } from "../lib/study/provenance.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { svgToPng } from "../lib/report/figures.ts";
 
@@ -67,7 +68,8 @@ export function main(argv: string[]): Promise<number> {
     const path = own.analysis ?? join(asked.out, "analysis.json");
     if (!(await exists(path))) throw new Error(`No analysis at ${path}: run \`deno task analyze\` first`);
     const analysis = await loadAnalysis(path);
-    // the report describes what was analysed; the flags only locate it
+    // the report describes what was analysed; the flags only locate it. Its out is the folder the analysis
+    // is in (loadAnalysis), so a copied study folder reports into the copy
     const config = analysis.config;
     // the data step's cache holds the manifest (source files, sha256, labels, split)
     const manifest = own.manifest ?? join(studyPaths(config).cache, "manifest.json");
@@ -78,13 +80,20 @@ export function main(argv: string[]): Promise<number> {
       gpu: await gpuName(config.device, analysis.provenance?.machine?.gpu ?? null),
     });
     const dir = own.dir ?? config.out;
-    const written = await writeReport({ ...analysis, provenance }, dir);
-    if (own.png && written.figures.length > 0) {
-      const main = written.figures[0];
-      await svgToPng(await Deno.readTextFile(main.svg), main.svg.replace(/\.svg$/, ".png"));
-    }
+    const written = await withLocks([dir], async () => {
+      for (const d of [dir, join(dir, "figures")]) await removeLeftoverTmp(d);
+      const w = await writeReport({ ...analysis, provenance }, dir);
+      if (own.png && w.figures.length > 0) {
+        const main = w.figures[0];
+        await svgToPng(await Deno.readTextFile(main.svg), main.svg.replace(/\.svg$/, ".png"));
+      }
+      return w;
+    });
     console.log(written.report);
   });
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  stopOnSignals("report");
+  Deno.exit(await main(Deno.args));
+}

@@ -2,63 +2,92 @@
  * `deno task reproduce [study flags]`: the whole study into `<out>/report.md`. Runs each step as its own
  * Deno process with only the permissions that step needs — data (reads the photos, writes the cache),
  * pretrain, train (reads the cache and the weights, writes runs), analyze, report — and no network for
- * any of them. Every step is idempotent, so a rerun resumes where the last one stopped.
+ * any of them. Every step is idempotent, so a rerun resumes where the last one stopped. SIGTERM or SIGINT
+ * is passed on to the step under way, which releases its locks and exits; then this process exits too, with
+ * one line, so no process is left behind.
  * @module
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configToArgs, resolveConfig, STUDY_USAGE, type StudyConfig } from "../lib/study/config.ts";
-import { runCli } from "../lib/util/cli.ts";
+import { configToArgs, resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
+import { stepArgs, studySteps } from "../lib/study/steps.ts";
+import { exitCode } from "../lib/util/cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-// onnxruntime-node and sharp are Node-API addons (ffi); they read a few environment variables and the
-// loaders count cores (sys)
-const ADDONS = ["--allow-env", "--allow-ffi", "--allow-sys"];
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+/** the step under way, and the signal that asked this process to stop */
+let child: Deno.ChildProcess | null = null;
+let current = "setup";
+let stop: keyof typeof SIGNALS | null = null;
 
-/** The steps in order, each with the paths it may read and write and the other permissions it needs. */
-function steps(c: StudyConfig): { name: string; read: string[]; write: string[]; allow: string[] }[] {
-  const out = resolve(c.out);
-  const weights = Object.values(c.weights as Record<string, string>).map((w) => resolve(w));
-  const data = c.data.kind === "path" ? [resolve(c.data.path)] : [];
-  // every step reads the project itself: worker threads load their module files from it, and the report
-  // hashes deno.lock and reads the git commit for its provenance section
-  return [
-    { name: "data", read: [ROOT, ...data, out], write: [out], allow: ADDONS },
-    ...(c.source ? [{ name: "pretrain", read: [ROOT, out], write: [out], allow: ADDONS }] : []),
-    { name: "train", read: [ROOT, out, ...weights], write: [out], allow: ADDONS },
-    // CCA's large products run through onnxruntime
-    { name: "analyze", read: [ROOT, out], write: [out], allow: ["--allow-ffi", "--allow-sys"] },
-    { name: "report", read: [ROOT, out, ...weights], write: [out], allow: ["--allow-sys"] },
-  ];
+function stopped(step: string): never {
+  console.error(
+    `reproduce: stopped by ${stop} during step ${step}; finished work is kept: rerun the same command to resume`,
+  );
+  Deno.exit(128 + SIGNALS[stop!]);
 }
 
-await runCli("reproduce", async () => {
-  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-    console.log(`Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`);
-    return;
+for (const sig of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) {
+  try {
+    Deno.addSignalListener(sig, () => {
+      if (stop) return;
+      stop = sig;
+      if (!child) stopped(current);
+      try {
+        child.kill(sig);
+      } catch {
+        // it has just ended
+      }
+      // a step stops within a moment (its signal handler exits); one that does not is killed
+      const t = setTimeout(() => {
+        try {
+          child?.kill("SIGKILL");
+        } catch {
+          // ended meanwhile
+        }
+      }, 20_000);
+      Deno.unrefTimer(t);
+    });
+  } catch {
+    // Windows: no SIGTERM listener
   }
-  const config = resolveConfig(Deno.args);
-  const args = configToArgs(config);
-  const t0 = performance.now();
-  for (const step of steps(config)) {
-    const flags = [
-      `--allow-read=${step.read.join(",")}`,
-      `--allow-write=${step.write.join(",")}`,
-      ...step.allow,
-    ];
-    console.error(`reproduce: step ${step.name}`);
-    const st = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...flags, join(ROOT, "tasks", `${step.name}.ts`), ...args],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn().status;
-    if (!st.success) {
-      throw new Error(`step ${step.name} failed (exit ${st.code}); rerun the same command to resume`);
+}
+
+/** Runs the reproduce task on `argv`; returns the process exit code. */
+export function main(argv: string[]): Promise<number> {
+  return exitCode("reproduce", async () => {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      console.log(`Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`);
+      return;
     }
-  }
-  const secs = (performance.now() - t0) / 1000;
-  console.log(`reproduce: report at ${join(resolve(config.out), "report.md")} (${secs.toFixed(0)} s)`);
-});
+    const config = resolveConfig(argv);
+    const args = configToArgs(config);
+    const t0 = performance.now();
+    for (const step of studySteps(config, ROOT)) {
+      current = step.name;
+      if (stop) stopped(step.name);
+      console.error(`reproduce: step ${step.name}`);
+      child = new Deno.Command(Deno.execPath(), {
+        args: stepArgs(step, ROOT, args),
+        cwd: ROOT,
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+      const st = await child.status;
+      child = null;
+      if (stop) stopped(step.name);
+      if (!st.success && step.name === "preflight") {
+        throw new Error("nothing was started: fix the problem above and rerun");
+      }
+      if (!st.success) {
+        throw new Error(`step ${step.name} failed (exit ${st.code}); rerun the same command to resume`);
+      }
+    }
+    const secs = (performance.now() - t0) / 1000;
+    console.log(`reproduce: report at ${join(resolve(config.out), "report.md")} (${secs.toFixed(0)} s)`);
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { numberFlag, runCli } from "../lib/util/cli.ts";
+import { exitCode, numberFlag } from "../lib/util/cli.ts";
 import { synthFundus, synthNatural } from "../lib/data/synth.ts";
 
 const HELP = `Usage: deno task synth --out DIR --count N [--seed S] [options]
@@ -24,49 +24,54 @@ Synthetic data, deterministic by seed; a rerun with the same settings renders on
   -h, --help       this text
 `;
 
-await runCli("synth", async () => {
-  const args = parseArgs({
-    args: Deno.args,
-    options: {
-      out: { type: "string" },
-      count: { type: "string" },
-      seed: { type: "string" },
-      kind: { type: "string", default: "fundus" },
-      width: { type: "string" },
-      grades: { type: "string" },
-      size: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  }).values;
-  if (args.help) {
-    console.log(HELP);
-    return;
-  }
-  if (!args.out) throw new RangeError("--out is required (see --help)");
-  const count = numberFlag("count", args.count, { required: true })!,
-    seed = numberFlag("seed", args.seed, { fallback: 0 })!;
-  let r;
-  if (args.kind === "fundus") {
-    const gradeWeights = args.grades?.split(",").map(Number);
-    r = await synthFundus({
-      out: args.out,
-      count,
-      seed,
-      width: numberFlag("width", args.width, { fallback: 512 }),
-      gradeWeights,
-    });
-  } else if (args.kind === "natural") {
-    r = await synthNatural({
-      out: args.out,
-      count,
-      seed,
-      size: numberFlag("size", args.size, { fallback: 96 }),
-    });
-  } else throw new RangeError(`--kind must be fundus or natural, got '${args.kind}'`);
-  console.log(
-    `synth: ${r.count} ${args.kind} pictures in ${args.out} (${r.rendered} rendered, ${
-      r.seconds.toFixed(1)
-    } s); ` +
-      `per class: ${r.perClass.join(" ")}`,
-  );
-});
+/** Runs the synth task on `argv`; returns the process exit code. */
+export function main(argv: string[]): Promise<number> {
+  return exitCode("synth", async () => {
+    const args = parseArgs({
+      args: argv,
+      options: {
+        out: { type: "string" },
+        count: { type: "string" },
+        seed: { type: "string" },
+        kind: { type: "string", default: "fundus" },
+        width: { type: "string" },
+        grades: { type: "string" },
+        size: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+    if (args.help) {
+      console.log(HELP);
+      return;
+    }
+    if (!args.out) throw new RangeError("--out is required (see --help)");
+    const count = numberFlag("count", args.count, { required: true })!,
+      seed = numberFlag("seed", args.seed, { fallback: 0 })!;
+    let r;
+    if (args.kind === "fundus") {
+      const gradeWeights = args.grades?.split(",").map(Number);
+      r = await synthFundus({
+        out: args.out,
+        count,
+        seed,
+        width: numberFlag("width", args.width, { fallback: 512 }),
+        gradeWeights,
+      });
+    } else if (args.kind === "natural") {
+      r = await synthNatural({
+        out: args.out,
+        count,
+        seed,
+        size: numberFlag("size", args.size, { fallback: 96 }),
+      });
+    } else throw new RangeError(`--kind must be fundus or natural, got '${args.kind}'`);
+    console.log(
+      `synth: ${r.count} ${args.kind} pictures in ${args.out} (${r.rendered} rendered, ${
+        r.seconds.toFixed(1)
+      } s); ` +
+        `per class: ${r.perClass.join(" ")}`,
+    );
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -5,7 +5,7 @@
 import type { Graph } from "../graph/graph.ts";
 import { fmtShape, type Node, type OpKind, type Value } from "../graph/types.ts";
 import { GRAD_RULES } from "./registry.ts";
-import type { GradContext, GradOptions, GradRule } from "./rule.ts";
+import { type GradContext, type GradOptions, type GradRule, NO_GRADIENT, sumAll } from "./rule.ts";
 
 const isFloat = (v: Value | undefined): boolean => !!v && (v.dtype === "float32" || v.dtype === "float64");
 
@@ -88,7 +88,7 @@ export function gradients(
     if (list.length === 1) return list[0];
     const sum = g.scope(
       `grad/${v.name}`,
-      () => (list.length === 2 ? g.op.Add(list[0], list[1]) : g.op.Sum(list)),
+      () => sumAll(g, list, options),
     );
     contributions.set(v, [sum]);
     return sum;
@@ -103,10 +103,6 @@ export function gradients(
     const dy = n.outputs.map((o) => (o && relevant.has(o) ? total(o) : undefined));
     if (dy.every((d) => !d)) continue;
     const needs = n.inputs.map((v) => !!v && relevant.has(v));
-    if ((n.op as string) === "Identity") {
-      if (needs[0] && dy[0]) add(n.inputs[0]!, dy[0], n);
-      continue;
-    }
     const rule = GRAD_RULES[n.op] as GradRule<OpKind> | undefined;
     if (!rule) throw new TypeError(`${n.op} node '${n.name}': no gradient rule`);
     const ctx: GradContext<OpKind> = {
@@ -123,8 +119,9 @@ export function gradients(
     n.inputs.forEach((v, i) => {
       if (!v || !needs[i]) return;
       const d = grads[i];
+      if (d === NO_GRADIENT) return;
       if (d) add(v, d, n);
-      else if (n.op !== "BatchNormalization" || !n.meta?.batchStats) {
+      else {
         throw new TypeError(
           `Gradient rule of ${n.op} node '${n.name}' gave no gradient for input ${i} ('${v.name}')`,
         );

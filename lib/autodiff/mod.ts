@@ -4,4 +4,11 @@
  */
 export { gradients } from "./gradients.ts";
 export { DIFFERENTIABLE_OPS, GRAD_RULES } from "./registry.ts";
-export type { GradContext, GradOptions, GradRule } from "./rule.ts";
+export {
+  type ConvChoice,
+  type ConvSignature,
+  type GradContext,
+  type GradOptions,
+  type GradRule,
+  NO_GRADIENT,
+} from "./rule.ts";

@@ -12,6 +12,7 @@ import {
   addRule,
   divRule,
   expRule,
+  logRule,
   mulRule,
   negRule,
   reciprocalRule,
@@ -21,11 +22,19 @@ import {
   sumRule,
   whereRule,
 } from "./rules/elementwise.ts";
-import { concatRule, expandRule, flattenRule, reshapeRule, splitRule, transposeRule } from "./rules/shape.ts";
+import {
+  concatRule,
+  expandRule,
+  flattenRule,
+  identityRule,
+  reshapeRule,
+  splitRule,
+  transposeRule,
+} from "./rules/shape.ts";
 import { gemmRule, matMulRule } from "./rules/linalg.ts";
 import { logSoftmaxRule, softmaxCrossEntropyRule, softmaxRule } from "./rules/loss.ts";
 import { reduceMeanRule, reduceSumRule, reduceSumSquareRule } from "./rules/reduce.ts";
-import { noGradient } from "./rules/none.ts";
+import { isNoGradient, noGradient } from "./rules/none.ts";
 
 /** Gradient rule per operator. */
 export const GRAD_RULES: { readonly [K in OpKind]: GradRule<K> } = {
@@ -45,7 +54,9 @@ export const GRAD_RULES: { readonly [K in OpKind]: GradRule<K> } = {
   Sqrt: sqrtRule,
   Reciprocal: reciprocalRule,
   Exp: expRule,
+  Log: logRule,
   Sum: sumRule,
+  Identity: identityRule,
   Flatten: flattenRule,
   Reshape: reshapeRule,
   Transpose: transposeRule,
@@ -69,9 +80,7 @@ export const GRAD_RULES: { readonly [K in OpKind]: GradRule<K> } = {
   Cast: noGradient("a cast has no gradient rule"),
 };
 
-/** The ops whose rule builds real gradients (the rest are listed in the registry as errors). */
+/** The ops whose rule builds real gradients: derived from the registry (the rest are {@linkcode noGradient}). */
 export const DIFFERENTIABLE_OPS: readonly OpKind[] = (Object.keys(GRAD_RULES) as OpKind[]).filter(
-  (k) =>
-    !["ConvTranspose", "Slice", "ReduceMax", "ScatterElements", "ConstantOfShape", "Greater", "Equal", "Cast"]
-      .includes(k),
+  (k) => !isNoGradient(GRAD_RULES[k]),
 );

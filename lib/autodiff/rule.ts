@@ -42,21 +42,76 @@ export interface GradOptions {
   /** Conv weight gradient's im2col: "conv" (default, a one-hot grouped Conv) or "slices" (kh·kw strided copies). */
   im2col?: "conv" | "slices";
   /**
+   * Sums of three or more gradient contributions: "sum" (default, one ONNX Sum) or "add" (a balanced tree of
+   * Adds) — onnxruntime's WebGPU provider has no Sum kernel, so a Sum there runs on the CPU.
+   */
+  sum?: "sum" | "add";
+  /**
    * Largest im2col buffer a conv weight gradient materialises at once, in bytes (default 64 MiB): the batch,
    * then a sample's output rows, are split to stay under it.
    */
   dwChunkBytes?: number;
+  /**
+   * Per-conv choice of formulation (a measured choice, lib/train/tune.ts), consulted by the Conv rule with
+   * the conv's shape signature; undefined, or a field left undefined, keeps the default rules above.
+   */
+  convChoice?: (sig: ConvSignature) => ConvChoice | undefined;
+}
+
+/** The shape of one 2-D Conv as its gradient rule sees it (the key of a measured formulation choice). */
+export interface ConvSignature {
+  /** input N, C, H, W */
+  x: readonly number[];
+  /** weight M, C, kh, kw */
+  w: readonly number[];
+  /** strides */
+  s: readonly number[];
+  /** pads (top, left, bottom, right) */
+  p: readonly number[];
+  /** element type */
+  dtype: string;
 }
 
 /**
- * A reverse-mode rule: returns the gradient for each input position (same shape as that input), or
- * undefined where not needed. Rules build only what `needs` asks for.
+ * Equivalent formulations of one Conv's backward. dx: "conv" (stride-1 Conv of dY with the flipped kernel;
+ * only where the default rules would use it or a 1×1 MatMul), "transpose" (ConvTranspose), "matmul" (1×1
+ * stride-1 unpadded only). dw: "batched" (per-sample MatMuls summed; only where M ≤ Ho·Wo) or "gemm" (one Gemm
+ * over the batch).
  */
-export type GradRule<K extends OpKind> = (ctx: GradContext<K>) => (Value | undefined)[];
+export interface ConvChoice {
+  /** input-gradient formulation */
+  dx?: "conv" | "transpose" | "matmul";
+  /** weight-gradient formulation */
+  dw?: "batched" | "gemm";
+}
+
+/**
+ * What a rule returns for an input that needs a gradient but gets none by the op's definition (BatchNorm's
+ * batch statistics: their effect is already inside dx). Returning `undefined` for a needed input is a bug
+ * the traversal reports.
+ */
+export const NO_GRADIENT: unique symbol = Symbol("no gradient");
+
+/**
+ * A reverse-mode rule: returns the gradient for each input position (same shape as that input),
+ * {@linkcode NO_GRADIENT} where the op defines none, or undefined where not needed. Rules build only what
+ * `needs` asks for.
+ */
+export type GradRule<K extends OpKind> = (ctx: GradContext<K>) => (Value | typeof NO_GRADIENT | undefined)[];
 
 /** An error naming the op, the node and the attribute or reason a gradient cannot be built. */
 export function unsupported(node: Node, what: string): Error {
   return new TypeError(`${node.op} node '${node.name}': ${what}`);
+}
+
+/** Sums gradient contributions: one Add for two, else one Sum or a balanced tree of Adds (`options.sum`). */
+export function sumAll(g: Graph, parts: readonly Value[], options: GradOptions): Value {
+  if (parts.length === 0) throw new RangeError("Nothing to sum");
+  if (parts.length === 1) return parts[0];
+  if (parts.length === 2) return g.op.Add(parts[0], parts[1]);
+  if (options.sum !== "add") return g.op.Sum(parts);
+  const half = parts.length >> 1;
+  return g.op.Add(sumAll(g, parts.slice(0, half), options), sumAll(g, parts.slice(half), options));
 }
 
 /** A scalar constant of `like`'s dtype. */

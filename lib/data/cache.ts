@@ -21,6 +21,11 @@ export interface CacheSettings {
   crop: "fundus" | "none";
   /** Ben Graham normalisation applied */
   graham: boolean;
+  /**
+   * With `graham`: its blur is a float-weight Gaussian. Caches made before (sharp's truncated integer kernel,
+   * up to 16 grey levels off) lack it, so their settings differ and they are refused, not silently reused.
+   */
+  grahamBlur?: "gaussian";
   /** number of classes labels were checked against */
   classes: number;
 }

@@ -5,8 +5,8 @@
  * @module
  */
 import { parse } from "npm:csv-parse@7.0.3/sync";
-import { basename, dirname, join, resolve } from "node:path";
-import { readdir, stat } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { readdir, realpath, stat } from "node:fs/promises";
 import { readNpz } from "../util/npy.ts";
 
 /** The dataset layouts understood by the ingest. */
@@ -51,7 +51,20 @@ export interface ListOptions {
   format?: DatasetFormat;
   /** labels must lie in [0, classes); default 5 (DR grades 0-4) */
   classes?: number;
+  /**
+   * let a generic CSV name files outside its own folder (absolute paths, `..`, links that lead out);
+   * default false: such a row is refused, so that a listing cannot pull arbitrary files into a cache
+   */
+  allowOutsidePaths?: boolean;
 }
+
+/** Whether `path` lies inside the folder `root` (both absolute). */
+function inside(root: string, path: string): boolean {
+  const r = relative(root, path);
+  return r === "" || (!r.startsWith(`..${sep}`) && r !== ".." && !isAbsolute(r));
+}
+
+const OUTSIDE_HINT = "pass --allow-outside-paths to read it anyway";
 
 async function isFile(p: string): Promise<boolean> {
   try {
@@ -232,15 +245,43 @@ export async function listDataset(path: string, opts: ListOptions = {}): Promise
       if (!row.path) throw new TypeError(`${listing} line ${line}: empty path`);
       addId(row.path, line);
       const label = parseLabel(listing, line, row.label, classes);
-      items.push({ id: row.path, file: resolve(root, row.path), label, patient: row.patient || row.path });
+      const file = resolve(root, row.path);
+      if (!opts.allowOutsidePaths) {
+        if (isAbsolute(row.path)) {
+          throw new RangeError(
+            `${listing} line ${line}: path '${row.path}' is absolute; paths are read relative to the CSV's folder ${root} (${OUTSIDE_HINT})`,
+          );
+        }
+        if (!inside(root, file)) {
+          throw new RangeError(
+            `${listing} line ${line}: path '${row.path}' leaves the CSV's folder ${root} (${OUTSIDE_HINT})`,
+          );
+        }
+      }
+      items.push({ id: row.path, file, label, patient: row.patient || row.path });
     }
   }
   if (!items.length) throw new TypeError(`${listing} lists no images`);
   const missing: { id: string; file: string }[] = [];
   const present: DatasetItem[] = [];
+  // links are followed: one that leads out of the folder reads outside it as surely as "../"
+  const realRoot = format === "csv" && !opts.allowOutsidePaths ? await realpath(root) : null;
   for (const it of items) {
-    if (await isFile(it.file)) present.push(it);
-    else missing.push({ id: it.id, file: it.file });
+    if (!(await isFile(it.file))) {
+      missing.push({ id: it.id, file: it.file });
+      continue;
+    }
+    if (realRoot !== null) {
+      const real = await realpath(it.file);
+      if (!inside(realRoot, real)) {
+        throw new RangeError(
+          `${listing} line ${
+            seen.get(it.id)
+          }: path '${it.id}' resolves to ${real}, outside the CSV's folder ${realRoot} (${OUTSIDE_HINT})`,
+        );
+      }
+    }
+    present.push(it);
   }
   return { format, root, listing, items: present, missing };
 }

@@ -37,6 +37,8 @@ export interface PreprocessOptions {
   testFraction?: number;
   /** keep only a grade-stratified subset of this many images (before splitting) */
   limit?: number;
+  /** let a generic CSV list files outside its folder (absolute, `..`, links leading out); default false */
+  allowOutsidePaths?: boolean;
   /** abort on the first missing or unreadable image instead of skipping it */
   strict?: boolean;
   /** worker threads; default: every core. 0 runs on this thread (sharp still decodes on its own threads),
@@ -44,8 +46,11 @@ export interface PreprocessOptions {
   workers?: number;
   /** target shard size in bytes; default 256 MiB */
   shardBytes?: number;
-  /** called after each image with (done, total) */
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * called after each image to decode with (done, total, skipped): `done` counts the images decoded, not
+   * the skipped ones, so `done + skipped` reaches `total` at the end
+   */
+  onProgress?: (done: number, total: number, skipped: number) => void;
 }
 
 /** What {@linkcode preprocessDataset} did; also written to `report.json` in the cache folder. */
@@ -98,12 +103,24 @@ export async function preprocessDataset(opts: PreprocessOptions): Promise<Prepro
     throw new RangeError(`Classes must be an integer ≥ 2, got ${classes}`);
   }
   const seed = opts.seed ?? 0, testFraction = opts.testFraction ?? 0.1;
-  const ds = await listDataset(opts.data, { format: opts.format, classes });
+  // the split comes last; a value it would refuse must not cost a pass over every photo first
+  if (!(testFraction > 0 && testFraction < 1)) {
+    throw new RangeError(`Test fraction must lie in (0, 1), got ${testFraction}`);
+  }
+  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1)) {
+    throw new RangeError(`Limit must be a whole number ≥ 1, got ${opts.limit}`);
+  }
+  const ds = await listDataset(opts.data, {
+    format: opts.format,
+    classes,
+    allowOutsidePaths: opts.allowOutsidePaths,
+  });
   const settings: CacheSettings = {
     size,
     // MedMNIST images are already square crops of the field, too small to look for it again.
     crop: opts.crop ?? (ds.format === "medmnist" ? "none" : "fundus"),
     graham: opts.graham ?? false,
+    ...(opts.graham ? { grahamBlur: "gaussian" as const } : {}),
     classes,
   };
   const skipped: PreprocessReport["skipped"] = ds.missing.map((m) => ({
@@ -241,7 +258,7 @@ export async function preprocessDataset(opts: PreprocessOptions): Promise<Prepro
     type Runner = { post(t: StageTask): void; onresult: (r: Result) => void; stop(): void };
     const threads = opts.workers ?? availableParallelism();
     const byKey = new Map(todo.map((t) => [keyOf(t.id), t]));
-    let next = 0, finished = 0, failure: Error | null = null;
+    let next = 0, finished = 0, failed = 0, failure: Error | null = null;
     let packing = Promise.resolve();
     const runners: Runner[] = [];
     try {
@@ -299,10 +316,11 @@ export async function preprocessDataset(opts: PreprocessOptions): Promise<Prepro
               if (pending.length >= perShard) packing = packing.then(() => flush(false));
             } else {
               const it = byKey.get(res.key)!;
+              failed++;
               skipped.push({ id: it.id, file: it.file, reason: res.error! });
               if (opts.strict) return fail(new Error(`${it.file}: ${res.error} (--strict)`));
             }
-            opts.onProgress?.(finished, todo.length);
+            opts.onProgress?.(processed, todo.length, failed);
             if (finished === todo.length) resolveAll();
             else send(r);
           };

@@ -36,102 +36,105 @@ export interface FundusSvgOptions {
   eye: "left" | "right";
 }
 
-/**
- * The SVG of one fundus-like photograph of DR grade `grade` (0-4), deterministic by `seed`: circular field on black (sometimes cut
- * off at top and bottom), orange-red background with uneven illumination, optic disc, macula, two
- * branching vessel trees, and lesions that grow in number and size with the grade (1 microaneurysms; 2 +
- * haemorrhages, hard exudates; 3 + many haemorrhages, cotton-wool spots, venous beading; 4 +
- * neovascularisation, laser scars). Also returns the field circle, for geometry tests.
- */
-export function fundusSvg(
-  seed: number | string,
-  grade: number,
-  o: FundusSvgOptions,
-): { svg: string; circle: { cx: number; cy: number; r: number } } {
-  if (!Number.isInteger(grade) || grade < 0 || grade > 4) {
-    throw new RangeError(`Grade must be 0-4, got ${grade}`);
+type Point = { x: number; y: number };
+type Vessel = { pts: number[][]; w: number };
+
+/** One photo's drawing state: its generator, geometry and colours, shared by the part painters below. */
+interface Fundus {
+  rng: Rng;
+  cx: number;
+  cy: number;
+  R: number;
+  disc: Point;
+  discR: number;
+  macula: Point;
+  base: number[];
+  /** lesion sizes are given in pixels of a 200-px-radius field */
+  scale: number;
+  /** the dark red of haemorrhages, microaneurysms and beading */
+  dark: string;
+  /** SVG elements of the lesions, painted above the vessels and disc */
+  lesion: string[];
+}
+
+const inField = (o: Fundus, x: number, y: number, m = 0.92) =>
+  (x - o.cx) ** 2 + (y - o.cy) ** 2 < (m * o.R) ** 2;
+
+/** A uniform point of the field, away from the optic disc. */
+function randomPoint(o: Fundus, m = 0.88): Point {
+  for (;;) {
+    const a = o.rng.float() * 2 * Math.PI, d = Math.sqrt(o.rng.float()) * m * o.R;
+    const x = o.cx + d * Math.cos(a), y = o.cy + d * Math.sin(a);
+    if ((x - o.disc.x) ** 2 + (y - o.disc.y) ** 2 > (o.discR * 1.6) ** 2) return { x, y };
   }
-  const rng = new Rng(seed);
-  const { width: W, height: H } = o;
-  const R = H * rng.uniform(0.44, 0.56);
-  const cx = W / 2 + rng.uniform(-0.03, 0.03) * W, cy = H / 2 + rng.uniform(-0.02, 0.02) * H;
-  // Some Kaggle photos are mirrored/upside down ("inverted"); so are ~10 % of these.
-  const inverted = rng.float() < 0.1;
-  const side = (o.eye === "right" ? 1 : -1) * (inverted ? -1 : 1);
-  const bright = rng.uniform(0.55, 1.1);
-  const base = [rng.uniform(185, 235) * bright, rng.uniform(75, 120) * bright, rng.uniform(25, 55) * bright];
-  const disc = { x: cx + side * R * rng.uniform(0.38, 0.5), y: cy + rng.uniform(-0.08, 0.08) * R };
-  const macula = { x: cx - side * R * rng.uniform(0.05, 0.15), y: cy + rng.uniform(-0.05, 0.05) * R };
-  const discR = R * rng.uniform(0.075, 0.095);
-  const parts: string[] = [];
-  const inField = (x: number, y: number, m = 0.92) => (x - cx) ** 2 + (y - cy) ** 2 < (m * R) ** 2;
-  const randomPoint = (m = 0.88) => {
-    for (;;) {
-      const a = rng.float() * 2 * Math.PI, d = Math.sqrt(rng.float()) * m * R;
-      const x = cx + d * Math.cos(a), y = cy + d * Math.sin(a);
-      if ((x - disc.x) ** 2 + (y - disc.y) ** 2 > (discR * 1.6) ** 2) return { x, y };
-    }
-  };
+}
 
-  // Background, macula and illumination.
-  const lx = cx + rng.uniform(-0.4, 0.4) * R, ly = cy + rng.uniform(-0.4, 0.4) * R;
-  parts.push(`<circle cx="${f(cx)}" cy="${f(cy)}" r="${f(R)}" fill="url(#bg)"/>`);
-  parts.push(
-    `<circle cx="${f(lx)}" cy="${f(ly)}" r="${f(R * rng.uniform(0.5, 0.9))}" fill="url(#light)" opacity="${
-      f(rng.uniform(0.15, 0.45))
-    }"/>`,
-  );
-  parts.push(`<circle cx="${f(macula.x)}" cy="${f(macula.y)}" r="${f(R * 0.22)}" fill="url(#mac)"/>`);
+const count = (o: Fundus, lo: number, hi: number) => lo + o.rng.int(hi - lo + 1);
 
-  // Vessels: veins (darker, wider) and arteries, four trunks each leaving the disc.
-  const veinPaths: { pts: number[][]; w: number }[] = [];
-  const tree = (
-    x: number,
-    y: number,
-    ang: number,
-    w: number,
-    len: number,
-    curl: number,
-    depth: number,
-    out: { pts: number[][]; w: number }[],
-  ) => {
-    const pts: number[][] = [[x, y]];
-    const step = R * 0.035;
-    for (let s = 0; s < len; s++) {
-      ang += curl + rng.normal(0, 0.12);
-      x += step * Math.cos(ang);
-      y += step * Math.sin(ang);
-      if (!inField(x, y, 0.97)) break;
-      pts.push([x, y]);
-      if (depth > 0 && s > 2 && rng.float() < 0.17) {
-        const dir = rng.float() < 0.5 ? -1 : 1;
-        tree(
-          x,
-          y,
-          ang + dir * rng.uniform(0.4, 1.0),
-          w * 0.68,
-          len * 0.55,
-          curl * 0.6 + dir * 0.02,
-          depth - 1,
-          out,
-        );
-        w *= 0.88;
-      }
+/** A branching vessel from (x, y): `len` steps of curling path, side branches down to `depth` levels. */
+function vesselTree(
+  o: Fundus,
+  start: { x: number; y: number; ang: number; w: number; len: number; curl: number; depth: number },
+  out: Vessel[],
+): void {
+  let { x, y, ang, w } = start;
+  const { len, curl, depth } = start;
+  const pts: number[][] = [[x, y]];
+  const step = o.R * 0.035;
+  for (let s = 0; s < len; s++) {
+    ang += curl + o.rng.normal(0, 0.12);
+    x += step * Math.cos(ang);
+    y += step * Math.sin(ang);
+    if (!inField(o, x, y, 0.97)) break;
+    pts.push([x, y]);
+    if (depth > 0 && s > 2 && o.rng.float() < 0.17) {
+      const dir = o.rng.float() < 0.5 ? -1 : 1;
+      vesselTree(o, {
+        x,
+        y,
+        ang: ang + dir * o.rng.uniform(0.4, 1.0),
+        w: w * 0.68,
+        len: len * 0.55,
+        curl: curl * 0.6 + dir * 0.02,
+        depth: depth - 1,
+      }, out);
+      w *= 0.88;
     }
-    if (pts.length > 1) out.push({ pts, w });
-  };
+  }
+  if (pts.length > 1) out.push({ pts, w });
+}
+
+/** Veins (darker, wider) and arteries, four trunks each leaving the disc; returns the vein paths. */
+function vessels(o: Fundus, parts: string[]): Vessel[] {
+  const { base, disc, macula, R } = o;
+  const veins: Vessel[] = [];
   for (
     const [kind, wMul, colour] of [
       ["vein", 1, rgb(base[0] * 0.45, base[1] * 0.2, base[2] * 0.35)],
       ["artery", 0.7, rgb(base[0] * 0.75, base[1] * 0.35, base[2] * 0.4)],
     ] as const
   ) {
-    const out: { pts: number[][]; w: number }[] = [];
+    const out: Vessel[] = [];
     const toMacula = Math.atan2(macula.y - disc.y, macula.x - disc.x);
     for (const up of [-1, 1]) {
       const off = kind === "vein" ? 0.1 : -0.1;
-      tree(disc.x, disc.y, toMacula + up * (1.0 + off), R * 0.022 * wMul, 26, -up * 0.045, 4, out);
-      tree(disc.x, disc.y, toMacula + Math.PI + up * (0.6 + off), R * 0.016 * wMul, 14, up * 0.02, 3, out);
+      const trunk = { x: disc.x, y: disc.y };
+      vesselTree(o, {
+        ...trunk,
+        ang: toMacula + up * (1.0 + off),
+        w: R * 0.022 * wMul,
+        len: 26,
+        curl: -up * 0.045,
+        depth: 4,
+      }, out);
+      vesselTree(o, {
+        ...trunk,
+        ang: toMacula + Math.PI + up * (0.6 + off),
+        w: R * 0.016 * wMul,
+        len: 14,
+        curl: up * 0.02,
+        depth: 3,
+      }, out);
     }
     for (const p of out) {
       const d = p.pts.map((q, i) => `${i ? "L" : "M"}${f(q[0])} ${f(q[1])}`).join("");
@@ -141,110 +144,119 @@ export function fundusSvg(
         }" stroke-linecap="round" stroke-linejoin="round"/>`,
       );
     }
-    if (kind === "vein") veinPaths.push(...out);
+    if (kind === "vein") veins.push(...out);
   }
+  return veins;
+}
 
-  // Optic disc with its cup, above the vessels' roots.
-  parts.push(
-    `<circle cx="${f(disc.x)}" cy="${f(disc.y)}" r="${f(discR)}" fill="url(#disc)" filter="url(#soft)"/>`,
-  );
+/** Grade ≥ 1: microaneurysms, small dark dots (more with each grade). */
+function microaneurysms(o: Fundus, grade: number): void {
+  const n = count(o, 6, 12) + (grade - 1) * 6;
+  for (let i = 0; i < n; i++) {
+    const p = randomPoint(o);
+    o.lesion.push(
+      `<circle cx="${f(p.x)}" cy="${f(p.y)}" r="${f(o.rng.uniform(1.4, 2.6) * o.scale)}" fill="${o.dark}"/>`,
+    );
+  }
+}
 
-  const lesion: string[] = [];
-  const dark = rgb(base[0] * 0.42, base[1] * 0.12, base[2] * 0.2);
-  const scale = R / 200; // lesion sizes below are in pixels of a 200-px-radius field
-  const dots = (n: number, r0: number, r1: number, colour: string) => {
-    for (let i = 0; i < n; i++) {
-      const p = randomPoint();
-      lesion.push(
-        `<circle cx="${f(p.x)}" cy="${f(p.y)}" r="${f(rng.uniform(r0, r1) * scale)}" fill="${colour}"/>`,
+/** Grade ≥ 2: dot-blot and flame haemorrhages (many from grade 3). */
+function haemorrhages(o: Fundus, grade: number): void {
+  const nh = grade === 2 ? count(o, 5, 10) : count(o, 18, 30);
+  for (let i = 0; i < nh; i++) {
+    const p = randomPoint(o), rx = o.rng.uniform(3, grade === 2 ? 7 : 9) * o.scale;
+    const ry = rx * o.rng.uniform(0.4, 1), rot = f(o.rng.uniform(0, 180));
+    o.lesion.push(
+      `<ellipse cx="${f(p.x)}" cy="${f(p.y)}" rx="${f(rx)}" ry="${f(ry)}" transform="rotate(${rot} ${
+        f(p.x)
+      } ${f(p.y)})" fill="${o.dark}" opacity="${f(o.rng.uniform(0.75, 0.95))}"/>`,
+    );
+  }
+}
+
+/** Grade ≥ 2: hard exudates, clusters of small yellow-white flecks, often around the macula. */
+function hardExudates(o: Fundus, grade: number): void {
+  const { rng, macula, R, scale } = o;
+  const nc = grade === 2 ? count(o, 2, 4) : count(o, 4, 7);
+  for (let c = 0; c < nc; c++) {
+    const centre = rng.float() < 0.5
+      ? { x: macula.x + rng.normal(0, 0.25 * R), y: macula.y + rng.normal(0, 0.2 * R) }
+      : randomPoint(o);
+    if (!inField(o, centre.x, centre.y, 0.85)) continue;
+    for (let i = count(o, 5, 12); i > 0; i--) {
+      const x = centre.x + rng.normal(0, 10 * scale), y = centre.y + rng.normal(0, 10 * scale);
+      o.lesion.push(
+        `<circle cx="${f(x)}" cy="${f(y)}" r="${f(rng.uniform(1.2, 3) * scale)}" fill="${
+          rgb(250, rng.uniform(220, 245), rng.uniform(120, 170))
+        }"/>`,
       );
     }
-  };
-  const count = (lo: number, hi: number) => lo + rng.int(hi - lo + 1);
-  if (grade >= 1) dots(count(6, 12) + (grade - 1) * 6, 1.4, 2.6, dark); // microaneurysms
-  if (grade >= 2) {
-    // haemorrhages: dot-blot and flame
-    const nh = grade === 2 ? count(5, 10) : count(18, 30);
-    for (let i = 0; i < nh; i++) {
-      const p = randomPoint(), rx = rng.uniform(3, grade === 2 ? 7 : 9) * scale;
-      const ry = rx * rng.uniform(0.4, 1), rot = f(rng.uniform(0, 180));
-      lesion.push(
-        `<ellipse cx="${f(p.x)}" cy="${f(p.y)}" rx="${f(rx)}" ry="${f(ry)}" transform="rotate(${rot} ${
-          f(p.x)
-        } ${f(p.y)})" fill="${dark}" opacity="${f(rng.uniform(0.75, 0.95))}"/>`,
-      );
+  }
+}
+
+/** Grade ≥ 3: cotton-wool spots, soft pale patches. */
+function cottonWoolSpots(o: Fundus): void {
+  for (let i = count(o, 3, 7); i > 0; i--) {
+    const p = randomPoint(o, 0.7);
+    o.lesion.push(
+      `<ellipse cx="${f(p.x)}" cy="${f(p.y)}" rx="${f(o.rng.uniform(7, 13) * o.scale)}" ry="${
+        f(o.rng.uniform(5, 9) * o.scale)
+      }" fill="rgb(248,240,225)" opacity="0.85" filter="url(#soft)"/>`,
+    );
+  }
+}
+
+/** Grade ≥ 3: venous beading, swellings strung along the larger veins. */
+function venousBeading(o: Fundus, veins: Vessel[]): void {
+  for (const v of veins.filter((p) => p.w > o.R * 0.012).slice(0, 3)) {
+    for (let i = 2; i < v.pts.length; i += 2) {
+      const [x, y] = v.pts[i];
+      o.lesion.push(`<circle cx="${f(x)}" cy="${f(y)}" r="${f(v.w * 1.1)}" fill="${o.dark}"/>`);
     }
-    // hard exudates: clusters of small yellow-white flecks, often around the macula
-    const nc = grade === 2 ? count(2, 4) : count(4, 7);
-    for (let c = 0; c < nc; c++) {
-      const centre = rng.float() < 0.5
-        ? { x: macula.x + rng.normal(0, 0.25 * R), y: macula.y + rng.normal(0, 0.2 * R) }
-        : randomPoint();
-      if (!inField(centre.x, centre.y, 0.85)) continue;
-      for (let i = count(5, 12); i > 0; i--) {
-        const x = centre.x + rng.normal(0, 10 * scale), y = centre.y + rng.normal(0, 10 * scale);
-        lesion.push(
-          `<circle cx="${f(x)}" cy="${f(y)}" r="${f(rng.uniform(1.2, 3) * scale)}" fill="${
-            rgb(250, rng.uniform(220, 245), rng.uniform(120, 170))
-          }"/>`,
-        );
+  }
+}
+
+/** Grade 4: neovascularisation, tufts of fine tortuous vessels on the disc and elsewhere. */
+function neovascularisation(o: Fundus): void {
+  const { rng, scale, base } = o;
+  for (let t = count(o, 2, 3); t > 0; t--) {
+    const c = t === 1 ? o.disc : randomPoint(o, 0.75);
+    let d = "";
+    for (let i = count(o, 14, 22); i > 0; i--) {
+      let x = c.x + rng.normal(0, 9 * scale), y = c.y + rng.normal(0, 9 * scale), a = rng.float() * 6.3;
+      d += `M${f(x)} ${f(y)}`;
+      for (let s = 0; s < 6; s++) {
+        a += rng.normal(0, 0.9);
+        x += 4 * scale * Math.cos(a);
+        y += 4 * scale * Math.sin(a);
+        d += `L${f(x)} ${f(y)}`;
       }
     }
+    o.lesion.push(
+      `<path d="${d}" fill="none" stroke="${
+        rgb(base[0] * 0.7, base[1] * 0.15, base[2] * 0.3)
+      }" stroke-width="${f(Math.max(0.6, 1.1 * scale))}"/>`,
+    );
   }
-  if (grade >= 3) {
-    // cotton-wool spots
-    for (let i = count(3, 7); i > 0; i--) {
-      const p = randomPoint(0.7);
-      lesion.push(
-        `<ellipse cx="${f(p.x)}" cy="${f(p.y)}" rx="${f(rng.uniform(7, 13) * scale)}" ry="${
-          f(rng.uniform(5, 9) * scale)
-        }" fill="rgb(248,240,225)" opacity="0.85" filter="url(#soft)"/>`,
-      );
-    }
-    // venous beading: swellings strung along the larger veins
-    for (const v of veinPaths.filter((p) => p.w > R * 0.012).slice(0, 3)) {
-      for (let i = 2; i < v.pts.length; i += 2) {
-        const [x, y] = v.pts[i];
-        lesion.push(`<circle cx="${f(x)}" cy="${f(y)}" r="${f(v.w * 1.1)}" fill="${dark}"/>`);
-      }
-    }
-  }
-  if (grade >= 4) {
-    // neovascularisation: tufts of fine tortuous vessels, on the disc and elsewhere
-    for (let t = count(2, 3); t > 0; t--) {
-      const c = t === 1 ? disc : randomPoint(0.75);
-      let d = "";
-      for (let i = count(14, 22); i > 0; i--) {
-        let x = c.x + rng.normal(0, 9 * scale), y = c.y + rng.normal(0, 9 * scale), a = rng.float() * 6.3;
-        d += `M${f(x)} ${f(y)}`;
-        for (let s = 0; s < 6; s++) {
-          a += rng.normal(0, 0.9);
-          x += 4 * scale * Math.cos(a);
-          y += 4 * scale * Math.sin(a);
-          d += `L${f(x)} ${f(y)}`;
-        }
-      }
-      lesion.push(
-        `<path d="${d}" fill="none" stroke="${
-          rgb(base[0] * 0.7, base[1] * 0.15, base[2] * 0.3)
-        }" stroke-width="${f(Math.max(0.6, 1.1 * scale))}"/>`,
-      );
-    }
-    // laser scars: rows of pigmented burns around the periphery
-    for (let i = count(35, 60); i > 0; i--) {
-      const a = rng.float() * 2 * Math.PI, d = R * rng.uniform(0.6, 0.88);
-      const x = cx + d * Math.cos(a), y = cy + d * Math.sin(a), r = rng.uniform(4, 6.5) * scale;
-      lesion.push(
-        `<circle cx="${f(x)}" cy="${f(y)}" r="${
-          f(r)
-        }" fill="rgb(235,215,150)" stroke="rgb(70,35,20)" stroke-width="${f(r * 0.45)}" opacity="0.9"/>`,
-      );
-    }
-  }
-  parts.push(`<g>${lesion.join("")}</g>`);
+}
 
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">` +
-    `<defs>` +
+/** Grade 4: laser scars, rows of pigmented burns around the periphery. */
+function laserScars(o: Fundus): void {
+  const { rng, cx, cy, R } = o;
+  for (let i = count(o, 35, 60); i > 0; i--) {
+    const a = rng.float() * 2 * Math.PI, d = R * rng.uniform(0.6, 0.88);
+    const x = cx + d * Math.cos(a), y = cy + d * Math.sin(a), r = rng.uniform(4, 6.5) * o.scale;
+    o.lesion.push(
+      `<circle cx="${f(x)}" cy="${f(y)}" r="${
+        f(r)
+      }" fill="rgb(235,215,150)" stroke="rgb(70,35,20)" stroke-width="${f(r * 0.45)}" opacity="0.9"/>`,
+    );
+  }
+}
+
+/** The gradients and blur filter the painted parts refer to. */
+function fundusDefs({ cx, cy, R, base }: Fundus): string {
+  return `<defs>` +
     `<radialGradient id="bg" cx="${f(cx)}" cy="${f(cy)}" r="${f(R)}" gradientUnits="userSpaceOnUse">` +
     `<stop offset="0" stop-color="${rgb(base[0], base[1], base[2])}"/>` +
     `<stop offset="0.8" stop-color="${rgb(base[0] * 0.85, base[1] * 0.8, base[2] * 0.85)}"/>` +
@@ -266,7 +278,84 @@ export function fundusSvg(
     `<filter id="soft" x="-50%" y="-50%" width="200%" height="200%"><feGaussianBlur stdDeviation="${
       f(Math.max(0.5, R * 0.006))
     }"/></filter>` +
-    `</defs><rect width="${W}" height="${H}" fill="black"/>` +
+    `</defs>`;
+}
+
+/**
+ * The SVG of one fundus-like photograph of DR grade `grade` (0-4), deterministic by `seed`: circular field on black (sometimes cut
+ * off at top and bottom), orange-red background with uneven illumination, optic disc, macula, two
+ * branching vessel trees, and lesions that grow in number and size with the grade (1 microaneurysms; 2 +
+ * haemorrhages, hard exudates; 3 + many haemorrhages, cotton-wool spots, venous beading; 4 +
+ * neovascularisation, laser scars). Also returns the field circle, for geometry tests.
+ */
+export function fundusSvg(
+  seed: number | string,
+  grade: number,
+  opts: FundusSvgOptions,
+): { svg: string; circle: { cx: number; cy: number; r: number } } {
+  if (!Number.isInteger(grade) || grade < 0 || grade > 4) {
+    throw new RangeError(`Grade must be 0-4, got ${grade}`);
+  }
+  // The draws below happen in a fixed order: each photo is a function of its seed alone.
+  const rng = new Rng(seed);
+  const { width: W, height: H } = opts;
+  const R = H * rng.uniform(0.44, 0.56);
+  const cx = W / 2 + rng.uniform(-0.03, 0.03) * W, cy = H / 2 + rng.uniform(-0.02, 0.02) * H;
+  // Some Kaggle photos are mirrored/upside down ("inverted"); so are ~10 % of these.
+  const inverted = rng.float() < 0.1;
+  const side = (opts.eye === "right" ? 1 : -1) * (inverted ? -1 : 1);
+  const bright = rng.uniform(0.55, 1.1);
+  const base = [rng.uniform(185, 235) * bright, rng.uniform(75, 120) * bright, rng.uniform(25, 55) * bright];
+  const disc = { x: cx + side * R * rng.uniform(0.38, 0.5), y: cy + rng.uniform(-0.08, 0.08) * R };
+  const macula = { x: cx - side * R * rng.uniform(0.05, 0.15), y: cy + rng.uniform(-0.05, 0.05) * R };
+  const discR = R * rng.uniform(0.075, 0.095);
+  const o: Fundus = {
+    rng,
+    cx,
+    cy,
+    R,
+    disc,
+    discR,
+    macula,
+    base,
+    scale: R / 200,
+    dark: rgb(base[0] * 0.42, base[1] * 0.12, base[2] * 0.2),
+    lesion: [],
+  };
+  const parts: string[] = [];
+
+  // Background, macula and illumination.
+  const lx = cx + rng.uniform(-0.4, 0.4) * R, ly = cy + rng.uniform(-0.4, 0.4) * R;
+  parts.push(`<circle cx="${f(cx)}" cy="${f(cy)}" r="${f(R)}" fill="url(#bg)"/>`);
+  parts.push(
+    `<circle cx="${f(lx)}" cy="${f(ly)}" r="${f(R * rng.uniform(0.5, 0.9))}" fill="url(#light)" opacity="${
+      f(rng.uniform(0.15, 0.45))
+    }"/>`,
+  );
+  parts.push(`<circle cx="${f(macula.x)}" cy="${f(macula.y)}" r="${f(R * 0.22)}" fill="url(#mac)"/>`);
+  const veins = vessels(o, parts);
+  // Optic disc with its cup, above the vessels' roots.
+  parts.push(
+    `<circle cx="${f(disc.x)}" cy="${f(disc.y)}" r="${f(discR)}" fill="url(#disc)" filter="url(#soft)"/>`,
+  );
+
+  if (grade >= 1) microaneurysms(o, grade);
+  if (grade >= 2) {
+    haemorrhages(o, grade);
+    hardExudates(o, grade);
+  }
+  if (grade >= 3) {
+    cottonWoolSpots(o);
+    venousBeading(o, veins);
+  }
+  if (grade >= 4) {
+    neovascularisation(o);
+    laserScars(o);
+  }
+  parts.push(`<g>${o.lesion.join("")}</g>`);
+
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">` +
+    fundusDefs(o) + `<rect width="${W}" height="${H}" fill="black"/>` +
     // Black outside the field by an even-odd mask path: librsvg's clipPath costs more than the whole picture.
     parts.join("") +
     `<path fill="black" fill-rule="evenodd" d="M-1 -1H${W + 1}V${H + 1}H-1Z` +

@@ -242,7 +242,7 @@ export class Graph {
       this.#outputs.push(v);
       return;
     }
-    const [copy] = this.addNode("Identity" as OpKind, [v], {}, () => [[v.dtype, v.shape]]);
+    const [copy] = this.addNode("Identity", [v], {}, () => [[v.dtype, v.shape]]);
     this.output(copy, name);
   }
 
@@ -275,7 +275,7 @@ export class Graph {
   ): Value[] {
     const name = this.#uniqueNode(`${this.#scope}${op}`);
     const schema = (ATTR_SCHEMA as Record<string, Record<string, string>>)[op];
-    if (!schema && (op as string) !== "Identity") {
+    if (!schema) {
       throw new TypeError(`Unsupported operator '${op}' (node '${name}')`);
     }
     for (const [k, val] of Object.entries(attrs as Record<string, unknown>)) {

@@ -8,13 +8,23 @@ export { broadcastShapes, Ops, reducedShape, windowOut } from "./ops.ts";
 export { batchNormTraining, type BatchNormTrainingResult } from "./batchnorm.ts";
 export { dtypeFromOnnx, ONNX_DTYPE, OPSET_RANGE } from "./serialize.ts";
 export {
+  createDownloader,
   createSession,
   type Device,
+  type Downloader,
   feedTensor,
   type OrtTensor,
+  type OutputLocation,
   type Session,
   type SessionOptions,
 } from "./session.ts";
+export {
+  describePlacement,
+  type NodePlacement,
+  nodePlacements,
+  parsePlacements,
+  type PlacementReport,
+} from "./placement.ts";
 export {
   ATTR_SCHEMA,
   type AttrKind,

@@ -236,7 +236,7 @@ export class Ops {
     })[0];
   }
 
-  #unary(op: "Relu" | "Neg" | "Sqrt" | "Reciprocal" | "Exp", x: Value): Value {
+  #unary(op: "Relu" | "Neg" | "Sqrt" | "Reciprocal" | "Exp" | "Log", x: Value): Value {
     return this.#g.addNode(op, [x], {}, (n) => {
       this.#float(op, n, "input X", x);
       return [[x.dtype, x.shape]];
@@ -261,6 +261,10 @@ export class Ops {
   /** Exp. */
   Exp(x: Value): Value {
     return this.#unary("Exp", x);
+  }
+  /** Natural logarithm. */
+  Log(x: Value): Value {
+    return this.#unary("Log", x);
   }
 
   /** MaxPool; with `{ indices: true }` also returns the Indices output (flattened over the whole tensor). */

@@ -119,7 +119,7 @@ function decodeTensor(t: onnxProto.onnx.ITensorProto, where: string): OnnxTensor
  * @example
  * ```ts
  * import { readOnnx } from "./read.ts";
- * import { inferenceModel } from "../models/inference.ts";
+ * import { inferenceModel } from "../train/inference.ts";
  * const m = readOnnx(inferenceModel("cbr-small", { inputSize: 16 }));
  * if (!m.nodes.some((n) => n.opType === "Conv")) throw new Error("unexpected");
  * ```

@@ -34,13 +34,9 @@ function bytesOf(data: TensorData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function valueInfo(v: Value) {
-  return {
-    name: v.name,
-    type: {
-      tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } },
-    },
-  };
+function valueInfo(v: Value, symbolicBatch: boolean) {
+  const dim = v.shape.map((d, i) => (symbolicBatch && i === 0 ? { dimParam: "N" } : { dimValue: d }));
+  return { name: v.name, type: { tensorType: { elemType: ONNX_DTYPE[v.dtype], shape: { dim } } } };
 }
 
 function tensorAttr(t: TensorAttr) {
@@ -84,14 +80,45 @@ function attribute(op: string, node: string, name: string, kind: AttrKind, v: un
   return a;
 }
 
-/** Encodes `g` as ModelProto bytes (IR 8). Opsets 18+ move Reduce* axes from attribute to input. */
-export function serializeGraph(g: Graph, opset: number): Uint8Array {
+/** Options of {@linkcode serializeGraph}. */
+export interface SerializeOptions {
+  /**
+   * Names of graph inputs and outputs whose first axis is written as the symbolic dimension "N" instead
+   * of the size the graph was built with, so that the model runs on any batch size. Sound only for graphs
+   * that bake no batch size into a constant (a Reshape to the built batch, say): a model's forward pass in
+   * evaluation mode is such a graph.
+   */
+  dynamicBatch?: readonly string[];
+}
+
+/**
+ * Encodes `g` as ModelProto bytes (IR 8). Opsets 18+ move Reduce* axes from attribute to input.
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "./graph.ts";
+ * import { serializeGraph } from "./serialize.ts";
+ * const g = new Graph("relu");
+ * g.output(g.op.Relu(g.input("x", "float32", [1, 4])), "y");
+ * const bytes = serializeGraph(g, 17, { dynamicBatch: ["x", "y"] }); // runs on any N×4 input
+ * if (bytes.length === 0) throw new Error("unexpected");
+ * ```
+ */
+export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions = {}): Uint8Array {
   if (!Number.isInteger(opset) || opset < OPSET_RANGE[0] || opset > OPSET_RANGE[1]) {
     throw new RangeError(
       `Opset must be an integer from ${OPSET_RANGE[0]} to ${OPSET_RANGE[1]}, got ${opset}`,
     );
   }
   if (g.outputs.length === 0) throw new TypeError(`Graph '${g.name}' has no outputs`);
+  const batched = new Set(opts.dynamicBatch);
+  for (const name of batched) {
+    const v = [...g.inputs, ...g.outputs].find((v) => v.name === name);
+    if (!v || v.shape.length === 0) {
+      throw new TypeError(`Graph '${g.name}' has no input or output '${name}' with a batch axis`);
+    }
+  }
+  const info = (v: Value) => valueInfo(v, batched.has(v.name));
   const initializer = g.initializers.map((v) => ({
     name: v.name,
     dataType: ONNX_DTYPE[v.dtype],
@@ -132,8 +159,8 @@ export function serializeGraph(g: Graph, opset: number): Uint8Array {
       name: g.name,
       node: nodes,
       initializer: [...initializer, ...extraInit],
-      input: g.inputs.map(valueInfo),
-      output: g.outputs.map(valueInfo),
+      input: g.inputs.map(info),
+      output: g.outputs.map(info),
     },
   };
   return onnx.ModelProto.encode(model as unknown as Parameters<typeof onnx.ModelProto.encode>[0]).finish();

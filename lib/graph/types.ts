@@ -90,8 +90,12 @@ export interface OpAttrs {
   Reciprocal: Record<never, never>;
   /** Attributes of ONNX Exp. */
   Exp: Record<never, never>;
+  /** Attributes of ONNX Log. */
+  Log: Record<never, never>;
   /** Attributes of ONNX Sum. */
   Sum: Record<never, never>;
+  /** ONNX Identity: only where ONNX needs a distinct output value (a graph input or initializer re-exported). */
+  Identity: Record<never, never>;
   /** Attributes of ONNX Flatten. */
   Flatten: { axis?: number };
   /** Attributes of ONNX Reshape. */
@@ -185,7 +189,9 @@ export const ATTR_SCHEMA: { readonly [K in OpKind]: { readonly [A in keyof OpAtt
   Sqrt: {},
   Reciprocal: {},
   Exp: {},
+  Log: {},
   Sum: {},
+  Identity: {},
   Flatten: { axis: "int" },
   Reshape: { allowzero: "int" },
   Transpose: { perm: "ints" },

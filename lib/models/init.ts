@@ -8,9 +8,9 @@
  * @module
  */
 import { Rng } from "../util/random.ts";
-import type { ParamSpec } from "./nn.ts";
+import { numel } from "../graph/types.ts";
+import type { ParamSpec, StateDict, Tensor } from "./nn.ts";
 import type { ModelSpec } from "./registry.ts";
-import { numel, type StateDict, type Tensor } from "../weights/state_dict.ts";
 
 function paramsOf(specs: ModelSpec | readonly ParamSpec[]): readonly ParamSpec[] {
   return Array.isArray(specs) ? specs : (specs as ModelSpec).params;
@@ -20,7 +20,8 @@ function paramsOf(specs: ModelSpec | readonly ParamSpec[]): readonly ParamSpec[]
  * One tensor from its initialiser, as torch does it:
  * kaiming-normal fan_out N(0, 2/fan_out) (fan_out = out·kh·kw); `trunc_normal_(std, a=-2, b=2)` (absolute
  * bounds, as torchvision's Inception passes them); `kaiming_uniform_(a=√5)` = U(±1/√fan_in) for conv and
- * linear weights; U(±1/√fan_in) biases; N(0, std); constants (BN weight 1, bias 0, running_var 1, …).
+ * linear weights; `kaiming_uniform_()` (a = 0) = U(±√(6/fan_in)) for SqueezeNet's convs; U(±1/√fan_in)
+ * biases; N(0, std); constants (BN weight 1, bias 0, running_var 1, …).
  */
 export function initTensor(spec: ParamSpec, rng: Rng): Tensor {
   const n = numel(spec.shape);
@@ -46,6 +47,11 @@ export function initTensor(spec: ParamSpec, rng: Rng): Tensor {
     case "kaimingUniformA5":
     case "uniformFanIn": {
       const b = 1 / Math.sqrt(init.fanIn);
+      for (let i = 0; i < n; i++) data[i] = rng.uniform(-b, b);
+      break;
+    }
+    case "kaimingUniform": {
+      const b = Math.sqrt(6 / init.fanIn);
       for (let i = 0; i < n; i++) data[i] = rng.uniform(-b, b);
       break;
     }

@@ -8,6 +8,7 @@ import { inceptionV3 } from "./inception.ts";
 import type { Net, ParamSpec } from "./nn.ts";
 import { headClasses, type ModelOptions, type ModelOutput, resnet50, type Sized } from "./resnet.ts";
 import { ShapeNet } from "./shape_net.ts";
+import { squeezenet1_1, SQUEEZENET_FIRES } from "./squeezenet.ts";
 
 /** One transfusion stage: the state_dict key prefixes it owns. */
 export interface Stage {
@@ -103,16 +104,32 @@ export const MODELS: Readonly<Record<string, ModelDef>> = {
     head: ["fc.", "AuxLogits.fc."],
     hasAux: true,
   },
-  "cbr-largeT": cbrDef("cbr-largeT", "largeT", 5),
-  "cbr-largeW": cbrDef("cbr-largeW", "largeW", 4),
-  "cbr-small": cbrDef("cbr-small", "small", 4),
-  "cbr-tiny": cbrDef("cbr-tiny", "tiny", 4),
+  // stages: the stem conv, then each Fire module (the pools between them hold no weights)
+  squeezenet1_1: {
+    name: "squeezenet1_1",
+    build: squeezenet1_1,
+    inputSize: 224,
+    minInputSize: 25,
+    transformInput: false,
+    stages: ["features.0", ...SQUEEZENET_FIRES.map(([i]) => `features.${i}`)].map((s) => ({
+      name: s,
+      prefixes: [`${s}.`],
+    })),
+    head: ["classifier.1."],
+    hasAux: false,
+  },
+  // one spelling everywhere (run folders, reports, `deno task models`): the study's snake case
+  cbr_large_t: cbrDef("cbr_large_t", "largeT", 5),
+  cbr_large_w: cbrDef("cbr_large_w", "largeW", 4),
+  cbr_small: cbrDef("cbr_small", "small", 4),
+  cbr_tiny: cbrDef("cbr_tiny", "tiny", 4),
 };
 
 const norm = (s: string) => s.toLowerCase().replace(/[-_ ]/g, "");
 
 /**
- * The registry entry for a name, forgiving case, `-` and `_` (`inceptionv3`, `CBR_LargeT`).
+ * The registry entry for a name, forgiving case, `-` and `_` (`inceptionv3`, `CBR-LargeT`, `cbr-small`); its
+ * `name` is the one canonical spelling (`inception_v3`, `cbr_large_t`, `cbr_small`).
  *
  * @example
  * ```ts

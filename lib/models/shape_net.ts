@@ -5,17 +5,23 @@
  * @module
  */
 import { windowOut } from "../graph/ops.ts";
-import type { Conv2dOptions, Init, Net, ParamSpec, PoolOptions } from "./nn.ts";
+import {
+  batchNorm2dSpecs,
+  type Conv2dOptions,
+  conv2dSpecs,
+  convWindow,
+  type LinearOptions,
+  linearSpecs,
+  type Net,
+  type ParamSpec,
+  type PoolOptions,
+  poolWindow,
+} from "./nn.ts";
 
 /** A shape-only value: what a {@linkcode ShapeNet} passes between layers. */
 export interface Shape {
   /** Shape (empty for a scalar). */
   readonly shape: readonly number[];
-}
-
-function pair(v: number | [number, number] | undefined, dflt: number): [number, number] {
-  if (v === undefined) return [dflt, dflt];
-  return typeof v === "number" ? [v, v] : v;
 }
 
 /** Output size along one axis with symmetric padding `p` (the graph builder's rule, torch's too). */
@@ -47,16 +53,12 @@ export class ShapeNet implements Net<Shape> {
     return { shape: [...shape] };
   }
 
-  #param(
-    name: string,
-    shape: number[],
-    init: Init,
-    trainable = true,
-    dtype: "float32" | "int64" = "float32",
-  ) {
-    if (this.#names.has(name)) throw new RangeError(`Parameter name ${name} is used twice`);
-    this.#names.add(name);
-    this.specs.push({ name, shape, init, trainable, dtype });
+  #add(specs: ParamSpec[]): void {
+    for (const s of specs) {
+      if (this.#names.has(s.name)) throw new RangeError(`Parameter name ${s.name} is used twice`);
+      this.#names.add(s.name);
+      this.specs.push(s);
+    }
   }
 
   #nchw(x: Shape, what: string): [number, number, number, number] {
@@ -67,22 +69,15 @@ export class ShapeNet implements Net<Shape> {
   /** Conv2d, torch semantics. */
   conv2d(name: string, x: Shape, o: Conv2dOptions): Shape {
     const [n, c, h, w] = this.#nchw(x, `Conv ${name}`);
-    const [kh, kw] = pair(o.kernel, 1), [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0);
-    const fanIn = c * kh * kw;
-    this.#param(`${name}.weight`, [o.out, c, kh, kw], o.init ?? { kind: "kaimingUniformA5", fanIn });
-    if (o.bias) this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn });
+    const { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] } = convWindow(o);
+    this.#add(conv2dSpecs(name, c, o));
     const ho = symWindow(h, kh, sh, ph), wo = symWindow(w, kw, sw, pw);
     if (ho < 1 || wo < 1) throw new RangeError(`Input of ${h}×${w} is too small for conv ${name}`);
     return { shape: [n, o.out, ho, wo] };
   }
 
   batchNorm2d(name: string, x: Shape): Shape {
-    const c = this.#nchw(x, `BatchNorm ${name}`)[1];
-    this.#param(`${name}.weight`, [c], { kind: "const", value: 1 });
-    this.#param(`${name}.bias`, [c], { kind: "const", value: 0 });
-    this.#param(`${name}.running_mean`, [c], { kind: "const", value: 0 }, false);
-    this.#param(`${name}.running_var`, [c], { kind: "const", value: 1 }, false);
-    this.#param(`${name}.num_batches_tracked`, [], { kind: "const", value: 0 }, false, "int64");
+    this.#add(batchNorm2dSpecs(name, this.#nchw(x, `BatchNorm ${name}`)[1]));
     return x;
   }
 
@@ -93,9 +88,7 @@ export class ShapeNet implements Net<Shape> {
 
   #pool(x: Shape, o: PoolOptions, what: string): Shape {
     const [n, c, h, w] = this.#nchw(x, what);
-    const [kh, kw] = pair(o.kernel, 1),
-      [sh, sw] = pair(o.stride ?? o.kernel, 1),
-      [ph, pw] = pair(o.padding, 0);
+    const { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] } = poolWindow(o);
     const ho = symWindow(h, kh, sh, ph, o.ceilMode), wo = symWindow(w, kw, sw, pw, o.ceilMode);
     if (ho < 1 || wo < 1) throw new RangeError(`Input of ${h}×${w} is too small for a ${kh}×${kw} ${what}`);
     return { shape: [n, c, ho, wo] };
@@ -138,11 +131,9 @@ export class ShapeNet implements Net<Shape> {
     return a;
   }
 
-  linear(name: string, x: Shape, o: { out: number; bias?: boolean; init?: Init; biasInit?: Init }): Shape {
+  linear(name: string, x: Shape, o: LinearOptions): Shape {
     if (x.shape.length !== 2) throw new RangeError(`Linear ${name} expects an N×F input, got [${x.shape}]`);
-    const fanIn = x.shape[1];
-    this.#param(`${name}.weight`, [o.out, fanIn], o.init ?? { kind: "kaimingUniformA5", fanIn });
-    if (o.bias !== false) this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn });
+    this.#add(linearSpecs(name, x.shape[1], o));
     return { shape: [x.shape[0], o.out] };
   }
 

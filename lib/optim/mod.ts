@@ -4,3 +4,4 @@
  */
 export { Adam, SGD } from "./adam.ts";
 export type { AdamOptions, Optimizer, OptimizerState, SgdOptions } from "./adam.ts";
+export { type AdamGraphIo, adamScalars, appendAdam } from "./adam_graph.ts";

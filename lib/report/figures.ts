@@ -7,7 +7,7 @@ import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
 import { writeFileAtomic } from "../util/fs.ts";
 import { modelLabel } from "./published.ts";
-import type { RunResult, SimilarityRow } from "./types.ts";
+import type { RunResult, SimilarityRow } from "../study/results.ts";
 
 /** A Vega-Lite spec (top level), kept loose so specs stay plain JSON. */
 export type VegaLiteSpec = Record<string, unknown>;

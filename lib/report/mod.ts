@@ -1,20 +1,10 @@
 /**
  * The study's report: `report.md` with the published table beside this run's, significance, kappa,
  * convergence speed, AUC curves, representation similarity, missing runs and provenance, plus
- * `figures/*.svg` rendered by Vega-Lite with each chart's spec beside it.
+ * `figures/*.svg` rendered by Vega-Lite with each chart's spec beside it. It renders what lib/study's
+ * analysis hands it (the results types and provenance live there), so the imports run report → study only.
  * @module
  */
-export type {
-  DatasetInfo,
-  EpochRow,
-  FinalMetrics,
-  GroupSummary,
-  InitComparison,
-  MissingRun,
-  RunResult,
-  SimilarityRow,
-  StudyResults,
-} from "./types.ts";
 export { buildReport, type BuiltReport, holm, type ReportFigure, summarise, writeReport } from "./report.ts";
 export {
   aucCurveSpec,
@@ -25,16 +15,12 @@ export {
   type VegaLiteSpec,
 } from "./figures.ts";
 export {
-  collectProvenance,
-  detectGpu,
-  type FileHash,
-  gitCommit,
-  PINNED_VERSIONS,
-  type Provenance,
-  type ProvenanceOptions,
-  rerunCommand,
-  shellQuote,
-} from "./provenance.ts";
-export { MODEL_LABELS, modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
+  MEDMNIST_RETINA,
+  type MedmnistRow,
+  MODEL_LABELS,
+  modelLabel,
+  PUBLISHED,
+  type PublishedRow,
+} from "./published.ts";
 // the similarity rows carry lib/stats' summary type; exported here too so this module documents on its own
 export type { MeanStd } from "../stats/summary.ts";

@@ -1,6 +1,7 @@
 /**
  * The published numbers this study is compared with (AUC %, mean ± spread over runs), as tabulated in
- * Raghu et al. 2019 (private RETINA data, moderate-DR AUC) and Zingo et al. (Kaggle EyePACS 2015).
+ * Raghu et al. 2019 (private RETINA data, moderate-DR AUC) and Zingo et al. (Kaggle EyePACS 2015), and
+ * MedMNIST v2's RetinaMNIST benchmark (test macro AUC and accuracy at the epoch chosen on val).
  * @module
  */
 
@@ -98,6 +99,25 @@ export const PUBLISHED: readonly PublishedRow[] = [
   },
 ];
 
+/** One published RetinaMNIST result (MedMNIST v2, Yang et al. 2023, Table 2; 28×28 inputs). */
+export interface MedmnistRow {
+  /** the method as the table names it */
+  method: string;
+  /** test one-vs-rest macro AUC, 0..1 */
+  auc: number;
+  /** test accuracy, 0..1 */
+  acc: number;
+}
+
+/** MedMNIST v2's published RetinaMNIST rows (test AUC / ACC; best epoch chosen on val). */
+export const MEDMNIST_RETINA: readonly MedmnistRow[] = [
+  { method: "ResNet-18 (28)", auc: 0.717, acc: 0.524 },
+  { method: "ResNet-50 (28)", auc: 0.726, acc: 0.528 },
+  { method: "auto-sklearn", auc: 0.69, acc: 0.515 },
+  { method: "AutoKeras", auc: 0.719, acc: 0.503 },
+  { method: "Google AutoML Vision", auc: 0.75, acc: 0.531 },
+];
+
 /** Display names of the registry's models. */
 export const MODEL_LABELS: Readonly<Record<string, string>> = {
   resnet50: "ResNet-50",
@@ -106,6 +126,7 @@ export const MODEL_LABELS: Readonly<Record<string, string>> = {
   cbr_large_w: "CBR-LargeW",
   cbr_small: "CBR-Small",
   cbr_tiny: "CBR-Tiny",
+  squeezenet1_1: "SqueezeNet 1.1",
 };
 
 /** A model's display name, or the registry name when it has none. */

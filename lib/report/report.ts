@@ -5,12 +5,13 @@
  * @module
  */
 import { join } from "node:path";
-import { runGrid } from "../study/config.ts";
+import { baselineModels, runGrid } from "../study/config.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { aucCurveSpec, renderSvg, similaritySpec, type VegaLiteSpec } from "./figures.ts";
-import { modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
-import { type MeanStd, stepsToReach } from "../stats/summary.ts";
-import type { InitComparison, RunResult, SimilarityRow, StudyResults } from "./types.ts";
+import { MEDMNIST_RETINA, modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
+import { loggedStepsToReach, type MeanStd, meanStd } from "../stats/summary.ts";
+import { ccaCap } from "../similarity/cap.ts";
+import type { InitComparison, RunResult, SimilarityRow, StudyResults } from "../study/results.ts";
 
 /** One figure of the report: `figures/<name>.svg` with its spec in `figures/<name>.vl.json`. */
 export interface ReportFigure {
@@ -34,15 +35,13 @@ export interface BuiltReport {
 
 const SIG = 0.05;
 
-function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Mean and sample sd (lib/stats); NaN when there is no value or one is missing, which prints as "n/a". */
+function summary(xs: readonly number[]): MeanStd {
+  return xs.length && xs.every(Number.isFinite) ? meanStd(xs) : { mean: NaN, std: NaN, n: xs.length };
 }
 
-/** Sample standard deviation (n − 1); NaN for fewer than two values. */
-function sd(xs: readonly number[]): number {
-  if (xs.length < 2) return NaN;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+function mean(xs: readonly number[]): number {
+  return summary(xs).mean;
 }
 
 function pct(x: number, digits = 2): string {
@@ -55,8 +54,9 @@ function fixed(x: number, digits: number): string {
 
 function meanSd(xs: readonly number[], scale = 100, digits = 2): string {
   if (xs.length === 0) return "—";
-  const m = fixed(mean(xs) * scale, digits);
-  return xs.length < 2 ? `${m} (1 run)` : `${m} ± ${fixed(sd(xs) * scale, digits)}`;
+  const s = summary(xs);
+  const m = fixed(s.mean * scale, digits);
+  return xs.length < 2 ? `${m} (1 run)` : `${m} ± ${fixed(s.std * scale, digits)}`;
 }
 
 function pValue(p: number): string {
@@ -108,12 +108,7 @@ export function holm(ps: readonly number[]): number[] {
 /** Steps to the target AUC: the run's own figure, else interpolated from its held-out curve. */
 function stepsOf(run: RunResult, target: number): number | null {
   if (run.stepsToTarget !== undefined) return run.stepsToTarget;
-  // a resumed run may log an evaluation twice; stepsToReach wants strictly increasing, finite steps
-  const curve = [...new Map(
-    run.rows.filter((r) => Number.isFinite(r.step) && Number.isFinite(r.valAucReferable))
-      .map((r) => [r.step, { step: r.step, auc: r.valAucReferable }]),
-  ).values()].sort((a, b) => a.step - b.step);
-  return curve.length ? stepsToReach(curve, target) : null;
+  return loggedStepsToReach(run.rows.map((r) => ({ step: r.step, auc: r.valAucReferable })), target);
 }
 
 interface Group {
@@ -122,16 +117,19 @@ interface Group {
   runs: RunResult[];
 }
 
+/** The (model, init) groups of the grid (random-only baselines included) and of any other finished run. */
 function groups(results: StudyResults): Group[] {
-  const models = [...new Set([...results.config.models, ...results.runs.map((r) => r.model)])];
-  const inits = [...new Set([...results.config.inits, ...results.runs.map((r) => r.init)])];
-  return models.flatMap((model) =>
-    inits.map((init) => ({
+  const keys = [
+    ...new Set([...runGrid(results.config), ...results.runs].map((r) => `${r.model}\u0000${r.init}`)),
+  ];
+  return keys.map((k) => {
+    const [model, init] = k.split("\u0000");
+    return {
       model,
       init,
       runs: results.runs.filter((r) => r.model === model && r.init === init).sort((a, b) => a.seed - b.seed),
-    }))
-  );
+    };
+  });
 }
 
 function published(model: string, init: string, source: string, data: string): string {
@@ -144,16 +142,71 @@ function published(model: string, init: string, source: string, data: string): s
   return s === null ? `${v}` : `${v} ± ${s}`;
 }
 
+/** Whether the study ran on RetinaMNIST (MedMNIST's own splits, best epoch chosen on val). */
+function isMedmnist(results: StudyResults): boolean {
+  const d = results.config.data;
+  return (d.kind === "path" && d.format === "medmnist") || results.runs.some((r) => r.best);
+}
+
+/** Whether the papers' photos could be what this run used: published rows appear only beside the same data. */
+function paperData(results: StudyResults): boolean {
+  return results.config.data.kind === "path" && !isMedmnist(results);
+}
+
+/** This run at the epoch chosen on val beside MedMNIST v2's published RetinaMNIST rows. */
+function medmnistTables(results: StudyResults): string {
+  const rows = groups(results).filter((g) => g.runs.length > 0).map((g) => {
+    const best = g.runs.filter((r) => r.best).map((r) => r.best!);
+    return [
+      modelLabel(g.model),
+      g.init,
+      meanSd(best.map((b) => b.aucMacro), 1, 3),
+      meanSd(best.map((b) => b.aucReferable), 1, 3),
+      meanSd(best.map((b) => b.kappa), 1, 3),
+      meanSd(best.map((b) => b.epoch), 1, 1),
+      meanSd(g.runs.map((r) => r.final.aucMacro), 1, 3),
+      String(g.runs.length),
+    ];
+  });
+  return [
+    table(
+      [
+        "Model",
+        "Init",
+        "**This run**: test macro AUC at best-val epoch",
+        "referable AUC",
+        "kappa",
+        "best epoch",
+        "test macro AUC, final epoch",
+        "runs",
+      ],
+      rows,
+    ),
+    "",
+    "MedMNIST v2 (Yang et al. 2023, Table 2), RetinaMNIST at 28×28, test macro AUC and accuracy at the epoch " +
+    "chosen on val:",
+    "",
+    table(
+      ["Published method", "test AUC", "test ACC"],
+      MEDMNIST_RETINA.map((r) => [r.method, fixed(r.auc, 3), fixed(r.acc, 3)]),
+    ),
+  ].join("\n");
+}
+
 function resultsTable(results: StudyResults): string {
   const smallData = results.config.trainSubset !== null;
-  const head = ["Model", "Init", "Raghu, RETINA"];
-  if (smallData) head.push("Raghu, RETINA 5k");
-  head.push("Zingo, Kaggle", "**This run**: referable AUC", "macro AUC", "kappa", "runs");
+  const paper = paperData(results);
+  const head = ["Model", "Init"];
+  if (paper) head.push("Raghu, RETINA");
+  if (paper && smallData) head.push("Raghu, RETINA 5k");
+  if (paper) head.push("Zingo, Kaggle");
+  head.push("**This run**: referable AUC", "macro AUC", "kappa", "runs");
   const rows = groups(results).map((g) => {
-    const r: string[] = [modelLabel(g.model), g.init, published(g.model, g.init, "Raghu", "RETINA")];
-    if (smallData) r.push(published(g.model, g.init, "Raghu", "RETINA 5k"));
+    const r: string[] = [modelLabel(g.model), g.init];
+    if (paper) r.push(published(g.model, g.init, "Raghu", "RETINA"));
+    if (paper && smallData) r.push(published(g.model, g.init, "Raghu", "RETINA 5k"));
+    if (paper) r.push(published(g.model, g.init, "Zingo", "Kaggle"));
     r.push(
-      published(g.model, g.init, "Zingo", "Kaggle"),
       meanSd(g.runs.map((x) => x.final.aucReferable)),
       meanSd(g.runs.map((x) => x.final.aucMacro)),
       meanSd(g.runs.map((x) => x.final.kappa), 1, 3),
@@ -162,6 +215,48 @@ function resultsTable(results: StudyResults): string {
     return r;
   });
   return table(head, rows);
+}
+
+/** The results section: beside MedMNIST's rows, the papers' rows, or (synthetic data) no published rows. */
+function resultsSection(results: StudyResults): string[] {
+  const test = results.dataset ? ` (${results.dataset.test} test photos)` : "";
+  if (isMedmnist(results)) {
+    return [
+      "## Published results beside this run",
+      "",
+      "RetinaMNIST keeps its own train / val / test split. Each run evaluates val and test after every epoch; " +
+      "the epoch with the best val macro AUC is chosen (on val only) and its test numbers are reported, as " +
+      "MedMNIST v2 does, beside the final epoch's. Macro AUC: one-vs-rest over the five grades; referable: " +
+      `grade ≥ 2 vs 0-1; kappa quadratic weighted. Mean ± sample sd over seeds${test}.`,
+      "",
+      medmnistTables(results),
+      "",
+    ];
+  }
+  if (!paperData(results)) {
+    return [
+      "## Results",
+      "",
+      "Test-set AUC (%) of referable DR (grade ≥ 2 vs 0-1) and one-vs-rest macro AUC over the five grades, " +
+      `mean ± sample sd over seeds${test}; kappa is quadratic weighted over grades 0-4. No published row ` +
+      "is shown: the papers' numbers belong to their own photos, not to these.",
+      "",
+      resultsTable(results),
+      "",
+    ];
+  }
+  return [
+    "## Published results beside this run",
+    "",
+    "AUC in %. Published: mean ± spread over runs as the papers report them (Raghu et al. 2019: moderate-DR " +
+    "AUC on private RETINA data; Zingo et al.: Kaggle EyePACS 2015, 10 % held out). This run: test-set AUC " +
+    `of referable DR (grade ≥ 2 vs 0-1) and one-vs-rest macro AUC over the five grades, mean ± sample sd over ` +
+    `seeds${test}; kappa is quadratic weighted over ` +
+    "grades 0-4. A dash: no published number for that model and init.",
+    "",
+    resultsTable(results),
+    "",
+  ];
 }
 
 function comparisonRows(results: StudyResults): { c: InitComparison; holm: number }[] {
@@ -193,10 +288,17 @@ function significanceSection(results: StudyResults): string {
     pValue(holm),
   ]);
   return [
+    (results.comparisons.some((c) => c.predictions === "best")
+      ? "Runs with a val split are compared on the test predictions of the epoch each chose on val. "
+      : "") +
     `Each row compares two runs of one seed on the same test photos; a "pooled" row compares each init's ` +
     `seed-averaged predicted probabilities (an ensemble over the seeds). DeLong's test (fast algorithm of Sun & Xu 2014) ` +
     `gives z and the two-sided p; the interval is a paired, class-stratified bootstrap ` +
     `${Math.round(level * 100)} % CI of the AUC difference${reps ? ` (${reps} resamples)` : ""}. ` +
+    (results.comparisons.some((c) => c.metric === "macro")
+      ? "Macro rows (one-vs-rest macro AUC over the grades) resample each grade separately, and their z is " +
+        "the difference over the bootstrap standard error (DeLong's test covers one binary AUC). "
+      : "") +
     `The last column is Holm-adjusted over all ${results.comparisons.length} tests in this table. AUCs in %, Δ in points.`,
     "",
     table(
@@ -269,6 +371,118 @@ function similarityTable(rows: readonly SimilarityRow[], model: string): string 
   ].join("\n");
 }
 
+/**
+ * Per layer, input to output: how far each init pair's SVCCA lies from the random-vs-random baseline, and in
+ * how many layers the gap exceeds the two spreads added; null without a baseline.
+ */
+function layerGaps(rows: readonly SimilarityRow[], model: string): string | null {
+  const mine = rows.filter((r) => r.model === model);
+  const layers = [...new Set(mine.map((r) => r.layerIndex))].sort((a, b) => a - b);
+  const base = new Map(mine.filter((r) => r.pair === "random-vs-random").map((r) => [r.layerIndex, r]));
+  if (base.size === 0) return null;
+  const parts: string[] = [];
+  for (const pair of [...new Set(mine.map((r) => r.pair))].filter((p) => p !== "random-vs-random")) {
+    const gaps: string[] = [];
+    let below = 0, above = 0, n = 0;
+    for (const li of layers) {
+      const r = mine.find((x) => x.layerIndex === li && x.pair === pair), b = base.get(li);
+      if (!r || !b || !Number.isFinite(r.svcca.mean) || !Number.isFinite(b.svcca.mean)) continue;
+      const gap = r.svcca.mean - b.svcca.mean;
+      const spread = (Number.isFinite(r.svcca.std) ? r.svcca.std : 0) +
+        (Number.isFinite(b.svcca.std) ? b.svcca.std : 0);
+      n++;
+      if (gap < -spread) below++;
+      else if (gap > spread) above++;
+      gaps.push(`${r.layer} ${gap >= 0 ? "+" : "−"}${Math.abs(gap).toFixed(3)}`);
+    }
+    if (n === 0) continue;
+    parts.push(
+      `${pair} minus random-vs-random SVCCA per layer (input → output): ${gaps.join(", ")}; ` +
+        `below the baseline beyond both spreads in ${below} of ${n} layers, above it in ${above}`,
+    );
+  }
+  return parts.length ? parts.join(". ") + "." : null;
+}
+
+/** The study's answer on RetinaMNIST, from the test numbers at the epochs chosen on val. */
+function medmnistFindings(results: StudyResults): string[] {
+  const out: string[] = [];
+  const gs = groups(results).filter((g) => g.runs.length > 0 && g.runs.every((r) => r.best));
+  if (gs.length === 0) return out;
+  const at = (g: Group, f: (r: RunResult) => number) => summary(g.runs.map(f));
+  for (const model of [...new Set(gs.map((g) => g.model))]) {
+    const mine = gs.filter((g) => g.model === model);
+    out.push(
+      `**${modelLabel(model)}**, test macro AUC at the epoch chosen on val (mean ± sd over seeds): ` +
+        mine.map((g) => `${g.init} ${meanSd(g.runs.map((r) => r.best!.aucMacro), 1, 3)}`).join("; ") +
+        `; at the final epoch: ` +
+        mine.map((g) => `${g.init} ${meanSd(g.runs.map((r) => r.final.aucMacro), 1, 3)}`).join("; ") + ".",
+    );
+    // convergence in the metric the dataset is judged by: the mean test macro AUC after each epoch
+    const curve = (g: Group) => {
+      const epochs = [...new Set(g.runs.flatMap((r) => r.rows.map((x) => x.epoch)))]
+        .filter((e) => Number.isInteger(e)).sort((a, b) => a - b);
+      return epochs.map((e) => {
+        const at = g.runs.map((r) => r.rows.findLast((x) => x.epoch === e)?.valAucMacro ?? NaN);
+        return fixed(summary(at).mean, 3);
+      }).join(" → ");
+    };
+    out.push(
+      `${modelLabel(model)}, test macro AUC after epochs 1, 2, … (mean over seeds): ` +
+        mine.map((g) => `${g.init} ${curve(g)}`).join("; ") + ".",
+    );
+    const random = mine.find((g) => g.init === "random");
+    for (const g of mine.filter((x) => x !== random)) {
+      if (!random) break;
+      const bySeed = new Map(random.runs.map((r) => [r.seed, r]));
+      const paired = g.runs.filter((r) => bySeed.has(r.seed));
+      if (paired.length === 0) continue;
+      const d = paired.map((r) => r.best!.aucMacro - bySeed.get(r.seed)!.best!.aucMacro);
+      const ep = at(g, (r) => r.best!.epoch).mean, epR = at(random, (r) => r.best!.epoch).mean;
+      const signed = (x: number) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(3);
+      // the macro comparisons of the analysis: grade-stratified bootstrap CI and p, per seed and pooled
+      const macro = results.comparisons.filter((c) =>
+        c.model === model && c.metric === "macro" && c.a === g.init && c.b === "random"
+      );
+      const perSeed = macro.filter((c) => c.seed !== null);
+      const pooled = macro.find((c) => c.seed === null);
+      const sig = perSeed.filter((c) => c.p < SIG).length;
+      out.push(
+        `${modelLabel(model)}, ${g.init} − random: ${d.map(signed).join(", ")} test macro AUC per seed ` +
+          `(mean ${signed(summary(d).mean)})` +
+          (perSeed.length
+            ? `; bootstrap p < ${SIG} in ${sig} of ${perSeed.length} seeds' test sets (p ${
+              perSeed.map((c) => pValue(c.p)).join(", ")
+            }; 95 % CIs ${perSeed.map((c) => `[${signed(c.ciLow)}, ${signed(c.ciHigh)}]`).join(", ")})`
+            : "") +
+          (pooled
+            ? `; seed-averaged predictions ${signed(pooled.aucA - pooled.aucB)}, p ${pValue(pooled.p)}, CI [${
+              signed(pooled.ciLow)
+            }, ${signed(pooled.ciHigh)}]`
+            : "") +
+          `; best val epoch ${fixed(ep, 1)} vs ${fixed(epR, 1)} for random.`,
+      );
+    }
+  }
+  // the headline model is chosen on val, like each run's epoch; its test AUC is then read off
+  const chosen =
+    [...gs].sort((a, b) =>
+      at(b, (r) => r.best!.selectAucMacro).mean - at(a, (r) => r.best!.selectAucMacro).mean
+    )[0];
+  const auc = at(chosen, (r) => r.best!.aucMacro).mean;
+  const r18 = MEDMNIST_RETINA.find((r) => r.method.startsWith("ResNet-18"))!;
+  const top = [...MEDMNIST_RETINA].sort((a, b) => b.auc - a.auc)[0];
+  out.push(
+    `Chosen on val (highest mean val macro AUC, ${
+      fixed(at(chosen, (r) => r.best!.selectAucMacro).mean, 3)
+    }): ` +
+      `${modelLabel(chosen.model)} ${chosen.init}, test macro AUC ${fixed(auc, 3)} — ` +
+      `${auc >= r18.auc ? "at or above" : "below"} MedMNIST v2's ${r18.method} (${fixed(r18.auc, 3)}); ` +
+      `the best published RetinaMNIST row is ${top.method} at ${fixed(top.auc, 3)}.`,
+  );
+  return out;
+}
+
 /** Plain-words findings generated from the numbers, careful to say when a difference is not significant. */
 export function summarise(results: StudyResults): string[] {
   const out: string[] = [];
@@ -290,16 +504,20 @@ export function summarise(results: StudyResults): string[] {
     );
   }
   const target = config.aucTarget;
+  const medmnist = isMedmnist(results);
+  if (medmnist) out.push(...medmnistFindings(results));
   for (const model of [...new Set(results.runs.map((r) => r.model))]) {
     const name = modelLabel(model);
     const gs = groups(results).filter((g) => g.model === model && g.runs.length > 0);
     const ranked = gs.map((g) => ({ g, m: mean(g.runs.map((r) => r.final.aucReferable)) }))
       .sort((a, b) => b.m - a.m);
-    out.push(
-      `**${name}**, test referable-DR AUC (mean ± sd over seeds, %): ` +
-        ranked.map(({ g }) => `${g.init} ${meanSd(g.runs.map((r) => r.final.aucReferable))}`).join("; ") +
-        ".",
-    );
+    if (!medmnist) {
+      out.push(
+        `**${name}**, test referable-DR AUC (mean ± sd over seeds, %): ` +
+          ranked.map(({ g }) => `${g.init} ${meanSd(g.runs.map((r) => r.final.aucReferable))}`).join("; ") +
+          ".",
+      );
+    }
     const pairs = new Map<string, InitComparison[]>();
     for (const c of results.comparisons) {
       if (c.model !== model || (c.metric ?? "referable") !== "referable") continue;
@@ -338,7 +556,10 @@ export function summarise(results: StudyResults): string[] {
           pValue(pooled.p)
         }, CI [${signedPp(pooled.ciLow)}, ${signedPp(pooled.ciHigh)}].`
         : "";
-      out.push(`${name}, ${a} − ${b}: ${signedPp(d)} AUC points on average, ${verdict}.${pool}`);
+      const at = cs[0].predictions === "best" ? " (test predictions of the best-val epoch)" : "";
+      out.push(
+        `${name}, ${a} − ${b}: ${signedPp(d)} referable-AUC points on average${at}, ${verdict}.${pool}`,
+      );
     }
     const speed: string[] = [];
     const randomRuns = gs.find((g) => g.init === "random")?.runs ?? [];
@@ -363,6 +584,8 @@ export function summarise(results: StudyResults): string[] {
       }
       out.push(line);
     }
+    const perLayer = layerGaps(results.similarity, model);
+    if (perLayer) out.push(`${name}, ${perLayer}`);
     const last = finalLayers(results.similarity, model);
     const base = last.find((r) => r.pair === "random-vs-random");
     for (const r of last.filter((x) => x.pair !== "random-vs-random")) {
@@ -401,19 +624,39 @@ function settingSection(results: StudyResults): string {
   const c = results.config;
   const data = c.data.kind === "synthetic"
     ? `${c.data.count} synthetic fundus photos generated at ${c.data.width} px (generator seed ${c.data.seed})`
-    : `${results.dataset?.name ? `${results.dataset.name} at ` : ""}\`${c.data.path}\`${
-      c.data.format ? ` (${c.data.format})` : ""
-    }`;
+    : `${
+      results.dataset?.name
+        ? `${results.dataset.name} at `
+        : isMedmnist(results)
+        ? "RetinaMNIST (MedMNIST v2) at "
+        : ""
+    }\`${c.data.path}\`${c.data.format ? ` (${c.data.format})` : ""}`;
   const lines = [
     `- Data: ${data}` +
     (c.limit !== null ? `, limited to the first ${c.limit} photos` : "") +
     (results.dataset ? `; ${results.dataset.train} training and ${results.dataset.test} test photos` : "") +
     (results.dataset?.classCounts ? ` (grades 0-4: ${results.dataset.classCounts.join(" / ")})` : ""),
-    `- Split: patient-aware ${Math.round((1 - c.testFraction) * 100)}:${Math.round(c.testFraction * 100)} ` +
-    `train/test${c.trainSubset !== null ? `, stratified training subset of ${c.trainSubset} photos` : ""}`,
+    isMedmnist(results)
+      ? `- Split: the dataset's own train / val / test; val picks each run's best epoch (and the headline ` +
+        `setting), test only reports${
+          c.trainSubset !== null ? `; stratified training subset of ${c.trainSubset} photos` : ""
+        }`
+      : `- Split: patient-aware ${Math.round((1 - c.testFraction) * 100)}:${
+        Math.round(c.testFraction * 100)
+      } ` +
+        `train/test${
+          c.trainSubset !== null ? `, stratified training subset of ${c.trainSubset} photos` : ""
+        }`,
     `- Models: ${c.models.map(modelLabel).join(", ")}; inits: ${c.inits.join(", ")}; seeds: ${
       c.seeds.join(", ")
-    }`,
+    }` +
+    (baselineModels(c).length
+      ? `; random-init baselines: ${baselineModels(c).map(modelLabel).join(", ")}${
+        c.baselineSize !== null && c.baselineSize !== c.size
+          ? ` at ${c.baselineSize}×${c.baselineSize} px`
+          : ""
+      }`
+      : ""),
     `- Training: Adam, lr ${c.lr}, batch ${c.batch}, ${c.epochs} epochs, ${c.size}×${c.size} px, device ${c.device}`,
   ];
   if (c.source) {
@@ -507,7 +750,9 @@ function provenanceSection(results: StudyResults): string {
  */
 export async function buildReport(results: StudyResults): Promise<BuiltReport> {
   const { config } = results;
-  const models = [...new Set([...config.models, ...results.runs.map((r) => r.model)])];
+  const models = [
+    ...new Set([...config.models, ...(config.baselines ?? []), ...results.runs.map((r) => r.model)]),
+  ];
   const inits = [...new Set([...config.inits, ...results.runs.map((r) => r.init)])];
   const figures: ReportFigure[] = [];
   const md: string[] = [];
@@ -529,18 +774,7 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
     "",
     settingSection(results),
     "",
-    "## Published results beside this run",
-    "",
-    "AUC in %. Published: mean ± spread over runs as the papers report them (Raghu et al. 2019: moderate-DR " +
-      "AUC on private RETINA data; Zingo et al.: Kaggle EyePACS 2015, 10 % held out). This run: test-set AUC " +
-      `of referable DR (grade ≥ 2 vs 0-1) and one-vs-rest macro AUC over the five grades, mean ± sample sd over ` +
-      `seeds${
-        results.dataset ? ` (${results.dataset.test} test photos)` : ""
-      }; kappa is quadratic weighted over ` +
-      "grades 0-4. A dash: no published number for that model and init.",
-    "",
-    resultsTable(results),
-    "",
+    ...resultsSection(results),
     "## Significance between inits",
     "",
     significanceSection(results),
@@ -583,7 +817,7 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
         "Figures 3-4, transfer-vs-random is read against random-vs-random: two random inits trained alike " +
         "give the baseline of how similar independently trained networks are anyway. CCA needs more probe " +
         `photos than dimensions, so with ${probes} probe photos each side keeps at most ` +
-        `${Math.max(1, Math.floor(probes / 4))} directions (SVCCA's 99 %-variance directions are ` +
+        `${ccaCap(probes)} directions (SVCCA's 99 %-variance directions are ` +
         "capped there; PWCCA runs on that many PCA directions of a wider layer); CKA uses all neurons.",
       "",
     );

@@ -16,3 +16,12 @@ export {
   type SvccaResult,
 } from "./cca.ts";
 export { type CkaOptions, linearCka } from "./cka.ts";
+export {
+  ccaCap,
+  type LayerSimilarity,
+  layerSimilarity,
+  pcaScores,
+  type PreparedLayer,
+  preparedSimilarity,
+  prepareLayer,
+} from "./prepared.ts";

@@ -211,8 +211,12 @@ export function referableAuc(probs: Numbers, labels: Numbers, threshold = 2): nu
   const score = new Float64Array(y.length), bin = new Uint8Array(y.length);
   for (let i = 0; i < y.length; i++) {
     let s = 0;
-    for (let c = threshold; c < k; c++) s += probs[i * k + c];
-    if (!Number.isFinite(s)) throw new RangeError(`probs row ${i} has a non-finite entry`);
+    // every column, not only the summed ones: a NaN in p₀ means the model's output is broken all the same
+    for (let c = 0; c < k; c++) {
+      const v = probs[i * k + c];
+      if (!Number.isFinite(v)) throw new RangeError(`probs[${i * k + c}] is ${v}, not a finite number`);
+      if (c >= threshold) s += v;
+    }
     score[i] = s;
     bin[i] = y[i] >= threshold ? 1 : 0;
   }

@@ -1,11 +1,12 @@
 /**
  * Comparing two correlated AUCs measured on the same test set: DeLong's test (the fast midrank algorithm
- * of Sun & Xu 2014) and a paired, class-stratified bootstrap confidence interval of the difference.
+ * of Sun & Xu 2014) and a paired, class-stratified bootstrap confidence interval of the difference, also for
+ * the one-vs-rest macro AUC over grades.
  * @module
  */
 import { Rng } from "../util/random.ts";
 import { midranks } from "./auc.ts";
-import { binaryLabels, checkScores, type Numbers } from "./validate.ts";
+import { binaryLabels, checkScores, classLabels, type Numbers } from "./validate.ts";
 
 /** Result of {@linkcode delongTest}. */
 export interface DelongResult {
@@ -270,4 +271,101 @@ function weightedAuc(g: { order: Uint32Array; ends: Uint32Array }, y: Uint8Array
     start = ends[t];
   }
   return num / (wPos * negBelow);
+}
+
+/** Result of {@linkcode bootstrapMacroAucDiff}: a {@linkcode BootstrapResult} plus the bootstrap's spread. */
+export interface MacroBootstrapResult extends BootstrapResult {
+  /** macro AUC of A on the full set */
+  aucA: number;
+  /** macro AUC of B on the full set */
+  aucB: number;
+  /** sample sd of the resampled differences (the bootstrap standard error) */
+  se: number;
+}
+
+/**
+ * Paired bootstrap percentile CI of the one-vs-rest macro AUC difference of two N×K probability tables
+ * (row-major) on the same cases: each resample draws every grade's cases separately with replacement (the
+ * class counts stay fixed, so every one-vs-rest problem keeps both sides), and scores them with both models.
+ * Every grade must be present. For K = 2 with complementary columns it is {@linkcode bootstrapAucDiff} of
+ * column 1, draw for draw.
+ *
+ * @example
+ * ```ts
+ * import { bootstrapMacroAucDiff } from "./delong.ts";
+ * const y = [0, 0, 1, 1, 2, 2];
+ * const a = [0.8, 0.1, 0.1, 0.6, 0.3, 0.1, 0.2, 0.7, 0.1, 0.1, 0.6, 0.3, 0.1, 0.2, 0.7, 0.2, 0.1, 0.7];
+ * const b = [0.4, 0.3, 0.3, 0.3, 0.4, 0.3, 0.3, 0.3, 0.4, 0.4, 0.3, 0.3, 0.3, 0.3, 0.4, 0.3, 0.4, 0.3];
+ * const r = bootstrapMacroAucDiff(y, a, b, 3, { resamples: 200, seed: 1 });
+ * if (!(r.lower <= r.diff && r.diff <= r.upper)) throw new Error("interval");
+ * ```
+ */
+export function bootstrapMacroAucDiff(
+  labels: Numbers,
+  probsA: Numbers,
+  probsB: Numbers,
+  numClasses: number,
+  options: BootstrapOptions = {},
+): MacroBootstrapResult {
+  const resamples = options.resamples ?? 2000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
+  }
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  const y = classLabels("labels", labels, numClasses);
+  const N = y.length, K = numClasses;
+  checkScores("probsA", probsA, N * K);
+  checkScores("probsB", probsB, N * K);
+  const byClass: number[][] = Array.from({ length: K }, () => []);
+  for (let i = 0; i < N; i++) byClass[y[i]].push(i);
+  const absent = byClass.findIndex((c) => c.length === 0);
+  if (absent >= 0) {
+    throw new RangeError(`labels has no case of class ${absent}: its one-vs-rest AUC is undefined`);
+  }
+  const column = (p: Numbers, k: number) => Float64Array.from({ length: N }, (_, i) => p[i * K + k]);
+  const ovr = Array.from({ length: K }, (_, k) => Uint8Array.from(y, (v) => (v === k ? 1 : 0)));
+  const orders = [probsA, probsB].map((p) => Array.from({ length: K }, (_, k) => tieGroups(column(p, k))));
+  const macro = (m: number, w: Float64Array) => {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += weightedAuc(orders[m][k], ovr[k], w);
+    return s / K;
+  };
+  const w = new Float64Array(N).fill(1);
+  const aucA = macro(0, w), aucB = macro(1, w);
+  const rng = new Rng(options.seed ?? 0);
+  const diffs = new Float64Array(resamples);
+  let notPositive = 0;
+  // the draw order (class K−1 first, down to 0) makes K = 2 draw positives then negatives, as bootstrapAucDiff
+  for (let r = 0; r < resamples; r++) {
+    w.fill(0);
+    for (let k = K - 1; k >= 0; k--) {
+      const c = byClass[k];
+      for (let j = 0; j < c.length; j++) w[c[rng.int(c.length)]]++;
+    }
+    const d = macro(0, w) - macro(1, w);
+    diffs[r] = d;
+    if (d <= 0) notPositive++;
+  }
+  let mean = 0;
+  for (const d of diffs) mean += d / resamples;
+  let ss = 0;
+  for (const d of diffs) ss += (d - mean) ** 2;
+  diffs.sort();
+  const q = (p: number) => {
+    const h = (resamples - 1) * p, lo = Math.floor(h), hi = Math.min(resamples - 1, lo + 1);
+    return diffs[lo] + (h - lo) * (diffs[hi] - diffs[lo]);
+  };
+  const alpha = (1 - level) / 2;
+  return {
+    aucA,
+    aucB,
+    diff: aucA - aucB,
+    lower: q(alpha),
+    upper: q(1 - alpha),
+    level,
+    resamples,
+    fractionNotPositive: notPositive / resamples,
+    se: resamples > 1 ? Math.sqrt(ss / (resamples - 1)) : NaN,
+  };
 }

@@ -7,14 +7,23 @@
 export { ovrMacroAuc, type OvrOptions, referableAuc, rocAuc, type RocCurve, rocCurve } from "./auc.ts";
 export {
   bootstrapAucDiff,
+  bootstrapMacroAucDiff,
   type BootstrapOptions,
   type BootstrapResult,
   type DelongResult,
   delongTest,
   erfc,
+  type MacroBootstrapResult,
   twoSidedP,
 } from "./delong.ts";
 export { quadraticWeightedKappa } from "./kappa.ts";
-export { type CurvePoint, type MeanStd, meanStd, stepsToReach } from "./summary.ts";
+export {
+  type CurvePoint,
+  finiteMeanStd,
+  loggedStepsToReach,
+  type MeanStd,
+  meanStd,
+  stepsToReach,
+} from "./summary.ts";
 export { type EvaluateOptions, evaluatePredictions, type RunMetrics } from "./evaluate.ts";
 export type { Numbers } from "./validate.ts";

@@ -41,6 +41,22 @@ export function meanStd(values: ArrayLike<number>): MeanStd {
   return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : NaN, n };
 }
 
+/**
+ * {@linkcode meanStd} of the finite values only, for summaries that must not fail on a missing measure
+ * (a NaN similarity, an unreached target): no finite value gives `{ mean: NaN, std: NaN, n: 0 }`.
+ *
+ * @example
+ * ```ts
+ * import { finiteMeanStd } from "./summary.ts";
+ * const { mean, n } = finiteMeanStd([1, NaN, 3]);
+ * if (mean !== 2 || n !== 2) throw new Error("wrong");
+ * ```
+ */
+export function finiteMeanStd(values: ArrayLike<number>): MeanStd {
+  const v = Array.from(values).filter(Number.isFinite);
+  return v.length ? meanStd(v) : { mean: NaN, std: NaN, n: 0 };
+}
+
 /** One evaluation of a training run: its step count and the AUC measured there. */
 export interface CurvePoint {
   /** training steps done at this evaluation */
@@ -82,4 +98,25 @@ export function stepsToReach(curve: readonly CurvePoint[], target: number): numb
     if (b.auc >= target) return a.step + (target - a.auc) / (b.auc - a.auc) * (b.step - a.step);
   }
   return null;
+}
+
+/**
+ * {@linkcode stepsToReach} of a curve as a run logs it: points with a non-finite step or AUC are dropped,
+ * a step logged twice (a resumed run) keeps its last AUC, and the points are sorted by step; `null` when
+ * no point is left or the target is never reached.
+ *
+ * @example
+ * ```ts
+ * import { loggedStepsToReach } from "./summary.ts";
+ * const log = [{ step: 200, auc: 0.6 }, { step: 100, auc: 0.5 }, { step: 200, auc: 0.75 }];
+ * if (loggedStepsToReach(log, 0.625) !== 150) throw new Error("wrong");
+ * ```
+ */
+export function loggedStepsToReach(points: readonly CurvePoint[], target: number): number | null {
+  const curve = [
+    ...new Map(
+      points.filter((p) => Number.isFinite(p.step) && Number.isFinite(p.auc)).map((p) => [p.step, p]),
+    ).values(),
+  ].sort((a, b) => a.step - b.step);
+  return curve.length ? stepsToReach(curve, target) : null;
 }

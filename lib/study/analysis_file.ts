@@ -3,13 +3,13 @@
  * analysis itself so that the report step loads neither the similarity code nor onnxruntime.
  * @module
  */
-import { join } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { readJson } from "../util/fs.ts";
-import type { StudyResults } from "../report/types.ts";
+import type { StudyResults } from "./results.ts";
 import type { StudyConfig } from "./config.ts";
 
 /** Bumped whenever the analysis computes something differently, so stored analyses are redone. */
-export const ANALYSIS_VERSION = 1;
+export const ANALYSIS_VERSION = 2;
 
 /** What `analysis.json` holds: the report's input plus how and from what it was computed. */
 export interface AnalysisFile extends StudyResults {
@@ -68,13 +68,52 @@ function revive(v: unknown, key = ""): unknown {
 }
 
 /**
+ * The analysis as `analysis.json` stores it: every path inside the study folder relative to that folder
+ * (`config.out` is "."), so that a moved or copied study folder reads and writes where it is.
+ */
+export function storedAnalysis(a: AnalysisFile): AnalysisFile {
+  const out = resolve(a.config.out);
+  const rel = (p: string) => {
+    const r = relative(out, resolve(p));
+    return r === "" ? "." : r.startsWith("..") || isAbsolute(r) ? p : r;
+  };
+  const p = a.provenance;
+  return {
+    ...a,
+    config: { ...a.config, out: "." },
+    ...(p
+      ? {
+        provenance: {
+          ...p,
+          config: p.config ? { ...p.config, out: "." } : p.config,
+          // the rerun command names the folder too; run from inside it, "." is the same folder
+          command: typeof p.command === "string" ? p.command.split(out).join(".") : p.command,
+          dataManifest: p.dataManifest
+            ? { ...p.dataManifest, path: rel(p.dataManifest.path) }
+            : p.dataManifest,
+        },
+      }
+      : {}),
+  };
+}
+
+/**
  * Reads an `analysis.json` written by {@linkcode analyzeStudy}, turning the nulls that JSON wrote for NaN
- * (an sd over one seed, a measure that could not be computed) back into NaN.
+ * (an sd over one seed, a measure that could not be computed) back into NaN. The study folder is the one the
+ * file is in, whatever folder it was written in (analyses written before paths were stored relative
+ * included): a copied study folder's report goes into the copy.
  */
 export async function loadAnalysis(path: string): Promise<AnalysisFile> {
   const raw = await readJson<AnalysisFile>(path);
   if (!raw || typeof raw !== "object" || !Array.isArray(raw.runs) || !raw.config) {
     throw new RangeError(`${path} is not an analysis file (no runs or config)`);
+  }
+  const out = dirname(resolve(path));
+  raw.config.out = out;
+  const p = raw.provenance;
+  if (p?.config) p.config.out = out;
+  if (p?.dataManifest && !isAbsolute(p.dataManifest.path)) {
+    p.dataManifest.path = join(out, p.dataManifest.path);
   }
   return revive(raw) as AnalysisFile;
 }

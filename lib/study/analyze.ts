@@ -7,13 +7,33 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { bootstrapAucDiff, delongTest, type MeanStd, stepsToReach } from "../stats/mod.ts";
-import { type Activations, cca, linearCka, pwcca } from "../similarity/mod.ts";
-import { matmulRowsT, type Matrix, onnxMatmulRowsT, symEigAsync } from "../linalg/mod.ts";
+import {
+  bootstrapAucDiff,
+  bootstrapMacroAucDiff,
+  delongTest,
+  finiteMeanStd,
+  loggedStepsToReach,
+  meanStd,
+  twoSidedP,
+} from "../stats/mod.ts";
+import {
+  type Activations,
+  ccaCap,
+  type LayerSimilarity,
+  type PreparedLayer,
+  preparedSimilarity,
+  prepareLayer,
+} from "../similarity/mod.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import { exists, readJson, readText, writeJsonAtomic } from "../util/fs.ts";
-import { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis } from "./analysis_file.ts";
-import { collectProvenance, type Provenance } from "../report/provenance.ts";
+import {
+  ANALYSIS_VERSION,
+  type AnalysisFile,
+  analysisPath,
+  loadAnalysis,
+  storedAnalysis,
+} from "./analysis_file.ts";
+import { collectProvenance, type Provenance } from "./provenance.ts";
 import type {
   EpochRow,
   GroupSummary,
@@ -21,10 +41,21 @@ import type {
   MissingRun,
   RunResult,
   SimilarityRow,
-} from "../report/types.ts";
+} from "./results.ts";
 import { runGrid, type RunSpec, type StudyConfig } from "./config.ts";
+import type { BestEpoch } from "../train/fit.ts";
 
 export { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis };
+// the similarity preparation lives in lib/similarity; re-exported for the callers that found it here
+export {
+  ccaCap,
+  type LayerSimilarity,
+  layerSimilarity,
+  pcaScores,
+  type PreparedLayer,
+  preparedSimilarity,
+  prepareLayer,
+} from "../similarity/mod.ts";
 
 /** Options of {@linkcode analyzeStudy}. */
 export interface AnalyzeOptions {
@@ -48,6 +79,7 @@ export interface AnalyzeOptions {
 const RUN_FILES = [
   "done.json",
   "predictions.csv",
+  "predictions-best.csv",
   "activations.safetensors",
   "activations-init.safetensors",
   "metrics.csv",
@@ -59,9 +91,11 @@ interface LoadedRun {
   result: RunResult;
   /** held-out grades in file order */
   labels: Int32Array;
-  /** row-major N×K probabilities */
+  /** row-major N×K probabilities (of the epoch chosen on val when the run has one, else the final epoch) */
   probs: Float64Array;
   classes: number;
+  /** whether `probs` are the best-val epoch's */
+  best: boolean;
 }
 
 /** Parses a run's `predictions.csv` (`index,label,p0,...,pK-1`). */
@@ -125,6 +159,7 @@ interface DoneJson {
   metrics: EpochRow[];
   final: { aucReferable: number; aucMacro: number; kappa: number };
   wallSec: number;
+  best?: BestEpoch;
 }
 
 async function loadRun(spec: RunSpec, dir: string, target: number): Promise<LoadedRun> {
@@ -132,7 +167,10 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
   if (!done || typeof done !== "object" || !Array.isArray(done.metrics) || typeof done.final !== "object") {
     throw new RangeError(`${join(dir, "done.json")} lacks metrics or final results`);
   }
-  const predPath = join(dir, "predictions.csv");
+  // a run with a model-selection split is compared at the epoch chosen on val, as MedMNIST reports it
+  const bestPath = join(dir, "predictions-best.csv");
+  const best = done.best !== undefined && await exists(bestPath);
+  const predPath = best ? bestPath : join(dir, "predictions.csv");
   const pred = parsePredictions(await readText(predPath), predPath);
   let device: string | undefined;
   try {
@@ -150,6 +188,13 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
     kappa: r.kappa,
     imagesPerSec: r.imagesPerSec,
     wallSec: r.wallSec,
+    ...(r.selectAucMacro !== undefined
+      ? {
+        selectAucReferable: r.selectAucReferable,
+        selectAucMacro: r.selectAucMacro,
+        selectKappa: r.selectKappa,
+      }
+      : {}),
   }));
   const result: RunResult = {
     id: spec.id,
@@ -161,33 +206,18 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
     stepsToTarget: stepsOfRows(rows, target),
     wallSec: done.wallSec,
     ...(device ? { device } : {}),
+    ...(done.best ? { best: done.best } : {}),
   };
-  return { spec, dir, result, ...pred };
+  return { spec, dir, result, ...pred, best };
 }
 
 /** Steps to the target AUC from a held-out curve (duplicate steps of a resumed run keep the last). */
 function stepsOfRows(rows: readonly EpochRow[], target: number): number | null {
-  const curve = [
-    ...new Map(
-      rows.filter((r) => Number.isFinite(r.step) && Number.isFinite(r.valAucReferable))
-        .map((r) => [r.step, { step: r.step, auc: r.valAucReferable }]),
-    ).values(),
-  ].sort((a, b) => a.step - b.step);
-  return curve.length ? stepsToReach(curve, target) : null;
+  return loggedStepsToReach(rows.map((r) => ({ step: r.step, auc: r.valAucReferable })), target);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // summaries
-
-/** Mean ± sample sd of the finite values; no finite value gives NaN, NaN, n 0 (never throws). */
-export function summariseValues(values: readonly number[]): MeanStd {
-  const v = values.filter(Number.isFinite);
-  const n = v.length;
-  if (n === 0) return { mean: NaN, std: NaN, n: 0 };
-  const mean = v.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : NaN;
-  return { mean, std, n };
-}
 
 function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSummary {
   const rs = runs.map((r) => r.result).sort((a, b) => a.seed - b.seed);
@@ -212,11 +242,22 @@ function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSumm
     model,
     init,
     seeds: rs.map((r) => r.seed),
-    aucReferable: summariseValues(rs.map((r) => r.final.aucReferable)),
-    aucMacro: summariseValues(rs.map((r) => r.final.aucMacro)),
-    kappa: summariseValues(rs.map((r) => r.final.kappa)),
+    aucReferable: finiteMeanStd(rs.map((r) => r.final.aucReferable)),
+    aucMacro: finiteMeanStd(rs.map((r) => r.final.aucMacro)),
+    kappa: finiteMeanStd(rs.map((r) => r.final.kappa)),
+    ...(rs.length && rs.every((r) => r.best)
+      ? {
+        best: {
+          aucReferable: finiteMeanStd(rs.map((r) => r.best!.aucReferable)),
+          aucMacro: finiteMeanStd(rs.map((r) => r.best!.aucMacro)),
+          kappa: finiteMeanStd(rs.map((r) => r.best!.kappa)),
+          epoch: finiteMeanStd(rs.map((r) => r.best!.epoch)),
+          selectAucMacro: finiteMeanStd(rs.map((r) => r.best!.selectAucMacro)),
+        },
+      }
+      : {}),
     stepsToTarget: steps,
-    meanStepsToTarget: reached.length ? reached.reduce((a, b) => a + b, 0) / reached.length : null,
+    meanStepsToTarget: reached.length ? meanStd(reached).mean : null,
     curve,
   };
 }
@@ -289,6 +330,46 @@ function compare(
   };
 }
 
+/**
+ * The macro-AUC counterpart of {@linkcode compare}, when every grade is in the test set (else null): a
+ * paired grade-stratified bootstrap CI, and z from the bootstrap standard error (DeLong's test covers one
+ * binary AUC; the macro AUC averages five one-vs-rest ones on the same photos).
+ */
+function compareMacro(
+  model: string,
+  a: string,
+  b: string,
+  seed: number | null,
+  ra: { labels: Int32Array; probs: Float64Array; classes: number },
+  pb: Float64Array,
+  reps: number,
+  level: number,
+): InitComparison | null {
+  const k = ra.classes;
+  if (new Set(ra.labels).size < k) return null;
+  const r = bootstrapMacroAucDiff(ra.labels, ra.probs, pb, k, {
+    resamples: reps,
+    level,
+    seed: `analysis/${model}/${a}-vs-${b}/${seed === null ? "pooled" : seed}/macro`,
+  });
+  const z = r.se > 0 ? r.diff / r.se : r.diff === 0 ? 0 : Math.sign(r.diff) * Infinity;
+  return {
+    model,
+    a,
+    b,
+    seed,
+    metric: "macro",
+    aucA: r.aucA,
+    aucB: r.aucB,
+    z,
+    p: r.se > 0 ? twoSidedP(z) : (r.diff === 0 ? 1 : 0),
+    ciLow: r.lower,
+    ciHigh: r.upper,
+    ciLevel: level,
+    bootstrapReps: reps,
+  };
+}
+
 function comparisons(
   model: string,
   inits: readonly string[],
@@ -311,7 +392,10 @@ function comparisons(
       }
       const A = referable(ra), B = referable(rb);
       try {
-        out.push(compare(model, a, b, seed, A.y, A.s, B.s, reps, level));
+        const at = ra.best && rb.best ? { predictions: "best" as const } : {};
+        out.push({ ...compare(model, a, b, seed, A.y, A.s, B.s, reps, level), ...at });
+        const macro = compareMacro(model, a, b, seed, ra, rb.probs, reps, level);
+        if (macro) out.push({ ...macro, ...at });
         paired.push({ ra, rb });
       } catch (e) {
         notes.push(`${ra.spec.id} vs ${rb.spec.id}: ${e instanceof Error ? e.message : e}; not compared.`);
@@ -321,14 +405,19 @@ function comparisons(
     // pooled over seeds: each init's seed-averaged predicted probabilities (an ensemble per init) on the
     // shared test set, so one test summarises the seeds without picking one of them
     const n = paired[0].ra.labels.length, k = paired[0].ra.classes;
-    const avg = (which: "ra" | "rb") => {
+    const mean = (which: "ra" | "rb") => {
       const p = new Float64Array(n * k);
       for (const pr of paired) for (let i = 0; i < p.length; i++) p[i] += pr[which].probs[i] / paired.length;
-      return referable({ labels: paired[0].ra.labels, probs: p, classes: k });
+      return p;
     };
-    const A = avg("ra"), B = avg("rb");
+    const pa = mean("ra"), pb = mean("rb");
+    const labels = paired[0].ra.labels;
+    const A = referable({ labels, probs: pa, classes: k }), B = referable({ labels, probs: pb, classes: k });
     try {
-      out.push(compare(model, a, b, null, A.y, A.s, B.s, reps, level));
+      const at = paired.every((p) => p.ra.best && p.rb.best) ? { predictions: "best" as const } : {};
+      out.push({ ...compare(model, a, b, null, A.y, A.s, B.s, reps, level), ...at });
+      const macro = compareMacro(model, a, b, null, { labels, probs: pa, classes: k }, pb, reps, level);
+      if (macro) out.push({ ...macro, ...at });
     } catch (e) {
       notes.push(`${model} ${a} vs ${b} pooled over seeds: ${e instanceof Error ? e.message : e}.`);
     }
@@ -352,165 +441,6 @@ async function readTaps(path: string): Promise<Taps> {
     out.set(name, { data: t.data, datapoints: t.shape[0], neurons: t.shape[1] });
   }
   return out;
-}
-
-/** Products above this many multiply-adds go through onnxruntime (as lib/similarity does). */
-const ONNX_WORK = 3e8;
-
-async function gram(a: Matrix): Promise<Matrix> {
-  return a.rows * a.rows * a.cols > ONNX_WORK ? await onnxMatmulRowsT(a) : matmulRowsT(a);
-}
-
-/**
- * One layer's activations made ready for the similarity measures: the raw set (for CKA), the variances of
- * all principal directions (largest first) and the PCA scores (datapoints × k) of the top `k`. Computed once
- * per run and layer, from whichever of the neuron or datapoint Gram matrix is smaller, so that a run taking
- * part in several pairs is decomposed once.
- */
-export interface PreparedLayer {
-  /** the activations as tapped, datapoints × neurons */
-  raw: Activations;
-  /** eigenvalues of the activations' scatter matrix, largest first (nonnegative) */
-  values: Float64Array;
-  /** PCA scores of the top directions, datapoints × `scores.neurons` */
-  scores: Activations;
-}
-
-/** Decomposes a layer's activations into its top `k` PCA scores (see {@linkcode PreparedLayer}). */
-export async function prepareLayer(x: Activations, k: number): Promise<PreparedLayer> {
-  const m = x.datapoints, p = x.neurons;
-  if (x.data.length !== m * p) {
-    throw new RangeError(`activations hold ${x.data.length} values, expected ${m} × ${p}`);
-  }
-  const c = new Float64Array(m * p);
-  for (let j = 0; j < p; j++) {
-    let s = 0;
-    for (let i = 0; i < m; i++) s += x.data[i * p + j];
-    const mu = s / m;
-    for (let i = 0; i < m; i++) c[i * p + j] = x.data[i * p + j] - mu;
-  }
-  const kk = Math.max(0, Math.min(k, m, p));
-  const out = new Float64Array(m * kk);
-  let values: Float64Array;
-  if (p <= m) {
-    const t = new Float64Array(p * m);
-    for (let i = 0; i < m; i++) for (let j = 0; j < p; j++) t[j * m + i] = c[i * p + j];
-    const e = await symEigAsync(await gram({ rows: p, cols: m, data: t }), { count: kk });
-    values = e.values;
-    for (let i = 0; i < m; i++) {
-      for (let d = 0; d < kk; d++) {
-        let s = 0;
-        for (let j = 0; j < p; j++) s += c[i * p + j] * e.vectors!.data[d * p + j];
-        out[i * kk + d] = s;
-      }
-    }
-  } else {
-    const e = await symEigAsync(await gram({ rows: m, cols: p, data: c }), { count: kk });
-    values = e.values;
-    for (let d = 0; d < kk; d++) {
-      const f = Math.sqrt(Math.max(0, values[d]));
-      for (let i = 0; i < m; i++) out[i * kk + d] = e.vectors!.data[d * m + i] * f;
-    }
-  }
-  values = values.map((v) => Math.max(0, v));
-  return { raw: x, values, scores: { data: out, datapoints: m, neurons: kk } };
-}
-
-/**
- * PCA scores of the top `k` principal directions (datapoints × k). They span the subspace CCA would see
- * in those directions.
- */
-export async function pcaScores(x: Activations, k: number): Promise<Activations> {
-  return (await prepareLayer(x, k)).scores;
-}
-
-/** The first `k` columns of a datapoints × n set. */
-function firstColumns(a: Activations, k: number): Activations {
-  if (k === a.neurons) return a;
-  const m = a.datapoints, out = new Float64Array(m * k);
-  for (let i = 0; i < m; i++) for (let d = 0; d < k; d++) out[i * k + d] = a.data[i * a.neurons + d];
-  return { data: out, datapoints: m, neurons: k };
-}
-
-/** SVCCA's rule: the fewest directions whose variances sum to `keep` of the total. */
-function directionsFor(values: Float64Array, keep: number): number {
-  const total = values.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) return 0;
-  let cum = 0, k = 0;
-  while (k < values.length) {
-    cum += values[k++];
-    if (cum >= keep * total) break;
-  }
-  return k;
-}
-
-/** The SVCCA / PWCCA dimension cap for `m` probe photos: at most a quarter of them per side. */
-export function ccaCap(m: number): number {
-  return Math.max(1, Math.floor(m / 4));
-}
-
-/** One layer pair's similarities; NaN where a measure could not be computed (`note` says why). */
-export interface LayerSimilarity {
-  /** SVCCA mean canonical correlation */
-  svcca: number;
-  /** projection-weighted CCA */
-  pwcca: number;
-  /** linear CKA */
-  cka: number;
-  /** reductions applied, or why a measure is missing */
-  note?: string;
-}
-
-/**
- * SVCCA, PWCCA and linear CKA between two prepared layers (same probe photos; prepare with
- * `k = ccaCap(m)`). CCA needs more datapoints than dimensions on both sides together, so with m probe
- * photos each side keeps at most ⌊m/4⌋ directions: SVCCA's 99 %-variance directions are capped there (SVCCA
- * is CCA between the kept directions' scores, as lib/similarity's `svcca` computes it), and PWCCA runs on
- * the top ⌊m/4⌋ PCA directions when a layer has more neurons. CKA uses the raw activations. A measure the
- * similarity library refuses is NaN with the reason in `note`, never a made-up value.
- */
-export async function preparedSimilarity(x: PreparedLayer, y: PreparedLayer): Promise<LayerSimilarity> {
-  const m = x.raw.datapoints;
-  if (y.raw.datapoints !== m) {
-    throw new RangeError(`x has ${m} datapoints but y has ${y.raw.datapoints}: they must be the same inputs`);
-  }
-  const cap = ccaCap(m);
-  const notes: string[] = [];
-  const why = (what: string, e: unknown) => {
-    notes.push(`${what}: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
-    return NaN;
-  };
-  let sv: number;
-  try {
-    const k99 = [directionsFor(x.values, 0.99), directionsFor(y.values, 0.99)];
-    if (k99[0] === 0 || k99[1] === 0) {
-      throw new RangeError("a side has no neuron that varies over the datapoints");
-    }
-    const kx = Math.min(k99[0], cap, x.scores.neurons), ky = Math.min(k99[1], cap, y.scores.neurons);
-    if (kx < k99[0] || ky < k99[1]) notes.push(`SVCCA directions capped at ${cap}`);
-    sv = (await cca(firstColumns(x.scores, kx), firstColumns(y.scores, ky))).mean;
-  } catch (e) {
-    sv = why("SVCCA", e);
-  }
-  let pw: number;
-  try {
-    const rx = x.raw.neurons > cap, ry = y.raw.neurons > cap;
-    if (rx || ry) notes.push(`PWCCA on the top ${cap} PCA directions`);
-    pw = (await pwcca(
-      rx ? firstColumns(x.scores, Math.min(cap, x.scores.neurons)) : x.raw,
-      ry ? firstColumns(y.scores, Math.min(cap, y.scores.neurons)) : y.raw,
-    )).pwcca;
-  } catch (e) {
-    pw = why("PWCCA", e);
-  }
-  const ck = await linearCka(x.raw, y.raw).catch((e) => why("CKA", e));
-  return { svcca: sv, pwcca: pw, cka: ck, ...(notes.length ? { note: notes.join("; ") } : {}) };
-}
-
-/** {@linkcode preparedSimilarity} of two raw activation sets of the same probe photos. */
-export async function layerSimilarity(x: Activations, y: Activations): Promise<LayerSimilarity> {
-  const cap = ccaCap(x.datapoints);
-  return await preparedSimilarity(await prepareLayer(x, cap), await prepareLayer(y, cap));
 }
 
 /** The name of a comparison between two inits' runs: `<a>-vs-<b>` with random (else the earlier) as b. */
@@ -567,9 +497,9 @@ function accRows(model: string, acc: Map<string, Map<string, SimAcc>>): Similari
         layerIndex: a.layerIndex,
         pair,
         probes: a.probes,
-        svcca: summariseValues(a.svcca),
-        pwcca: summariseValues(a.pwcca),
-        cka: summariseValues(a.cka),
+        svcca: finiteMeanStd(a.svcca),
+        pwcca: finiteMeanStd(a.pwcca),
+        cka: finiteMeanStd(a.cka),
         ...(a.notes.size ? { note: [...a.notes].join("; ") } : {}),
       });
     }
@@ -779,15 +709,17 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
   const comps: InitComparison[] = [];
   const similarity: SimilarityRow[] = [];
   const initSimilarity: SimilarityRow[] = [];
-  for (const model of config.models) {
+  // models and their inits as the grid has them (a random-only baseline model has one init)
+  for (const model of [...new Set(grid.map((r) => r.model))]) {
     const mine = loaded.filter((r) => r.spec.model === model);
-    for (const init of config.inits) {
+    const inits = [...new Set(grid.filter((r) => r.model === model).map((r) => r.init))];
+    for (const init of inits) {
       const g = mine.filter((r) => r.spec.init === init);
       if (g.length) summary.push(groupSummary(model, init, g));
     }
-    comps.push(...comparisons(model, config.inits, mine, reps, level, notes));
+    comps.push(...comparisons(model, inits, mine, reps, level, notes));
     log(`analysis: ${model} comparisons done`);
-    const sim = await similarityOfModel(model, config.inits, mine, notes, log);
+    const sim = await similarityOfModel(model, inits, mine, notes, log);
     similarity.push(...sim.similarity);
     initSimilarity.push(...sim.initSimilarity);
   }
@@ -811,6 +743,6 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
       level,
     },
   };
-  if (options.write ?? true) await writeJsonAtomic(path, result);
+  if (options.write ?? true) await writeJsonAtomic(path, storedAnalysis(result));
   return result;
 }

@@ -1,13 +1,22 @@
 /**
- * The study's configuration: three presets kept as JSON next to this file (`demo`, `paper`, `small-data`),
+ * The study's configuration: presets kept as JSON next to this file (`demo`, `synthetic`, `paper`, `small-data`),
  * every field overridable by a command-line flag, the run grid (model × seed × init) and its deterministic
  * split into shards for job arrays.
  * @module
  */
 import { parseArgs } from "node:util";
+import { getModel } from "../models/registry.ts";
+import { joinNegativeValues } from "../util/cli.ts";
 import demoPreset from "./presets/demo.json" with { type: "json" };
 import paperPreset from "./presets/paper.json" with { type: "json" };
 import smallDataPreset from "./presets/small-data.json" with { type: "json" };
+import syntheticPreset from "./presets/synthetic.json" with { type: "json" };
+
+/**
+ * Seed of the study's train/test split and of its `--limit` subset: study-wide, so every run sees the same
+ * held-out photos, and the preflight check predicts the split the data step will make.
+ */
+export const SPLIT_SEED = 0;
 
 /** Model names of the models registry (torchvision's two and the CBR family of Raghu's appendix). */
 export const MODEL_NAMES = [
@@ -17,6 +26,7 @@ export const MODEL_NAMES = [
   "cbr_large_w",
   "cbr_small",
   "cbr_tiny",
+  "squeezenet1_1",
 ] as const;
 
 /** One of {@linkcode MODEL_NAMES}. */
@@ -70,6 +80,10 @@ export interface StudyConfig {
   source: SourceTask | null;
   /** models to train */
   models: ModelName[];
+  /** models trained from random initialisation only, beside the grid (Raghu's small-model baselines) */
+  baselines: ModelName[];
+  /** input side of the baselines (e.g. a dataset's native 28²), or null for `size` */
+  baselineSize: number | null;
   /** inits to compare */
   inits: InitName[];
   /** one run per seed and model and init */
@@ -102,6 +116,8 @@ export interface StudyConfig {
   probeCount: number;
   /** the referable-DR AUC that "steps to reach" (convergence speed) counts up to */
   aucTarget: number;
+  /** let a generic CSV list photos outside its own folder (absolute paths, `..`, links leading out) */
+  allowOutsidePaths: boolean;
   /** the part of the grid this process runs, or null for all of it */
   shard: Shard | null;
 }
@@ -123,6 +139,7 @@ export const PRESETS: Readonly<Record<string, StudyConfig>> = {
   demo: demoPreset as StudyConfig,
   paper: paperPreset as StudyConfig,
   "small-data": smallDataPreset as StudyConfig,
+  synthetic: syntheticPreset as StudyConfig,
 };
 
 /** Options of {@linkcode resolveConfig}. */
@@ -134,49 +151,8 @@ export interface ResolveOptions {
   requireInputs?: boolean;
 }
 
-/** Help text for the flags that {@linkcode resolveConfig} understands. */
-export const STUDY_USAGE = `Flags (each overrides the preset's value):
-  --preset NAME          demo (default), paper or small-data
-  --data SRC             PATH, or synthetic[:COUNT] / synthetic:count=N,seed=N,width=N,grades=a:b:c:d:e
-  --format NAME          data format at --data PATH (e.g. kaggle, aptos, medmnist); default: detect
-  --source SPEC          none, or count=N,classes=N,epochs=N,model=NAME (self-made pretraining)
-  --weights M=FILE,...   pretrained weights per model, e.g. resnet50=r50.onnx,inception_v3=i3.onnx
-  --models A,B           ${MODEL_NAMES.join(", ")}
-  --inits A,B            random, transfer, meanvar, transfusion:K
-  --seeds 0,1,2          --epochs N   --batch N   --size PX   --lr X   --threads N (0 = all cores)
-  --limit N|none         a stratified subset of N photos  --train-subset N|none   stratified training subset
-  --test-fraction X      held-out share (0.1)             --eval-every N   extra evaluations every N steps
-  --probe-count N        photos whose activations feed CCA  --auc-target X   AUC for convergence speed
-  --device D             cpu, webgpu or cuda              --out DIR   output folder (out)
-  --shard I/N            run part I of N of the grid (I counts from 0)`;
-
-const OPTIONS = {
-  preset: { type: "string" },
-  data: { type: "string" },
-  format: { type: "string" },
-  source: { type: "string" },
-  weights: { type: "string" },
-  models: { type: "string" },
-  inits: { type: "string" },
-  seeds: { type: "string" },
-  epochs: { type: "string" },
-  batch: { type: "string" },
-  size: { type: "string" },
-  lr: { type: "string" },
-  threads: { type: "string" },
-  limit: { type: "string" },
-  "train-subset": { type: "string" },
-  "test-fraction": { type: "string" },
-  "eval-every": { type: "string" },
-  "probe-count": { type: "string" },
-  "auc-target": { type: "string" },
-  device: { type: "string" },
-  out: { type: "string" },
-  shard: { type: "string" },
-} as const;
-
 function int(flag: string, text: string, min: number): number {
-  if (!/^\d+$/.test(text.trim())) throw new RangeError(`--${flag} must be a whole number, got "${text}"`);
+  if (!/^-?\d+$/.test(text.trim())) throw new RangeError(`--${flag} must be a whole number, got "${text}"`);
   const v = Number(text);
   if (!Number.isSafeInteger(v) || v < min) {
     throw new RangeError(`--${flag} must be at least ${min}, got ${text}`);
@@ -221,11 +197,18 @@ function keyValues(flag: string, text: string, keys: readonly string[]): Record<
   return out;
 }
 
+/** The canonical spelling of a model name given in any of the registry's spellings (`cbr-small`). */
 function modelName(flag: string, text: string): ModelName {
-  if (!(MODEL_NAMES as readonly string[]).includes(text)) {
+  let name: string | undefined;
+  try {
+    name = getModel(text).name;
+  } catch {
+    name = undefined;
+  }
+  if (name === undefined || !(MODEL_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(`--${flag}: unknown model "${text}" (known: ${MODEL_NAMES.join(", ")})`);
   }
-  return text as ModelName;
+  return name as ModelName;
 }
 
 function initName(text: string): InitName {
@@ -266,7 +249,7 @@ function parseData(text: string, current: DataSource): DataSource {
   if (text === "synthetic" || text.startsWith("synthetic:")) {
     const base = current.kind === "synthetic"
       ? current
-      : PRESETS.demo.data as DataSource & { kind: "synthetic" };
+      : PRESETS.synthetic.data as DataSource & { kind: "synthetic" };
     const out = { ...base };
     const rest = text.slice("synthetic:".length);
     if (text === "synthetic" || rest === "") return out;
@@ -293,7 +276,7 @@ function parseData(text: string, current: DataSource): DataSource {
 
 function parseSource(text: string, current: SourceTask | null): SourceTask | null {
   if (text === "none") return null;
-  const base: SourceTask = current ?? { ...(PRESETS.demo.source as SourceTask) };
+  const base: SourceTask = current ?? { ...(PRESETS.synthetic.source as SourceTask) };
   const kv = keyValues("source", text, ["count", "classes", "epochs", "model"]);
   return {
     count: kv.count === undefined ? base.count : int("source count", kv.count, 1),
@@ -301,6 +284,221 @@ function parseSource(text: string, current: SourceTask | null): SourceTask | nul
     epochs: kv.epochs === undefined ? base.epochs : int("source epochs", kv.epochs, 1),
     model: kv.model === undefined ? base.model : modelName("source", kv.model),
   };
+}
+
+/**
+ * One study flag, declared once: the usage text, the parseArgs option, how {@linkcode resolveConfig} sets
+ * the field from the flag's text and how {@linkcode configToArgs} writes the field back all come from it.
+ */
+interface Flag<K extends keyof StudyConfig> {
+  /** name without the dashes */
+  flag: string;
+  /** the config field it sets */
+  field: K;
+  /** the value's placeholder in the usage text; absent for a switch */
+  arg?: string;
+  /** the usage text's description */
+  help: string;
+  /** the field's new value from the flag's text (a switch gets ""); `c` holds the values so far */
+  parse(text: string, c: StudyConfig, flag: string): StudyConfig[K];
+  /** the flag's text for the field's value (default `String`), or null when the flag is left out */
+  show?(v: StudyConfig[K]): string | null;
+}
+
+/** Parsers and writers shared by several flags; `flag` names the flag in error messages. */
+const whole = (min: number) => (t: string, _c: unknown, flag: string) => int(flag, t, min);
+const inRange = (lo: number, hi: number, hiOpen = true) => (t: string, _c: unknown, flag: string) =>
+  num(flag, t, lo, hi, true, hiOpen);
+const wholeOrNone = (min: number) => ({
+  parse: (t: string, _c: unknown, flag: string) => optionalInt(flag, t, min),
+  show: (v: number | null) => (v === null ? "none" : String(v)),
+});
+const models = (t: string, _c: unknown, flag: string) => list(flag, t).map((m) => modelName(flag, m));
+
+/** Every study flag, in usage order, which is also the order they apply in and are written back in. */
+const FLAGS: readonly { [K in keyof StudyConfig]: Flag<K> }[keyof StudyConfig][] = [
+  {
+    flag: "preset",
+    field: "preset",
+    arg: "NAME",
+    help: "demo (default: RetinaMNIST, SqueezeNet 1.1), synthetic, paper or small-data",
+    // resolveConfig starts from the preset's table, so only its name is left to set
+    parse: (t) => t,
+  },
+  {
+    flag: "data",
+    field: "data",
+    arg: "SRC",
+    help: "PATH, or synthetic[:COUNT] / synthetic:count=N,seed=N,width=N,grades=a:b:c:d:e",
+    parse: (t, c) => parseData(t, c.data),
+    show: (d) =>
+      d.kind === "path" ? d.path : `synthetic:count=${d.count},seed=${d.seed},width=${d.width}` +
+        (d.grades ? `,grades=${d.grades.join(":")}` : ""),
+  },
+  {
+    flag: "format",
+    field: "data",
+    arg: "NAME",
+    help: "data format at --data PATH (e.g. kaggle, aptos, medmnist); default: detect",
+    parse: (t, c) => {
+      if (c.data.kind !== "path") {
+        throw new RangeError("--format applies only to --data PATH, not to synthetic data");
+      }
+      return t === "auto" ? { kind: "path", path: c.data.path } : { ...c.data, format: t };
+    },
+    show: (d) => (d.kind === "path" ? d.format ?? "auto" : null),
+  },
+  {
+    flag: "source",
+    field: "source",
+    arg: "SPEC",
+    help: "none, or count=N,classes=N,epochs=N,model=NAME (self-made pretraining)",
+    parse: (t, c) => parseSource(t, c.source),
+    show: (s) => (s ? `count=${s.count},classes=${s.classes},epochs=${s.epochs},model=${s.model}` : "none"),
+  },
+  {
+    flag: "weights",
+    field: "weights",
+    arg: "M=FILE,...",
+    help: "pretrained weights per model, e.g. resnet50=r50.onnx,inception_v3=i3.onnx",
+    parse: (t, c) => {
+      const weights = { ...c.weights };
+      for (const item of list("weights", t)) {
+        const eq = item.indexOf("=");
+        if (eq <= 0 || eq === item.length - 1) {
+          throw new RangeError(`--weights expects MODEL=FILE items, got "${item}"`);
+        }
+        weights[modelName("weights", item.slice(0, eq))] = item.slice(eq + 1);
+      }
+      return weights;
+    },
+    show: (w) => Object.entries(w).map(([m, f]) => `${m}=${f}`).join(",") || null,
+  },
+  { flag: "models", field: "models", arg: "A,B", help: MODEL_NAMES.join(", "), parse: models },
+  {
+    flag: "baselines",
+    field: "baselines",
+    arg: "A,B|none",
+    help: "models trained from random init only, beside the grid",
+    parse: (t, c, flag) => (t === "none" ? [] : models(t, c, flag)),
+    show: (b) => (b.length ? b.join(",") : "none"),
+  },
+  {
+    flag: "baseline-size",
+    field: "baselineSize",
+    arg: "PX|none",
+    help: "their input side (default: --size)",
+    ...wholeOrNone(16),
+  },
+  {
+    flag: "inits",
+    field: "inits",
+    arg: "A,B",
+    help: "random, transfer, meanvar, transfusion:K",
+    parse: (t) => list("inits", t).map(initName),
+  },
+  {
+    flag: "seeds",
+    field: "seeds",
+    arg: "0,1,2",
+    help: "one run per seed, model and init",
+    parse: (t) => list("seeds", t).map((s) => int("seeds", s, 0)),
+  },
+  { flag: "epochs", field: "epochs", arg: "N", help: "training epochs", parse: whole(1) },
+  { flag: "batch", field: "batch", arg: "N", help: "images per optimizer step", parse: whole(1) },
+  { flag: "size", field: "size", arg: "PX", help: "square input side in pixels", parse: whole(16) },
+  { flag: "lr", field: "lr", arg: "X", help: "Adam learning rate", parse: inRange(0, 10) },
+  { flag: "threads", field: "threads", arg: "N", help: "intra-op threads (0 = all cores)", parse: whole(0) },
+  {
+    flag: "limit",
+    field: "limit",
+    arg: "N|none",
+    help: "a stratified subset of N photos",
+    ...wholeOrNone(1),
+  },
+  {
+    flag: "train-subset",
+    field: "trainSubset",
+    arg: "N|none",
+    help: "a stratified training subset of N photos",
+    ...wholeOrNone(1),
+  },
+  {
+    flag: "test-fraction",
+    field: "testFraction",
+    arg: "X",
+    help: "held-out share (0.1)",
+    parse: inRange(0, 1),
+  },
+  {
+    flag: "eval-every",
+    field: "evalEvery",
+    arg: "N",
+    help: "extra evaluations every N steps (0 = epoch ends only)",
+    parse: whole(0),
+  },
+  {
+    flag: "probe-count",
+    field: "probeCount",
+    arg: "N",
+    help: "photos whose activations feed CCA",
+    parse: whole(2),
+  },
+  {
+    flag: "auc-target",
+    field: "aucTarget",
+    arg: "X",
+    help: "AUC for convergence speed",
+    parse: inRange(0, 1, false),
+  },
+  { flag: "device", field: "device", arg: "D", help: "cpu, webgpu or cuda", parse: device },
+  {
+    flag: "out",
+    field: "out",
+    arg: "DIR",
+    help: "output folder (out)",
+    parse: (t) => {
+      if (t.trim() === "") throw new RangeError("--out must name a folder, got an empty value");
+      return t;
+    },
+  },
+  {
+    flag: "shard",
+    field: "shard",
+    arg: "I/N",
+    help: "run part I of N of the grid (I counts from 0)",
+    parse: parseShard,
+    show: (s) => (s ? `${s.index}/${s.count}` : null),
+  },
+  {
+    flag: "allow-outside-paths",
+    field: "allowOutsidePaths",
+    help: "let a --format csv listing name photos outside its folder (refused by default)",
+    parse: () => true,
+    show: (v) => (v ? "" : null),
+  },
+];
+
+const OPTIONS: Record<string, { type: "string" | "boolean" }> = Object.fromEntries(
+  FLAGS.map((f) => [f.flag, { type: f.arg === undefined ? "boolean" : "string" }]),
+);
+
+/** Help text for the flags that {@linkcode resolveConfig} understands. */
+export const STUDY_USAGE: string = [
+  "Flags (each overrides the preset's value):",
+  ...FLAGS.map((f) => `  ${`--${f.flag}${f.arg === undefined ? "" : ` ${f.arg}`}`.padEnd(26)}${f.help}`),
+].join("\n");
+
+/** Sets `f`'s field from the flag's text (a generic function, so the field and its value stay paired). */
+function applyFlag<K extends keyof StudyConfig>(c: StudyConfig, f: Flag<K>, text: string): void {
+  c[f.field] = f.parse(text, c, f.flag);
+}
+
+/** The arguments that give `f`'s field `c`'s value: none, the switch alone, or the flag and its text. */
+function flagArgs<K extends keyof StudyConfig>(c: StudyConfig, f: Flag<K>): string[] {
+  const text = f.show ? f.show(c[f.field]) : String(c[f.field]);
+  if (text === null) return [];
+  return f.arg === undefined ? [`--${f.flag}`] : [`--${f.flag}`, text];
 }
 
 /** True when an init starts from pretrained weights (and so needs a weights file or a source task). */
@@ -318,6 +516,7 @@ export function validateConfig(c: StudyConfig, opts: ResolveOptions = {}): void 
   if (c.inits.length === 0) throw new RangeError("--inits must name at least one init");
   if (c.seeds.length === 0) throw new RangeError("--seeds must name at least one seed");
   for (const m of c.models) modelName("models", m);
+  for (const m of c.baselines) modelName("baselines", m);
   for (const i of c.inits) initName(i);
   for (const s of c.seeds) {
     if (!Number.isSafeInteger(s) || s < 0) throw new RangeError(`--seeds: bad seed ${s}`);
@@ -359,9 +558,14 @@ export function validateConfig(c: StudyConfig, opts: ResolveOptions = {}): void 
  * ```
  */
 export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyConfig {
-  let values: Partial<Record<keyof typeof OPTIONS, string>>;
+  let values: Record<string, string | boolean | undefined>;
   try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    const parsed = parseArgs({
+      args: joinNegativeValues(argv, OPTIONS),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    });
     values = parsed.values;
   } catch (e) {
     // node:util's messages span several lines; keep them to one.
@@ -373,7 +577,7 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
         : msg[0].replace(/\.$/, ""),
     );
   }
-  const presetName = values.preset ?? "demo";
+  const presetName = (values.preset as string | undefined) ?? "demo";
   const preset = PRESETS[presetName];
   if (!preset) {
     throw new RangeError(
@@ -383,54 +587,11 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
   const c: StudyConfig = structuredClone(preset);
   c.preset = presetName;
   c.shard = null;
-
-  if (values.data !== undefined) c.data = parseData(values.data, c.data);
-  if (values.format !== undefined) {
-    if (c.data.kind !== "path") {
-      throw new RangeError("--format applies only to --data PATH, not to synthetic data");
-    }
-    c.data = values.format === "auto"
-      ? { kind: "path", path: c.data.path }
-      : { ...c.data, format: values.format };
+  c.allowOutsidePaths ??= false;
+  for (const f of FLAGS) {
+    const v = values[f.flag];
+    if (v !== undefined) applyFlag(c, f, v === true ? "" : String(v));
   }
-  if (values.source !== undefined) c.source = parseSource(values.source, c.source);
-  if (values.weights !== undefined) {
-    for (const item of list("weights", values.weights)) {
-      const eq = item.indexOf("=");
-      if (eq <= 0 || eq === item.length - 1) {
-        throw new RangeError(`--weights expects MODEL=FILE items, got "${item}"`);
-      }
-      c.weights[modelName("weights", item.slice(0, eq))] = item.slice(eq + 1);
-    }
-  }
-  if (values.models !== undefined) {
-    c.models = list("models", values.models).map((m) => modelName("models", m));
-  }
-  if (values.inits !== undefined) c.inits = list("inits", values.inits).map(initName);
-  if (values.seeds !== undefined) c.seeds = list("seeds", values.seeds).map((s) => int("seeds", s, 0));
-  if (values.epochs !== undefined) c.epochs = int("epochs", values.epochs, 1);
-  if (values.batch !== undefined) c.batch = int("batch", values.batch, 1);
-  if (values.size !== undefined) c.size = int("size", values.size, 16);
-  if (values.lr !== undefined) c.lr = num("lr", values.lr, 0, 10);
-  if (values.threads !== undefined) c.threads = int("threads", values.threads, 0);
-  if (values.limit !== undefined) c.limit = optionalInt("limit", values.limit, 1);
-  if (values["train-subset"] !== undefined) {
-    c.trainSubset = optionalInt("train-subset", values["train-subset"], 1);
-  }
-  if (values["test-fraction"] !== undefined) {
-    c.testFraction = num("test-fraction", values["test-fraction"], 0, 1);
-  }
-  if (values["eval-every"] !== undefined) c.evalEvery = int("eval-every", values["eval-every"], 0);
-  if (values["probe-count"] !== undefined) c.probeCount = int("probe-count", values["probe-count"], 2);
-  if (values["auc-target"] !== undefined) {
-    c.aucTarget = num("auc-target", values["auc-target"], 0, 1, true, false);
-  }
-  if (values.device !== undefined) c.device = device(values.device);
-  if (values.out !== undefined) {
-    if (values.out.trim() === "") throw new RangeError("--out must name a folder, got an empty value");
-    c.out = values.out;
-  }
-  if (values.shard !== undefined) c.shard = parseShard(values.shard);
   validateConfig(c, opts);
   return c;
 }
@@ -448,34 +609,22 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
  * ```
  */
 export function configToArgs(c: StudyConfig): string[] {
-  const a: string[] = ["--preset", c.preset];
-  if (c.data.kind === "synthetic") {
-    a.push(
-      "--data",
-      `synthetic:count=${c.data.count},seed=${c.data.seed},width=${c.data.width}` +
-        (c.data.grades ? `,grades=${c.data.grades.join(":")}` : ""),
-    );
-  } else {
-    a.push("--data", c.data.path, "--format", c.data.format ?? "auto");
-  }
-  a.push(
-    "--source",
-    c.source
-      ? `count=${c.source.count},classes=${c.source.classes},epochs=${c.source.epochs},model=${c.source.model}`
-      : "none",
-  );
-  const weights = Object.entries(c.weights);
-  if (weights.length > 0) a.push("--weights", weights.map(([m, f]) => `${m}=${f}`).join(","));
-  a.push("--models", c.models.join(","), "--inits", c.inits.join(","), "--seeds", c.seeds.join(","));
-  a.push("--epochs", String(c.epochs), "--batch", String(c.batch), "--size", String(c.size));
-  a.push("--lr", String(c.lr), "--threads", String(c.threads));
-  a.push("--limit", c.limit === null ? "none" : String(c.limit));
-  a.push("--train-subset", c.trainSubset === null ? "none" : String(c.trainSubset));
-  a.push("--test-fraction", String(c.testFraction), "--eval-every", String(c.evalEvery));
-  a.push("--probe-count", String(c.probeCount), "--auc-target", String(c.aucTarget));
-  a.push("--device", c.device, "--out", c.out);
-  if (c.shard) a.push("--shard", `${c.shard.index}/${c.shard.count}`);
-  return a;
+  return FLAGS.flatMap((f) => flagArgs(c, f));
+}
+
+/**
+ * The random-only baselines that run beside the grid: those of `baselines` not already among `models`.
+ *
+ * @example
+ * ```ts
+ * import { baselineModels } from "./config.ts";
+ * baselineModels({ models: ["squeezenet1_1"], baselines: ["cbr_small"] }); // ["cbr_small"]
+ * ```
+ */
+export function baselineModels(
+  c: Pick<StudyConfig, "models"> & { baselines?: readonly ModelName[] },
+): ModelName[] {
+  return (c.baselines ?? []).filter((m) => !c.models.includes(m));
 }
 
 /** A run's folder name: `<model>-<init>-s<seed>`, with `transfusion:K` written `transfusionK` for file systems. */
@@ -494,12 +643,19 @@ export function runId(model: string, init: string, seed: number): string {
  * // [{ model: "cbr_small", init: "random", seed: 0, id: "cbr_small-random-s0" }, ...]
  * ```
  */
-export function runGrid(c: Pick<StudyConfig, "models" | "inits" | "seeds">): RunSpec[] {
+export function runGrid(
+  c: Pick<StudyConfig, "models" | "inits" | "seeds"> & { baselines?: readonly ModelName[] },
+): RunSpec[] {
   const runs: RunSpec[] = [];
   for (const model of c.models) {
     for (const seed of c.seeds) {
       for (const init of c.inits) runs.push({ model, init, seed, id: runId(model, init, seed) });
     }
+  }
+  // the random-only baselines come last: the main comparison finishes first; a model of the grid is not
+  // trained twice
+  for (const model of baselineModels(c)) {
+    for (const seed of c.seeds) runs.push({ model, init: "random", seed, id: runId(model, "random", seed) });
   }
   return runs;
 }

@@ -1,8 +1,31 @@
 /**
- * The study: presets and flags, the run grid and its shards, the pipeline steps, the analysis.
+ * The study: presets and flags, the run grid and its shards, the pipeline steps, the analysis and what it
+ * hands the report (the results types, provenance).
  * @module
  */
 export * from "./config.ts";
 export { dataStep, finishedRuns, initialState, pretrainStep, trainStep } from "./pipeline.ts";
 export { type StudyPaths, studyPaths } from "./paths.ts";
 export * from "./analyze.ts";
+export type {
+  DatasetInfo,
+  EpochRow,
+  FinalMetrics,
+  GroupSummary,
+  InitComparison,
+  MissingRun,
+  RunResult,
+  SimilarityRow,
+  StudyResults,
+} from "./results.ts";
+export {
+  collectProvenance,
+  detectGpu,
+  type FileHash,
+  gitCommit,
+  PINNED_VERSIONS,
+  type Provenance,
+  type ProvenanceOptions,
+  rerunCommand,
+  shellQuote,
+} from "./provenance.ts";

@@ -14,6 +14,8 @@ export interface StudyPaths {
   data: string;
   /** the preprocessed cache of the photos */
   cache: string;
+  /** the cache the random-only baselines train on (`cache` unless `baselineSize` differs from `size`) */
+  baselineCache: string;
   /** the photos of the demo's synthetic source task */
   sourceData: string;
   /** the preprocessed cache of the source task's photos */
@@ -28,10 +30,12 @@ export interface StudyPaths {
 export function studyPaths(c: StudyConfig): StudyPaths {
   const out = resolve(c.out);
   const data = c.data.kind === "synthetic" ? join(out, "data", "fundus") : resolve(c.data.path);
+  const cache = (size: number) => join(out, "cache", `fundus-${size}${c.limit ? `-limit${c.limit}` : ""}`);
   return {
     out,
     data,
-    cache: join(out, "cache", `fundus-${c.size}${c.limit ? `-limit${c.limit}` : ""}`),
+    cache: cache(c.size),
+    baselineCache: cache(c.baselineSize ?? c.size),
     sourceData: join(out, "data", "source"),
     sourceCache: join(out, "cache", `source-${c.size}`),
     pretrainRun: join(out, "pretrain", c.source?.model ?? "none"),

@@ -16,19 +16,38 @@ import { meanVarInit, randomInit, transferInit, transfusionInit } from "../model
 import type { Value } from "../graph/mod.ts";
 import { loadWeights } from "../weights/load.ts";
 import { ProgressBar } from "../util/progress.ts";
-import { exists, readJson } from "../util/fs.ts";
-import { type Batch, type RunSummary, runTraining } from "../train/fit.ts";
+import { exists, removeLeftoverTmp } from "../util/fs.ts";
+import { withLocks } from "../util/lock.ts";
+import { verifyVendored } from "../util/vendored.ts";
+import { type Batch, readRunSummary, type RunSummary, runTraining } from "../train/fit.ts";
 import type { ModelFn } from "../train/step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
-import { runGrid, type RunSpec, shardRuns, type StudyConfig } from "./config.ts";
+import { baselineModels, runGrid, type RunSpec, shardRuns, SPLIT_SEED, type StudyConfig } from "./config.ts";
 import { studyPaths } from "./paths.ts";
 
-// The split and the probe set are study-wide (every run sees the same test photos in the same order).
-const SPLIT_SEED = 0;
+// The split (SPLIT_SEED) and the probe set are study-wide (every run sees the same test photos in order).
 
-/** Step `data`: synthetic photos when asked for, then the preprocessed cache. Returns the cache folder. */
+/**
+ * Step `data`: synthetic photos when asked for, then the preprocessed cache. Returns the cache folder. Holds
+ * the locks of the folders it writes (the synthetic photos' and the cache's), so a second data step on the
+ * same `--out` refuses instead of interleaving its shards with this one's.
+ */
 export async function dataStep(c: StudyConfig, log: (s: string) => void = console.error): Promise<string> {
   const p = studyPaths(c);
+  const caches = [...new Set([p.cache, p.baselineCache])];
+  const folders = c.data.kind === "synthetic" ? [p.data, ...caches] : caches;
+  return await withLocks(folders, () => dataLocked(c, log), { log });
+}
+
+/** Removes the temp files a killed write left in a cache (its folder and its shards). */
+async function tidyCache(dir: string, log: (s: string) => void): Promise<void> {
+  const n = (await removeLeftoverTmp(dir)).length + (await removeLeftoverTmp(join(dir, "shards"))).length;
+  if (n) log(`${dir}: removed ${n} temp file(s) left by an interrupted write`);
+}
+
+async function dataLocked(c: StudyConfig, log: (s: string) => void): Promise<string> {
+  const p = studyPaths(c);
+  for (const dir of new Set([p.cache, p.baselineCache])) await tidyCache(dir, log);
   if (c.data.kind === "synthetic") {
     const r = await synthFundus({
       out: p.data,
@@ -43,21 +62,28 @@ export async function dataStep(c: StudyConfig, log: (s: string) => void = consol
       } s)`,
     );
   }
-  const r = await preprocessDataset({
-    data: p.data,
-    out: p.cache,
-    size: c.size,
-    format: c.data.kind === "path" && c.data.format && c.data.format !== "auto"
-      ? c.data.format as "kaggle"
-      : undefined,
-    seed: SPLIT_SEED,
-    testFraction: c.testFraction,
-    limit: c.limit ?? undefined,
-  });
-  log(
-    `data: cache ${p.cache}: ${r.cached} images (${r.processed} processed, ${r.reused} reused, ` +
-      `${r.skipped.length} skipped)`,
-  );
+  if (c.data.kind === "path") await verifyVendored(resolve(c.data.path));
+  // the baselines may train at another side (a dataset's native one): a second cache, same photos and split
+  const sizes: [string, number][] = [[p.cache, c.size]];
+  if (baselineModels(c).length && p.baselineCache !== p.cache) sizes.push([p.baselineCache, c.baselineSize!]);
+  for (const [out, size] of sizes) {
+    const r = await preprocessDataset({
+      data: p.data,
+      out,
+      size,
+      format: c.data.kind === "path" && c.data.format && c.data.format !== "auto"
+        ? c.data.format as "kaggle"
+        : undefined,
+      seed: SPLIT_SEED,
+      testFraction: c.testFraction,
+      limit: c.limit ?? undefined,
+      allowOutsidePaths: c.allowOutsidePaths,
+    });
+    log(
+      `data: cache ${out}: ${r.cached} images (${r.processed} processed, ${r.reused} reused, ` +
+        `${r.skipped.length} skipped)`,
+    );
+  }
   return p.cache;
 }
 
@@ -75,23 +101,27 @@ export async function pretrainStep(
   }
   const weights = join(p.pretrainRun, "weights.safetensors");
   if (await exists(join(p.pretrainRun, "done.json"))) return weights;
-  await synthNatural({
-    out: p.sourceData,
-    count: src.count,
-    seed: `source:${c.data.kind === "synthetic" ? c.data.seed : 0}`,
-    size: Math.max(c.size, 32),
-  });
-  const pre = await preprocessDataset({
-    data: p.sourceData,
-    out: p.sourceCache,
-    size: c.size,
-    format: "csv",
-    crop: "none",
-    classes: src.classes,
-    seed: SPLIT_SEED,
-    testFraction: c.testFraction,
-  });
-  log(`pretrain: source task ${pre.cached} images, ${src.classes} classes`);
+  // the source task's photos and cache; the run folder is locked by runTraining
+  await withLocks([p.sourceData, p.sourceCache], async () => {
+    await tidyCache(p.sourceCache, log);
+    await synthNatural({
+      out: p.sourceData,
+      count: src.count,
+      seed: `source:${c.data.kind === "synthetic" ? c.data.seed : 0}`,
+      size: Math.max(c.size, 32),
+    });
+    const pre = await preprocessDataset({
+      data: p.sourceData,
+      out: p.sourceCache,
+      size: c.size,
+      format: "csv",
+      crop: "none",
+      classes: src.classes,
+      seed: SPLIT_SEED,
+      testFraction: c.testFraction,
+    });
+    log(`pretrain: source task ${pre.cached} images, ${src.classes} classes`);
+  }, { log });
   const spec = paramSpecs(src.model, { classes: src.classes, inputSize: c.size });
   await trainOne(c, {
     dir: p.pretrainRun,
@@ -118,15 +148,17 @@ function weightsFor(c: StudyConfig, model: string): string | null {
 
 /** The initial state dict of a run. */
 export async function initialState(c: StudyConfig, run: RunSpec): Promise<StateDict> {
-  const aux = getModel(run.model).hasAux ? c.size >= 299 : undefined;
-  const spec = paramSpecs(run.model, { classes: 5, inputSize: c.size, aux });
+  const size = baselineModels(c).includes(run.model) ? (c.baselineSize ?? c.size) : c.size;
+  const aux = getModel(run.model).hasAux ? size >= 299 : undefined;
+  const spec = paramSpecs(run.model, { classes: 5, inputSize: size, aux });
   const seed = `${run.model}:${run.seed}`;
   if (run.init === "random") return randomInit(spec, seed);
   const path = weightsFor(c, run.model);
   if (!path) throw new RangeError(`Init ${run.init} of ${run.model} needs --weights ${run.model}=FILE`);
   // the source model's own head (ImageNet's 1000 classes, or the demo's source classes) is replaced
   const srcClasses = c.source && !(c.weights as Record<string, string>)[run.model] ? c.source.classes : 1000;
-  const srcSpec = paramSpecs(run.model, { classes: srcClasses, inputSize: c.size, aux });
+  const srcSpec = paramSpecs(run.model, { classes: srcClasses, inputSize: size, aux });
+  await verifyVendored(path);
   const { state: pretrained } = await loadWeights(path, srcSpec);
   if (run.init === "transfer") return transferInit(pretrained, spec, seed);
   if (run.init === "meanvar") return meanVarInit(pretrained, spec, seed);
@@ -153,14 +185,17 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
     train = stratifiedSubset(train, cache.labels, c.trainSubset, `subset:${SPLIT_SEED}`);
   }
   const test = cache.indices("test");
+  // a dataset's own validation split (MedMNIST) picks the best epoch; the test split only reports it
+  const val = cache.indices("val");
   const probe = test.slice(0, Math.min(c.probeCount, test.length));
   const batch = Math.min(c.batch, train.length);
   if (batch < 2) throw new RangeError(`${t.cacheDir}: too few training images (${train.length}) for a batch`);
   const trainLoader = new Loader(cache, train, { batch, seed: `${t.seed}`, shuffle: true, dropLast: true });
   const testLoader = new Loader(cache, test, { batch, seed: 0, shuffle: false });
   const probeLoader = new Loader(cache, probe, { batch, seed: 0, shuffle: false });
+  const valLoader = val.length ? new Loader(cache, val, { batch, seed: 0, shuffle: false }) : null;
   const def = getModel(t.model);
-  const aux = def.hasAux ? c.size >= 299 : undefined;
+  const aux = def.hasAux ? cache.size >= 299 : undefined;
   const model: ModelFn = (net, x) =>
     def.build(net, x, { classes: t.classes, aux }) as { logits: Value; aux?: Value };
   const bar = new ProgressBar({ label: t.label });
@@ -181,12 +216,14 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       trainBatches: (epoch) => trainLoader.batches(epoch) as AsyncIterable<Batch>,
       stepsPerEpoch: Math.floor(train.length / batch),
       testBatches: () => testLoader.batches(0) as AsyncIterable<Batch>,
+      valBatches: valLoader ? () => valLoader.batches(0) as AsyncIterable<Batch> : undefined,
       probeBatches: probe.length ? () => probeLoader.batches(0) as AsyncIterable<Batch> : undefined,
       config: {
         ...t.config,
         model: t.model,
         seed: t.seed,
         classes: t.classes,
+        size: cache.size,
         manifestHash: cache.manifestHash,
       },
       onProgress: (p) => bar.update(p),
@@ -196,6 +233,7 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
     trainLoader.close();
     testLoader.close();
     probeLoader.close();
+    valLoader?.close();
     cache.close();
   }
 }
@@ -219,16 +257,17 @@ export async function trainStep(
     // a finished run costs one file read: no cache, loaders or sessions are opened for it
     const finished = await exists(done);
     const t0 = performance.now();
-    const s = finished ? await readJson<RunSummary>(done) : await trainOne(c, {
+    const s = finished ? await readRunSummary(dir) : await trainOne(c, {
       dir,
       model: run.model,
-      cacheDir: p.cache,
+      cacheDir: baselineModels(c).includes(run.model) ? p.baselineCache : p.cache,
       classes: 5,
       epochs: c.epochs,
       seed: run.seed,
       label: run.id,
       init: () => initialState(c, run),
-      config: { run, study: c },
+      // the study folder relative to the run folder, so a moved or copied study folder names itself
+      config: { run, study: { ...c, out: ".." } },
     });
     const secs = (performance.now() - t0) / 1000;
     log(
@@ -246,7 +285,7 @@ export async function finishedRuns(c: StudyConfig): Promise<Map<string, RunSumma
   const m = new Map<string, RunSummary>();
   for (const run of runGrid(c)) {
     const path = join(studyPaths(c).runs, run.id, "done.json");
-    if (await exists(path)) m.set(run.id, await readJson<RunSummary>(path));
+    if (await exists(path)) m.set(run.id, await readRunSummary(join(studyPaths(c).runs, run.id)));
   }
   return m;
 }

@@ -40,7 +40,22 @@ export async function saveCheckpoint(
 }
 
 /**
- * Reads a checkpoint into `state` (same names and shapes) and `optimizer`; returns its metadata.
+ * A checkpoint whose bytes cannot be what {@linkcode saveCheckpoint} wrote: cut short, not safetensors,
+ * another run's tensors. Nothing was restored from it.
+ */
+export class DamagedCheckpointError extends Error {
+  /** Names the file and what is wrong with it. */
+  constructor(path: string, why: string) {
+    super(`Checkpoint ${path} is damaged: ${why}`);
+    this.name = "DamagedCheckpointError";
+  }
+}
+
+/**
+ * Reads a checkpoint into `state` (same names and shapes) and `optimizer`; returns its metadata. The whole
+ * file is checked before anything is restored, so on a {@linkcode DamagedCheckpointError} `state` and
+ * `optimizer` are as they were and the run can start afresh. An unreadable file (permissions, I/O) is a plain
+ * error: it is not evidence of damage.
  */
 export async function loadCheckpoint(
   path: string,
@@ -53,25 +68,32 @@ export async function loadCheckpoint(
   } catch (e) {
     throw new Error(`Cannot read checkpoint ${path}: ${e instanceof Error ? e.message : e}`);
   }
-  const metadata = safetensorsMetadata(bytes, path);
-  const tensors = decodeSafetensors(bytes, path);
+  let metadata: Record<string, string>, tensors: StateDict, extra: Record<string, unknown>;
+  try {
+    metadata = safetensorsMetadata(bytes, path);
+    tensors = decodeSafetensors(bytes, path);
+    extra = JSON.parse(metadata.extra ?? "{}");
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).replace(`${path}: `, "").replace(`${path} `, "");
+    throw new DamagedCheckpointError(path, why);
+  }
   if (metadata.format !== "transfusion-checkpoint") {
-    throw new TypeError(`${path} is not a transfusion checkpoint`);
+    throw new DamagedCheckpointError(path, "it is not a transfusion checkpoint");
+  }
+  const epoch = Number(metadata.epoch), step = Number(metadata.step), opt = Number(metadata.optimizer_step);
+  if (![epoch, step, opt].every(Number.isInteger)) {
+    throw new DamagedCheckpointError(path, "its epoch or step is not a whole number");
   }
   for (const [k, t] of state) {
     const c = tensors.get(k);
-    if (!c) throw new RangeError(`Checkpoint ${path} lacks tensor ${k}`);
-    if (c.data.length !== t.data.length) throw new RangeError(`Checkpoint ${path}: ${k} has the wrong size`);
-    (t.data as Float32Array).set(c.data as Float32Array);
+    if (!c) throw new DamagedCheckpointError(path, `it lacks tensor ${k}`);
+    if (c.data.length !== t.data.length) throw new DamagedCheckpointError(path, `${k} has the wrong size`);
   }
-  optimizer.state.step = Number(metadata.optimizer_step);
+  for (const [k, t] of state) (t.data as Float32Array).set(tensors.get(k)!.data as Float32Array);
+  optimizer.state.step = opt;
   for (const [k, c] of tensors) {
     if (k.startsWith("adam.m.")) optimizer.state.m.set(k.slice(7), (c.data as Float32Array).slice());
     if (k.startsWith("adam.v.")) optimizer.state.v.set(k.slice(7), (c.data as Float32Array).slice());
   }
-  return {
-    epoch: Number(metadata.epoch),
-    step: Number(metadata.step),
-    extra: JSON.parse(metadata.extra ?? "{}"),
-  };
+  return { epoch, step, extra };
 }

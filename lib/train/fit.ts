@@ -3,13 +3,17 @@
  * an atomic checkpoint per epoch, the final test predictions and the probe activations the CCA reads.
  * A run directory holds `config.json`, `metrics.csv`, `checkpoint.safetensors`, `predictions.csv`,
  * `activations.safetensors`, `weights.safetensors` (the final state dict) and, last of all, `done.json` (a finished run is skipped on rerun).
+ * With a model-selection split (`valBatches`, MedMNIST's val) it also holds `predictions-best.csv`, the test
+ * predictions of the epoch with the best val macro AUC.
  * @module
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { rename } from "node:fs/promises";
 import { evaluatePredictions } from "../stats/mod.ts";
-import { exists, readJson, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { exists, readJson, removeLeftoverTmp, writeFileAtomic, writeJsonAtomic } from "../util/fs.ts";
+import { acquireLock } from "../util/lock.ts";
 import { writeSafetensors } from "../weights/safetensors.ts";
-import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { DamagedCheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { ModelFn } from "./step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { Trainer, type TrainerOptions } from "./trainer.ts";
@@ -42,6 +46,12 @@ export interface EpochMetrics {
   imagesPerSec: number;
   /** wall-clock seconds of the run so far, summed over its sessions */
   wallSec: number;
+  /** with `valBatches`: referable AUC on the model-selection split (MedMNIST's val) */
+  selectAucReferable?: number;
+  /** with `valBatches`: macro AUC on the model-selection split, which picks the best epoch */
+  selectAucMacro?: number;
+  /** with `valBatches`: kappa on the model-selection split */
+  selectKappa?: number;
 }
 
 /** What {@linkcode runTraining} needs. */
@@ -60,6 +70,12 @@ export interface RunOptions extends TrainerOptions {
   stepsPerEpoch: number;
   /** the held-out split, in a fixed order */
   testBatches: () => AsyncIterable<Batch>;
+  /**
+   * a model-selection split (MedMNIST's val), evaluated after every epoch: the epoch with the best macro
+   * AUC on it keeps its test predictions (`predictions-best.csv`) and metrics (`best` in the summary), as
+   * MedMNIST reports test AUC at the epoch chosen on val
+   */
+  valBatches?: () => AsyncIterable<Batch>;
   /** the probe images whose activations the CCA compares (fixed across runs) */
   probeBatches?: () => AsyncIterable<Batch>;
   /** also evaluate every this many steps within an epoch (finer convergence curves); 0 = epoch ends only */
@@ -70,6 +86,8 @@ export interface RunOptions extends TrainerOptions {
   config?: Record<string, unknown>;
   /** called after every training step, before each evaluation and at the end */
   onProgress?: (p: Progress) => void;
+  /** one-line notices (a damaged checkpoint set aside, leftover temp files removed); default stderr */
+  log?: (line: string) => void;
 }
 
 /** Progress callback payload. */
@@ -92,7 +110,7 @@ export interface Progress {
 
 /** The outcome of a finished run (also `done.json`). */
 export interface RunSummary {
-  /** the run folder */
+  /** the run folder (in `done.json` its name only, so that a moved or copied study folder stays whole) */
   dir: string;
   /** epochs trained */
   epochs: number;
@@ -106,27 +124,89 @@ export interface RunSummary {
   wallSec: number;
   /** the epoch the last session resumed after; absent when the run was not resumed */
   resumedFrom?: number;
+  /** with `valBatches`: the epoch of the best macro AUC on the selection split and its test metrics */
+  best?: BestEpoch;
+}
+
+/** The epoch chosen on the model-selection split and the test metrics at that epoch. */
+export interface BestEpoch {
+  /** the chosen epoch (the first of equal ones) */
+  epoch: number;
+  /** its macro AUC on the selection split */
+  selectAucMacro: number;
+  /** test referable AUC at that epoch */
+  aucReferable: number;
+  /** test macro AUC at that epoch */
+  aucMacro: number;
+  /** test kappa at that epoch */
+  kappa: number;
+}
+
+/** The best epoch-end row by selection macro AUC (first of equals), or undefined without selection metrics. */
+function bestRow(rows: readonly EpochMetrics[]): EpochMetrics | undefined {
+  let best: EpochMetrics | undefined;
+  for (const r of rows) {
+    if (!Number.isInteger(r.epoch) || r.selectAucMacro === undefined) continue;
+    if (!best || r.selectAucMacro > best.selectAucMacro!) best = r;
+  }
+  return best;
 }
 
 const CSV_HEADER = "epoch,step,train_loss,val_auc_referable,val_auc_macro,kappa,images_per_sec,wall_sec";
 
 function metricsCsv(rows: EpochMetrics[]): string {
+  // the selection split's columns only when there is one (empty in mid-epoch rows)
+  const sel = rows.some((r) => r.selectAucMacro !== undefined);
+  const fmt = (v: number | undefined) =>
+    v === undefined ? "" : Number.isInteger(v) ? String(v) : v.toPrecision(8);
   return [
-    CSV_HEADER,
+    CSV_HEADER + (sel ? ",select_auc_referable,select_auc_macro,select_kappa" : ""),
     ...rows.map((r) =>
-      [r.epoch, r.step, r.trainLoss, r.valAucReferable, r.valAucMacro, r.kappa, r.imagesPerSec, r.wallSec]
-        .map((v) => Number.isInteger(v) ? String(v) : v.toPrecision(8)).join(",")
+      [
+        r.epoch,
+        r.step,
+        r.trainLoss,
+        r.valAucReferable,
+        r.valAucMacro,
+        r.kappa,
+        r.imagesPerSec,
+        r.wallSec,
+        ...(sel ? [r.selectAucReferable, r.selectAucMacro, r.selectKappa] : []),
+      ].map(fmt).join(",")
     ),
   ].join("\n") + "\n";
 }
 
-/** Runs (or resumes, or skips when finished) one training run in `o.dir`. */
+/** Reads a finished run's `done.json`; its `dir` is the folder it is in, wherever that now is. */
+export async function readRunSummary(dir: string): Promise<RunSummary> {
+  return { ...await readJson<RunSummary>(join(dir, "done.json")), dir };
+}
+
+/**
+ * Runs (or resumes, or skips when finished) one training run in `o.dir`, holding the folder's lock
+ * (`<dir>/.lock`, see lib/util/lock.ts) while it writes there.
+ */
 export async function runTraining(o: RunOptions): Promise<RunSummary> {
   const donePath = join(o.dir, "done.json");
-  if (await exists(donePath)) return await readJson<RunSummary>(donePath);
-  await Deno.mkdir(o.dir, { recursive: true });
+  if (await exists(donePath)) return await readRunSummary(o.dir);
+  const log = o.log ?? ((line: string) => console.error(line));
+  const lock = await acquireLock(o.dir, { log });
+  try {
+    // another process may have finished it while this one waited for its turn
+    if (await exists(donePath)) return await readRunSummary(o.dir);
+    return await trainLocked(o, log);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<RunSummary> {
+  const donePath = join(o.dir, "done.json");
+  const gone = await removeLeftoverTmp(o.dir);
+  if (gone.length) log(`${o.dir}: removed ${gone.length} temp file(s) left by an interrupted write`);
   if (o.config) await writeJsonAtomic(join(o.dir, "config.json"), o.config);
   const ckptPath = join(o.dir, "checkpoint.safetensors");
+  const metricsPath = join(o.dir, "metrics.csv");
 
   // a small held-out split can lack a grade: average the macro AUC over the grades present
   const scoring = { numClasses: o.classes ?? 5, absentClass: "skip" as const };
@@ -135,14 +215,29 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
   let metrics: EpochMetrics[] = [];
   let startEpoch = 0, step = 0, priorWall = 0, resumedFrom: number | undefined;
   try {
+    let resumed = false;
     if (await exists(ckptPath)) {
-      const meta = await loadCheckpoint(ckptPath, state, trainer.optimizer);
-      startEpoch = meta.epoch;
-      step = meta.step;
-      metrics = (meta.extra.metrics as EpochMetrics[]) ?? [];
-      priorWall = Number(meta.extra.wallSec ?? 0);
-      resumedFrom = startEpoch;
-    } else if (o.probeBatches) {
+      try {
+        const meta = await loadCheckpoint(ckptPath, state, trainer.optimizer);
+        startEpoch = meta.epoch;
+        step = meta.step;
+        metrics = (meta.extra.metrics as EpochMetrics[]) ?? [];
+        priorWall = Number(meta.extra.wallSec ?? 0);
+        resumedFrom = startEpoch;
+        resumed = true;
+        // the checkpoint holds every row up to its epoch: a death between it and metrics.csv lost none
+        await writeFileAtomic(metricsPath, metricsCsv(metrics));
+      } catch (e) {
+        if (!(e instanceof DamagedCheckpointError)) throw e;
+        // nothing was restored from it (loadCheckpoint checks the whole file first): start afresh
+        const aside = `${ckptPath}.damaged`;
+        await rename(ckptPath, aside);
+        // its rows went with it: the restart's rows replace them
+        await writeFileAtomic(metricsPath, metricsCsv([]));
+        log(`${e.message}; moved to ${basename(aside)}, restarting ${basename(o.dir)} from scratch`);
+      }
+    }
+    if (!resumed && o.probeBatches) {
       // the activations at initialisation, for "similarity to its own init" (Raghu Fig. 5)
       const probe = await trainer.evaluate(o.probeBatches());
       await writeTaps(join(o.dir, "activations-init.safetensors"), probe.taps);
@@ -196,6 +291,13 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
       });
       last = await predict(trainer, o.testBatches());
       const m = evaluatePredictions(last.probs, last.labels, scoring);
+      let sel: Partial<EpochMetrics> = {};
+      if (o.valBatches) {
+        const v = await predict(trainer, o.valBatches());
+        const s = evaluatePredictions(v.probs, v.labels, scoring);
+        sel = { selectAucReferable: s.aucReferable, selectAucMacro: s.aucMacroOvr, selectKappa: s.kappa };
+      }
+      const prevBest = bestRow(metrics);
       metrics.push({
         epoch,
         step,
@@ -205,13 +307,19 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
         kappa: m.kappa,
         imagesPerSec: seen / trainSec,
         wallSec: priorWall + (performance.now() - t0) / 1000,
+        ...sel,
       });
+      if (o.valBatches && bestRow(metrics) !== prevBest) {
+        // written before the checkpoint, so a resumed run's best predictions are those of its best epoch
+        await writeFileAtomic(join(o.dir, "predictions-best.csv"), predictionsCsv(last.probs, last.labels));
+      }
+      await trainer.sync(); // webgpu: the device-resident state comes down once per epoch
       await saveCheckpoint(ckptPath, state, trainer.optimizer, {
         epoch,
         step,
         extra: { metrics, wallSec: metrics.at(-1)!.wallSec },
       });
-      await writeFileAtomic(join(o.dir, "metrics.csv"), metricsCsv(metrics));
+      await writeFileAtomic(metricsPath, metricsCsv(metrics));
     }
     // a run resumed after its last epoch has no predictions in hand
     const { probs, labels } = last ?? await predict(trainer, o.testBatches());
@@ -221,17 +329,31 @@ export async function runTraining(o: RunOptions): Promise<RunSummary> {
       await writeTaps(join(o.dir, "activations.safetensors"), probe.taps);
     }
     const fin = evaluatePredictions(probs, labels, scoring);
+    const b = bestRow(metrics);
+    await trainer.sync();
     await writeSafetensors(join(o.dir, "weights.safetensors"), state, { format: "transfusion-weights" });
     const summary: RunSummary = {
-      dir: o.dir,
+      dir: basename(o.dir),
       epochs: o.epochs,
       steps: step,
       metrics,
       final: { aucReferable: fin.aucReferable, aucMacro: fin.aucMacroOvr, kappa: fin.kappa },
       wallSec: metrics.at(-1)?.wallSec ?? priorWall,
       ...(resumedFrom !== undefined ? { resumedFrom } : {}),
+      ...(b
+        ? {
+          best: {
+            epoch: b.epoch,
+            selectAucMacro: b.selectAucMacro!,
+            aucReferable: b.valAucReferable,
+            aucMacro: b.valAucMacro,
+            kappa: b.kappa,
+          },
+        }
+        : {}),
     };
     await writeJsonAtomic(donePath, summary);
+    summary.dir = o.dir;
     o.onProgress?.({
       epoch: o.epochs,
       epochs: o.epochs,

@@ -2,13 +2,26 @@
  * The graph backend of the layer API (`lib/models/nn.ts`): a model definition run over a {@linkcode GraphNet}
  * emits its forward pass into a {@linkcode Graph} — training mode (batch statistics, running-stat updates,
  * dropout by fed masks) or evaluation mode (running statistics, dropout off) — with every state_dict tensor
- * as a graph input named by its key. Autodiff then differentiates the loss the caller builds on top.
+ * as a graph input named by its key, or embedded as an initializer of that name when weights are given.
+ * Autodiff then differentiates the loss the caller builds on top.
  * @module
  */
 import type { Graph } from "../graph/graph.ts";
 import { batchNormTraining } from "../graph/batchnorm.ts";
 import { fmtShape, type Value } from "../graph/types.ts";
-import type { Conv2dOptions, Init, Net, ParamSpec, PoolOptions } from "../models/nn.ts";
+import {
+  batchNorm2dSpecs,
+  type Conv2dOptions,
+  conv2dSpecs,
+  convWindow,
+  type LinearOptions,
+  linearSpecs,
+  type Net,
+  type ParamSpec,
+  type PoolOptions,
+  poolWindow,
+  type StateDict,
+} from "../models/nn.ts";
 
 /** Options of {@linkcode GraphNet}. */
 export interface GraphNetOptions {
@@ -19,16 +32,17 @@ export interface GraphNetOptions {
    * the definition creates must appear there with the same shape, and in the same order.
    */
   specs?: readonly ParamSpec[];
-}
-
-function pair(v: number | [number, number] | undefined, dflt: number): [number, number] {
-  if (v === undefined) return [dflt, dflt];
-  return typeof v === "number" ? [v, v] : v;
+  /**
+   * Embeds these weights: every float tensor becomes an initializer named by its key instead of a graph
+   * input (a standalone model). Each must be there with the spec's shape.
+   */
+  weights?: StateDict;
 }
 
 /**
- * Emits graph nodes for the layer API. Parameters and BN buffers are float32 graph inputs named by their
- * state_dict keys; `num_batches_tracked` is recorded in {@linkcode GraphNet.specs} only (the runtime keeps it).
+ * Emits graph nodes for the layer API. Parameters and BN buffers are float32 graph inputs (or, with
+ * `weights`, initializers) named by their state_dict keys; `num_batches_tracked` is recorded in
+ * {@linkcode GraphNet.specs} only (the runtime keeps it).
  *
  * @example
  * ```ts
@@ -47,7 +61,7 @@ export class GraphNet implements Net<Value> {
   readonly g: Graph;
   /** Training or evaluation mode. */
   readonly mode: "train" | "eval";
-  /** Trainable tensors (graph inputs), by state_dict key. */
+  /** Trainable tensors (graph inputs, or initializers with `weights`), by state_dict key. */
   readonly params: Map<string, Value> = new Map();
   /** BN running_mean / running_var inputs, by state_dict key. */
   readonly buffers: Map<string, Value> = new Map();
@@ -62,6 +76,7 @@ export class GraphNet implements Net<Value> {
   /** Every state_dict tensor created, in creation order (the state_dict order). */
   readonly specs: ParamSpec[] = [];
   readonly #expected?: readonly ParamSpec[];
+  readonly #weights?: StateDict;
   #dropouts = 0;
 
   /** Emits into `g` in the given mode. */
@@ -72,15 +87,35 @@ export class GraphNet implements Net<Value> {
     this.g = g;
     this.mode = opts.mode;
     this.#expected = opts.specs;
+    this.#weights = opts.weights;
   }
 
-  #spec(
-    name: string,
-    shape: number[],
-    init: Init,
-    trainable: boolean,
-    dtype: "float32" | "int64" = "float32",
-  ): void {
+  /** Records the specs of one layer; returns its float tensors (parameters, then buffers) as values. */
+  #tensors(specs: readonly ParamSpec[]): Value[] {
+    for (const s of specs) this.#spec(s);
+    return specs.filter((s) => s.dtype === "float32").map((s) => {
+      const v = this.#value(s);
+      (s.trainable ? this.params : this.buffers).set(s.name, v);
+      return v;
+    });
+  }
+
+  #value({ name, shape }: ParamSpec): Value {
+    if (!this.#weights) return this.g.input(name, "float32", shape);
+    const t = this.#weights.get(name);
+    if (!t) throw new RangeError(`State dict lacks '${name}', which the model needs`);
+    if (!(t.data instanceof Float32Array) || t.shape.join() !== shape.join()) {
+      throw new RangeError(
+        `State dict tensor '${name}' must be float32 ${fmtShape(shape)}, got ${t.data.constructor.name} ${
+          fmtShape(t.shape)
+        }`,
+      );
+    }
+    return this.g.initializer(name, "float32", shape, t.data);
+  }
+
+  #spec(spec: ParamSpec): void {
+    const { name, shape } = spec;
     if (this.specs.some((s) => s.name === name)) throw new TypeError(`Parameter '${name}' is defined twice`);
     const exp = this.#expected;
     if (exp) {
@@ -93,21 +128,7 @@ export class GraphNet implements Net<Value> {
         );
       }
     }
-    this.specs.push({ name, shape, init, trainable, dtype });
-  }
-
-  #param(name: string, shape: number[], init: Init): Value {
-    this.#spec(name, shape, init, true);
-    const v = this.g.input(name, "float32", shape);
-    this.params.set(name, v);
-    return v;
-  }
-
-  #buffer(name: string, shape: number[], value: number): Value {
-    this.#spec(name, shape, { kind: "const", value }, false);
-    const v = this.g.input(name, "float32", shape);
-    this.buffers.set(name, v);
-    return v;
+    this.specs.push(spec);
   }
 
   #image(x: Value, what: string): void {
@@ -119,28 +140,14 @@ export class GraphNet implements Net<Value> {
   /** nn.Conv2d: parameters `<name>.weight` (and `<name>.bias`); symmetric padding. */
   conv2d(name: string, x: Value, o: Conv2dOptions): Value {
     this.#image(x, `conv2d '${name}'`);
-    const c = x.shape[1];
-    const [kh, kw] = pair(o.kernel, 1), [sh, sw] = pair(o.stride, 1), [ph, pw] = pair(o.padding, 0);
-    const fanIn = c * kh * kw;
-    const w = this.#param(
-      `${name}.weight`,
-      [o.out, c, kh, kw],
-      o.init ?? { kind: "kaimingUniformA5", fanIn },
-    );
-    const b = o.bias
-      ? this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn })
-      : undefined;
+    const [w, b] = this.#tensors(conv2dSpecs(name, x.shape[1], o));
+    const { stride: [sh, sw], padding: [ph, pw] } = convWindow(o);
     return this.g.scope(name, () => this.g.op.Conv(x, w, b, { strides: [sh, sw], pads: [ph, pw, ph, pw] }));
   }
 
   /** nn.BatchNorm2d: train mode normalises by batch statistics and records the running-stat updates. */
   batchNorm2d(name: string, x: Value, o: { eps?: number; momentum?: number } = {}): Value {
-    const c = x.shape[1];
-    const weight = this.#param(`${name}.weight`, [c], { kind: "const", value: 1 });
-    const bias = this.#param(`${name}.bias`, [c], { kind: "const", value: 0 });
-    const rm = this.#buffer(`${name}.running_mean`, [c], 0);
-    const rv = this.#buffer(`${name}.running_var`, [c], 1);
-    this.#spec(`${name}.num_batches_tracked`, [], { kind: "const", value: 0 }, false, "int64");
+    const [weight, bias, rm, rv] = this.#tensors(batchNorm2dSpecs(name, x.shape[1]));
     const eps = o.eps ?? 1e-5;
     return this.g.scope(name, () => {
       if (this.mode === "eval") {
@@ -163,9 +170,7 @@ export class GraphNet implements Net<Value> {
 
   #pool(x: Value, o: PoolOptions) {
     this.#image(x, "pooling");
-    const [kh, kw] = pair(o.kernel, 1),
-      [sh, sw] = pair(o.stride ?? o.kernel, 1),
-      [ph, pw] = pair(o.padding, 0);
+    const { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] } = poolWindow(o);
     return {
       kernel_shape: [kh, kw],
       strides: [sh, sw],
@@ -204,15 +209,11 @@ export class GraphNet implements Net<Value> {
   }
 
   /** nn.Linear on N×F (bias defaults to true). */
-  linear(name: string, x: Value, o: { out: number; bias?: boolean; init?: Init; biasInit?: Init }): Value {
+  linear(name: string, x: Value, o: LinearOptions): Value {
     if (x.shape.length !== 2) {
       throw new RangeError(`linear '${name}' needs an N×F input, got '${x.name}' ${fmtShape(x.shape)}`);
     }
-    const fanIn = x.shape[1];
-    const w = this.#param(`${name}.weight`, [o.out, fanIn], o.init ?? { kind: "kaimingUniformA5", fanIn });
-    const b = o.bias !== false
-      ? this.#param(`${name}.bias`, [o.out], o.biasInit ?? { kind: "uniformFanIn", fanIn })
-      : undefined;
+    const [w, b] = this.#tensors(linearSpecs(name, x.shape[1], o));
     return this.g.scope(name, () => this.g.op.Gemm(x, w, b, { transB: 1 }));
   }
 
@@ -259,7 +260,7 @@ export class GraphNet implements Net<Value> {
  * ```
  */
 export function fillDropoutMask(mask: Float32Array, p: number, rng: { float(): number }): Float32Array {
-  const keep = 1 / (1 - p);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.float() < p ? 0 : keep;
+  const keep = 1 - p, scale = 1 / keep;
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.float() < keep ? scale : 0;
   return mask;
 }

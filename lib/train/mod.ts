@@ -1,21 +1,28 @@
 /**
  * The training runtime: training-step and evaluation graphs from one model definition, a trainer that runs
- * them with onnxruntime-node and Adam in TypeScript, resumable runs with atomic checkpoints.
+ * them with onnxruntime-node and Adam in TypeScript, resumable runs with atomic checkpoints, and the same
+ * evaluation-mode graph as a standalone ONNX model (what `predict` runs and `export` writes).
  * @module
  */
 export { GraphNet, type GraphNetOptions } from "./graph_net.ts";
+export { inferenceModel, type InferenceOptions } from "./inference.ts";
 export {
   buildEvalGraph,
   buildTrainGraph,
   type EvalGraph,
   type GraphShape,
+  largestTensor,
   type ModelFn,
   type TrainGraph,
+  type TrainGraphOptions,
+  trainGraphOptionsFor,
 } from "./step.ts";
 export { type EvalResult, NonFiniteLossError, Trainer, type TrainerOptions } from "./trainer.ts";
+export { assertFiniteGradients, NonFiniteGradientError } from "./finite.ts";
 export { type CheckpointMeta, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 export {
   type Batch as TrainBatch,
+  type BestEpoch,
   type EpochMetrics,
   type Progress,
   type RunOptions,

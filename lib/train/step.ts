@@ -5,9 +5,13 @@
  * @module
  */
 import { Graph, type Value } from "../graph/mod.ts";
+import { dtypeSize, numel } from "../graph/types.ts";
 import { gradients, type GradOptions } from "../autodiff/mod.ts";
 import { GraphNet } from "./graph_net.ts";
 import type { Net, ParamSpec } from "../models/nn.ts";
+import type { Device } from "../graph/session.ts";
+import type { AdamOptions } from "../optim/adam.ts";
+import { type AdamGraphIo, appendAdam } from "../optim/adam_graph.ts";
 
 /** A model definition as lib/models writes them: layer calls over a {@linkcode Net}. */
 export type ModelFn = (net: Net<Value>, x: Value) => { logits: Value; aux?: Value };
@@ -34,18 +38,40 @@ export interface TrainGraph {
   buffers: string[];
   /** buffer name → output name of its updated value */
   bufferOut: Map<string, string>;
-  /** parameter name → output name of its gradient */
+  /** parameter name → output name of its gradient (empty when Adam is in the graph) */
   gradOut: Map<string, string>;
+  /** with in-graph Adam: its inputs (moments, per-step scalars) and outputs (new parameters and moments) */
+  adam?: AdamGraphIo;
   /** dropout masks the runtime draws each step: input name, shape and drop probability */
   masks: { name: string; shape: number[]; p: number }[];
   /** input name of the N×C×H×W image batch */
   input: string;
-  /** input name of the int64 grade labels */
+  /** input name of the grade labels */
   labels: string;
+  /** element type of the labels input: int64 for the ONNX loss op, int32 for the composed loss */
+  labelsType: "int64" | "int32";
   /** output name of the scalar loss */
   loss: string;
   /** output name of the N×classes logits */
   logits: string;
+  /**
+   * the largest tensor a node of the graph produces (a WebGPU adapter refuses buffers above its
+   * `maxBufferSize` / `maxStorageBufferBindingSize`, often 1-4 GiB)
+   */
+  largest: { name: string; bytes: number };
+}
+
+/** The largest value a node of `g` produces: its name and size in bytes. */
+export function largestTensor(g: Graph): { name: string; bytes: number } {
+  let best = { name: "", bytes: 0 };
+  for (const n of g.nodes) {
+    for (const v of n.outputs) {
+      if (!v) continue;
+      const bytes = numel(v.shape) * dtypeSize(v.dtype);
+      if (bytes > best.bytes) best = { name: v.name, bytes };
+    }
+  }
+  return best;
 }
 
 /** The evaluation graph and its output names. */
@@ -66,24 +92,85 @@ export interface EvalGraph {
   taps: Map<string, string>;
 }
 
+/** Options of {@linkcode buildTrainGraph}. */
+export interface TrainGraphOptions {
+  /** weight of the auxiliary classifier's loss (Inception-v3); default 0.4 */
+  auxWeight?: number;
+  /** backward formulations (per execution provider) */
+  grad?: GradOptions;
+  /**
+   * "onnx" (default): SoftmaxCrossEntropyLoss over int64 labels. "composed": the same mean cross-entropy from
+   * ReduceMax/Exp/ReduceSum/Log over int32 labels (one-hot by Equal), for onnxruntime's WebGPU provider,
+   * which has no LogSoftmax or NegativeLogLikelihoodLoss kernel and runs int64 Equal on the CPU.
+   */
+  loss?: "onnx" | "composed";
+  /**
+   * Appends Adam ({@linkcode appendAdam}): the graph then returns the new parameters and moments instead of
+   * the gradients, so the state can stay on the device between steps.
+   */
+  adam?: Omit<AdamOptions, "lr">;
+}
+
+/**
+ * The graph choices for a device: on webgpu the window-slice MaxPool backward (its MaxPool has no Indices
+ * output), im2col by strided slices (its grouped Conv gave wrong columns), gradient sums as Adds (it has no
+ * Sum kernel), the composed loss and in-graph Adam (device-resident state); elsewhere the defaults, with
+ * Adam in TypeScript.
+ */
+export function trainGraphOptionsFor(
+  device: Device | undefined,
+  o: { auxWeight?: number; adam?: Omit<AdamOptions, "lr"> } = {},
+): TrainGraphOptions {
+  if (device !== "webgpu") return { auxWeight: o.auxWeight, grad: {} };
+  return {
+    auxWeight: o.auxWeight,
+    grad: { maxPool: "windows", im2col: "slices", sum: "add" },
+    loss: "composed",
+    adam: o.adam ?? {},
+  };
+}
+
+/**
+ * Mean softmax cross-entropy over int32 labels from ops the WebGPU provider has: m + log Σ exp(z − m) − z_y
+ * with m the row maximum. m only keeps the exponentials in range; it goes through int32 so that no
+ * gradient flows through it (any m gives the same value, and the gradient is then (softmax − onehot)/N).
+ */
+function composedCrossEntropy(g: Graph, z: Value, labels: Value): Value {
+  return g.scope("xent", () => composedCrossEntropyNodes(g, z, labels));
+}
+
+function composedCrossEntropyNodes(g: Graph, z: Value, labels: Value): Value {
+  const [n, c] = z.shape;
+  const classes = g.constant(Array.from({ length: c }, (_, i) => i), "int32", [1, c]);
+  const onehot = g.op.Cast(g.op.Equal(g.op.Reshape(labels, [n, 1]), classes), { to: "float32" });
+  const mx = g.op.ReduceMax(z, { axes: [1], keepdims: 1 });
+  const shift = g.op.Cast(g.op.Cast(mx, { to: "int32" }), { to: "float32" });
+  const s = g.op.Sub(z, shift);
+  const lse = g.op.Log(g.op.ReduceSum(g.op.Exp(s), [1], { keepdims: 1 }));
+  const picked = g.op.ReduceSum(g.op.Mul(s, onehot), [1], { keepdims: 1 });
+  return g.op.ReduceMean(g.op.Sub(lse, picked), { keepdims: 0 });
+}
+
 /**
  * Builds the training step. The loss is the mean softmax cross-entropy of the logits, plus `auxWeight` ×
  * that of the auxiliary logits when the model has them (torchvision's Inception-v3 recipe: 0.4).
  */
-export function buildTrainGraph(
-  model: ModelFn,
-  shape: GraphShape,
-  opts: { auxWeight?: number; grad?: GradOptions } = {},
-): TrainGraph {
+export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGraphOptions = {}): TrainGraph {
   const g = new Graph("train_step");
   const net = new GraphNet(g, { mode: "train" });
   const { batch, size, channels = 3 } = shape;
+  const composed = opts.loss === "composed";
+  const labelsType = composed ? "int32" : "int64";
   const x = g.input("input", "float32", [batch, channels, size, size]);
-  const labels = g.input("labels", "int64", [batch]);
+  const labels = g.input("labels", labelsType, [batch]);
   const out = model(net, x);
-  let loss = g.op.SoftmaxCrossEntropyLoss(out.logits, labels, { reduction: "mean" });
+  const xent = (z: Value) =>
+    composed
+      ? composedCrossEntropy(g, z, labels)
+      : g.op.SoftmaxCrossEntropyLoss(z, labels, { reduction: "mean" });
+  let loss = xent(out.logits);
   if (out.aux) {
-    const auxLoss = g.op.SoftmaxCrossEntropyLoss(out.aux, labels, { reduction: "mean" });
+    const auxLoss = xent(out.aux);
     const w = g.constant(new Float32Array([opts.auxWeight ?? 0.4]), [], "float32");
     loss = g.op.Add(loss, g.op.Mul(auxLoss, w));
   }
@@ -91,13 +178,17 @@ export function buildTrainGraph(
   const grads = gradients(g, loss, params, opts.grad);
   g.output(loss, "loss");
   g.output(out.logits, "logits");
-  const gradOut = new Map<string, string>();
   for (const p of params) {
-    const gv = grads.get(p.name);
-    if (!gv) throw new Error(`No gradient reaches parameter ${p.name}`);
-    const name = `grad.${p.name}`;
-    g.output(gv, name);
-    gradOut.set(p.name, name);
+    if (!grads.get(p.name)) throw new Error(`No gradient reaches parameter ${p.name}`);
+  }
+  const gradOut = new Map<string, string>();
+  const adam = opts.adam ? appendAdam(g, params, grads, opts.adam) : undefined;
+  if (!adam) {
+    for (const p of params) {
+      const name = `grad.${p.name}`;
+      g.output(grads.get(p.name)!, name);
+      gradOut.set(p.name, name);
+    }
   }
   const bufferOut = new Map<string, string>();
   for (const [name, v] of net.bufferUpdates) {
@@ -117,9 +208,12 @@ export function buildTrainGraph(
     buffers: [...net.buffers.keys()],
     bufferOut,
     gradOut,
+    ...(adam ? { adam } : {}),
     masks,
     input: "input",
     labels: "labels",
+    labelsType,
+    largest: largestTensor(g),
     loss: "loss",
     logits: "logits",
   };

@@ -1,6 +1,8 @@
 /**
  * The one error path of every task: a one-line message prefixed by the task's name, exit code 1. Stack
- * traces are for bugs; bad input gets a sentence.
+ * traces are for bugs; bad input gets a sentence. Every task has one shape: `export function main(argv)`
+ * returning {@linkcode exitCode}'s code (tests call it), then
+ * `if (import.meta.main) Deno.exit(await main(Deno.args))`.
  * @module
  */
 
@@ -26,12 +28,6 @@ export async function exitCode(name: string, body: () => Promise<void>): Promise
   }
 }
 
-/** Runs a task's main function; any error becomes `<name>: <message>` on stderr and exit code 1. */
-export async function runCli(name: string, main: () => Promise<void>): Promise<void> {
-  const code = await exitCode(name, main);
-  if (code !== 0) Deno.exit(code);
-}
-
 /**
  * A numeric flag: `undefined` when absent (or `fallback`), else the number, which must be finite (and an
  * integer unless `integer` is false); a bad value throws a one-line `RangeError` naming the flag.
@@ -54,4 +50,25 @@ export function numberFlag(
     );
   }
   return n;
+}
+
+/**
+ * node:util's parseArgs reads a negative number after a string flag ("--size -5") as another flag and says
+ * "argument is ambiguous"; this joins such a value to its flag ("--size=-5") so the flag's own range check
+ * can name the problem. `options` is the parseArgs options table.
+ */
+export function joinNegativeValues(
+  argv: readonly string[],
+  options: Readonly<Record<string, { type: string }>>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i], next = argv[i + 1];
+    const name = a.startsWith("--") && !a.includes("=") ? a.slice(2) : "";
+    if (options[name]?.type === "string" && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }

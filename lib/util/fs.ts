@@ -33,6 +33,26 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
+/**
+ * Removes the temp files that {@linkcode writeFileAtomic} left in `dir` (not its subfolders) when a process
+ * was killed mid-write; returns their names. Call it only while holding the folder's lock, so that no live
+ * writer's temp file is taken.
+ */
+export async function removeLeftoverTmp(dir: string): Promise<string[]> {
+  const gone: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && /\.\d+\.\d+\.tmp$/.test(e.name)) {
+        await rm(`${dir}/${e.name}`, { force: true });
+        gone.push(e.name);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return gone;
+}
+
 /** Writes a value as pretty JSON, atomically (see {@linkcode writeFileAtomic}). */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
@@ -66,12 +86,16 @@ export async function readJson<T = unknown>(path: string): Promise<T> {
   }
 }
 
-/** True when `path` exists (file or folder). */
+/**
+ * True when `path` exists (file or folder). A path the process may not read throws (Deno's one-line
+ * "Requires read access to …"), rather than passing for absent and sending the user after a wrong cause.
+ */
 export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;
-  } catch {
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
     return false;
   }
 }

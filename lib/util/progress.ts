@@ -55,6 +55,20 @@ export function formatDuration(sec: number): string {
   return `${h > 0 ? `${h}:` : ""}${mm}:${String(r).padStart(2, "0")}`;
 }
 
+/**
+ * One line of a counted job's progress, e.g. `preprocess: 7/8 images done, 1 skipped`: `done` counts only
+ * finished items, never skipped ones, so a line reading n/n means every item made it.
+ *
+ * @example
+ * ```ts
+ * import { countLine } from "./progress.ts";
+ * if (countLine("preprocess", 7, 8, 1, "images") !== "preprocess: 7/8 images done, 1 skipped") throw new Error();
+ * ```
+ */
+export function countLine(label: string, done: number, total: number, skipped: number, unit: string): string {
+  return `${label}: ${done}/${total} ${unit} done${skipped > 0 ? `, ${skipped} skipped` : ""}`;
+}
+
 const encoder = new TextEncoder();
 
 function writeAll(file: typeof Deno.stdout, text: string): void {

@@ -4,10 +4,10 @@
  * @module
  */
 import type { ParamSpec } from "../models/nn.ts";
-import type { ModelSpec } from "../models/registry.ts";
+import { MODELS, type ModelSpec, paramSpecs } from "../models/registry.ts";
 import { readOnnx } from "../graph/read.ts";
 import { readBytes } from "../util/fs.ts";
-import { importOnnx } from "./onnx_import.ts";
+import { checkTransformInput, exportedTransformInput, importOnnx } from "./onnx_import.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { loadStateDict, type StateDict } from "./state_dict.ts";
 
@@ -21,6 +21,8 @@ export interface LoadedWeights {
   filled: string[];
   /** Spec keys left out because the file lacks the whole Inception AuxLogits head (start them random). */
   absent: string[];
+  /** Inception-v3 from ONNX: the export's `transform_input`, read from its graph (equal to the spec's). */
+  transformInput?: boolean;
 }
 
 /** Detects the format from the bytes: safetensors' JSON header or an ONNX protobuf. */
@@ -30,6 +32,63 @@ export function sniffFormat(bytes: Uint8Array): "safetensors" | "onnx" | "torch"
   if (bytes.length >= 2 && bytes[0] === 0x80) return "torch"; // legacy pickle
   if (bytes.length >= 2 && bytes[0] === 0x08) return "onnx"; // field 1 (ir_version), varint
   return "unknown";
+}
+
+/**
+ * Below this share of the model's tensor names found in a file, the file is taken for another
+ * architecture: a head swap or a missing aux head leaves most names in place, another network almost none.
+ */
+const SAME_ARCHITECTURE = 0.5;
+
+/**
+ * The registered model whose tensors overlap the file's most (Jaccard over names with equal shapes; the
+ * head's shape depends on the class count, so its name alone counts), with its count of matches.
+ */
+function bestMatch(
+  tensors: ReadonlyMap<string, readonly number[]>,
+): { model: string; matched: number; of: number } | null {
+  let best: { model: string; matched: number; of: number; score: number } | null = null;
+  for (const name of Object.keys(MODELS)) {
+    let spec: ModelSpec;
+    try {
+      spec = paramSpecs(name, { inputSize: MODELS[name].inputSize });
+    } catch {
+      continue;
+    }
+    const keys = spec.params.filter((p) => p.dtype === "float32");
+    const matched = keys.filter((k) => {
+      const got = tensors.get(k.name);
+      return got !== undefined && (spec.head.includes(k.name) || `${got}` === `${k.shape}`);
+    }).length;
+    const score = matched / (keys.length + tensors.size - matched);
+    if (matched > 0 && (!best || score > best.score)) best = { model: name, matched, of: keys.length, score };
+  }
+  return best && { model: best.model, matched: best.matched, of: best.of };
+}
+
+/**
+ * Throws when a file's tensor names show another network than the spec's: said before any shape
+ * mismatch, which would otherwise name one tensor (fc.weight [5,256] ≠ [5,2048]) and hide the cause.
+ * A file whose names are empty or unrelated to every registered model (an ONNX export that lost its names) passes.
+ */
+export function checkArchitecture(
+  path: string,
+  params: readonly ParamSpec[],
+  tensors: ReadonlyMap<string, readonly number[]>,
+  model = "the model",
+): void {
+  const want = params.filter((p) => p.dtype === "float32" && !p.name.startsWith("AuxLogits."));
+  const matched = want.filter((p) => tensors.has(p.name)).length;
+  if (want.length === 0 || matched >= SAME_ARCHITECTURE * want.length) return;
+  const best = bestMatch(tensors);
+  if (matched === 0 && !best) return;
+  const whose = model === "the model" ? "the model's" : `${model}'s`;
+  const like = best && best.model !== model
+    ? `; it best matches ${best.model} (${best.matched} of its ${best.of} names)`
+    : "";
+  throw new RangeError(
+    `${path} holds another architecture than ${model}: only ${matched} of ${whose} ${want.length} tensor names are in it${like}`,
+  );
 }
 
 /**
@@ -56,6 +115,7 @@ export async function loadWeights(
   opts: { strict?: boolean } = {},
 ): Promise<LoadedWeights> {
   const params = Array.isArray(spec) ? spec as readonly ParamSpec[] : (spec as ModelSpec).params;
+  const model = Array.isArray(spec) ? undefined : (spec as ModelSpec).model;
   const bytes = await readBytes(path);
   const format = sniffFormat(bytes);
   if (format === "torch") {
@@ -66,6 +126,7 @@ export async function loadWeights(
   if (format === "unknown") throw new RangeError(`${path} is neither a safetensors nor an ONNX file`);
   if (format === "safetensors") {
     const dict = decodeSafetensors(bytes, path);
+    checkArchitecture(path, params, new Map([...dict].map(([k, t]) => [k, t.shape])), model);
     const auxGone = params.some((p) => p.name.startsWith("AuxLogits.")) &&
       ![...dict.keys()].some((k) => k.startsWith("AuxLogits."));
     const absent = auxGone ? params.filter((p) => p.name.startsWith("AuxLogits.")).map((p) => p.name) : [];
@@ -76,7 +137,15 @@ export async function loadWeights(
     });
     return { state, format, filled: [], absent };
   }
-  const imp = importOnnx(readOnnx(bytes, path), params);
+  const onnx = readOnnx(bytes, path);
+  checkArchitecture(path, params, new Map([...onnx.initializers].map(([k, t]) => [k, t.dims])), model);
+  // a state dict cannot say how the input was scaled; an export's graph can, and must agree
+  let transformInput: boolean | undefined;
+  if (model === "inception_v3") {
+    checkTransformInput(onnx, (spec as ModelSpec).transformInput, path);
+    transformInput = exportedTransformInput(onnx)!;
+  }
+  const imp = importOnnx(onnx, params);
   const filled = imp.absent.filter((k) => !k.startsWith("AuxLogits."));
   const absent = imp.absent.filter((k) => k.startsWith("AuxLogits."));
   const { state } = loadStateDict(params, imp.state, {
@@ -84,5 +153,5 @@ export async function loadWeights(
     source: path,
     allowMissing: (k) => absent.includes(k),
   });
-  return { state, format, filled, absent };
+  return { state, format, filled, absent, ...(transformInput === undefined ? {} : { transformInput }) };
 }

@@ -6,6 +6,7 @@
  */
 import { type OnnxModel, type OnnxTensor, readOnnxFile } from "../graph/read.ts";
 import type { ParamSpec } from "../models/nn.ts";
+import { TRANSFORM_INPUT } from "../models/inception.ts";
 import { numel, type StateDict, type Tensor } from "./state_dict.ts";
 
 /** The export command that keeps BatchNorm as its own nodes, quoted by the folded-BN error. */
@@ -89,7 +90,7 @@ function withIdentityAliases(model: OnnxModel): OnnxModel {
  * ```ts
  * import { importOnnx } from "./onnx_import.ts";
  * import { readOnnx } from "../graph/read.ts";
- * import { inferenceModel } from "../models/inference.ts";
+ * import { inferenceModel } from "../train/inference.ts";
  * import { paramSpecs } from "../models/registry.ts";
  * import { randomInit } from "../models/init.ts";
  * const spec = paramSpecs("cbr-small", { inputSize: 16 });
@@ -196,6 +197,74 @@ export function importOnnx(model: OnnxModel, specs: readonly ParamSpec[], where 
     );
   }
   return finish("structure");
+}
+
+/**
+ * Whether an Inception-v3 export applies `transform_input`, read from its graph: torchvision's
+ * `_transform_input` leaves a per-channel affine map (Mul by std_c/0.5, Add (mean_c − 0.5)/0.5, as three
+ * Gather/Unsqueeze/Mul/Add chains or one [1,3,1,1] Mul/Add pair) between the input and the first Conv; an
+ * export with `transform_input=False` feeds the input to that Conv directly. Null when the graph shows
+ * neither (other preprocessing, several inputs): the caller must not guess.
+ */
+export function exportedTransformInput(model: OnnxModel): boolean | null {
+  // some exporters list the initializers among the graph inputs too
+  const data = model.inputs.filter((x) => !model.initializers.has(x));
+  const input = data[0];
+  if (input === undefined || data.length !== 1) return null;
+  // every node between the input and the first convolution(s)
+  const reached = new Set([input]), path: typeof model.nodes = [];
+  let convs = 0;
+  for (const n of model.nodes) {
+    if (!n.inputs.some((x) => reached.has(x))) continue;
+    if (n.opType === "Conv") {
+      convs++;
+      continue;
+    }
+    path.push(n);
+    for (const o of n.outputs) reached.add(o);
+  }
+  if (convs === 0) return null;
+  if (path.length === 0) return false;
+  const allowed = new Set(["Gather", "Slice", "Split", "Unsqueeze", "Squeeze", "Mul", "Add", "Concat"]);
+  if (path.some((n) => !allowed.has(n.opType))) return null;
+  const constants = (op: string) =>
+    path.filter((n) => n.opType === op).flatMap((n) =>
+      n.inputs.flatMap((x) => {
+        const t = model.initializers.get(x);
+        return t && t.data instanceof Float32Array ? [...t.data] : [];
+      })
+    ).sort((a, b) => a - b);
+  const same = (got: number[], want: readonly number[]) => {
+    const w = [...want].sort((a, b) => a - b);
+    return got.length === w.length && got.every((v, i) => Math.abs(v - w[i]) < 1e-5);
+  };
+  return same(constants("Mul"), TRANSFORM_INPUT.scale) && same(constants("Add"), TRANSFORM_INPUT.shift)
+    ? true
+    : null;
+}
+
+/**
+ * Throws unless an Inception-v3 export's `transform_input` (read by {@linkcode exportedTransformInput})
+ * equals `expected`, the model's own: the same weights with the other setting give other logits (0.6
+ * relative on ImageNet photos), and nothing else would show it.
+ */
+export function checkTransformInput(model: OnnxModel, expected: boolean, where = model.source): void {
+  const got = exportedTransformInput(model);
+  const py = (b: boolean) => (b ? "True" : "False");
+  if (got === null) {
+    throw new RangeError(
+      `${where}: cannot tell whether it was exported with transform_input=True or False (its input passes through ops other than torchvision's per-channel affine map before the first Conv); export it from torchvision's inception_v3 with transform_input=${
+        py(expected)
+      }`,
+    );
+  }
+  if (got !== expected) {
+    throw new RangeError(
+      `${where} was exported with transform_input=${py(got)}, but inception_v3 here applies transform_input=${
+        py(expected)
+      }: its logits would differ; re-export with transform_input=${py(expected)}`,
+    );
+  }
 }
 
 /** {@linkcode importOnnx} on a file. */

@@ -2,19 +2,11 @@
  * State dicts (torch's `state_dict()` as a Map) and a strict loader like torch's `load_state_dict`.
  * @module
  */
-import type { ParamSpec } from "../models/nn.ts";
+import type { ParamSpec, StateDict } from "../models/nn.ts";
 import { numel } from "../graph/types.ts";
 
-/** One tensor: C-order data; int64 only for `num_batches_tracked`. */
-export interface Tensor {
-  /** Shape (empty for a scalar). */
-  shape: number[];
-  /** Values, C order. */
-  data: Float32Array | BigInt64Array;
-}
-
-/** Name → tensor, in state_dict order. */
-export type StateDict = Map<string, Tensor>;
+// declared beside ParamSpec, which describes their entries; re-exported here for the weights' users
+export type { StateDict, Tensor } from "../models/nn.ts";
 
 export { numel };
 

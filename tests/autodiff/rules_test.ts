@@ -250,7 +250,9 @@ Deno.test("Flatten, Reshape, Transpose, Expand", () =>
     name: "shape ops",
     inputs: [{ name: "x", shape: [2, 3, 2, 2] }, { name: "e", shape: [1, 3] }],
     build: (g, v) => {
-      const f = g.op.Flatten(v.x); // [2, 12]
+      // an Identity node (the builder adds one only where ONNX needs it) passes the gradient through
+      const [id] = g.addNode("Identity", [v.x], {}, () => [[v.x.dtype, v.x.shape]]);
+      const f = g.op.Flatten(id); // [2, 12]
       const r = g.op.Reshape(f, [4, -1]); // [4, 6]
       const t = g.op.Transpose(r, { perm: [1, 0] }); // [6, 4]
       const ex = g.op.Expand(v.e, [2, 3]); // [2, 3]

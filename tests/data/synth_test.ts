@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fundusSvg, NATURAL_CLASSES, naturalSvg, synthFundus, synthNatural } from "../../lib/data/synth.ts";
 import { listDataset } from "../../lib/data/formats.ts";
+import sharp from "npm:sharp@0.35.5";
 
 Deno.test("fundusSvg: deterministic by seed; lesions grow with the grade", () => {
   const o = { width: 600, height: 400, eye: "left" as const };
@@ -20,12 +21,19 @@ Deno.test("fundusSvg: deterministic by seed; lesions grow with the grade", () =>
   assert.throws(() => fundusSvg(1, 5, o), /Grade must be 0-4/);
 });
 
-Deno.test("naturalSvg: at least 10 classes, all renderable; deterministic", () => {
+Deno.test("naturalSvg: at least 10 classes, all renderable; deterministic", async () => {
   assert.ok(NATURAL_CLASSES.length >= 10);
   for (let c = 0; c < NATURAL_CLASSES.length; c++) {
     const svg = naturalSvg(c, c, 64);
     assert.ok(svg.startsWith("<svg") && svg.length > 100, NATURAL_CLASSES[c]);
     assert.equal(svg, naturalSvg(c, c, 64));
+    // renderable: librsvg (through sharp) draws it at its size, and draws something (not one flat colour)
+    const { data, info } = await sharp(new TextEncoder().encode(svg)).removeAlpha().raw()
+      .toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height, info.channels], [64, 64, 3], NATURAL_CLASSES[c]);
+    const levels = new Set<number>();
+    for (let i = 0; i < data.length; i += 3) levels.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    assert.ok(levels.size >= 8, `${NATURAL_CLASSES[c]}: ${levels.size} colours`);
   }
   assert.throws(() => naturalSvg(1, 99, 64), /Class must be/);
 });
@@ -56,4 +64,33 @@ Deno.test("synthFundus and synthNatural: Kaggle and CSV layouts that the ingest 
   assert.equal(nd.items.length, 24);
   assert.equal(nd.missing.length, 0);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("listDataset: a Kaggle id's patient is the id without _left/_right, whatever its digits", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ids = ["10_left", "10_right", "1003_left", "1003_right", "7_left", "99_right", "100_left", "odd"];
+    await Deno.writeTextFile(
+      `${dir}/trainLabels.csv`,
+      `image,level\n${ids.map((id) => `${id},0`).join("\n")}\n`,
+    );
+    for (const id of ids) await Deno.writeFile(`${dir}/${id}.jpeg`, new Uint8Array([0xff, 0xd8]));
+    const ds = await listDataset(dir);
+    assert.equal(ds.format, "kaggle");
+    assert.deepEqual(
+      ds.items.map((it) => [it.id, it.patient]),
+      [
+        ["10_left", "10"],
+        ["10_right", "10"],
+        ["1003_left", "1003"],
+        ["1003_right", "1003"],
+        ["7_left", "7"],
+        ["99_right", "99"],
+        ["100_left", "100"],
+        ["odd", "odd"],
+      ],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

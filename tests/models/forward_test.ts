@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
-import { exists, readJson } from "../../lib/util/fs.ts";
+import { readJson } from "../../lib/util/fs.ts";
 import { getModel, paramSpecs, type SpecOptions } from "../../lib/models/registry.ts";
-import { inferenceModel } from "../../lib/models/inference.ts";
+import { inferenceModel } from "../../lib/train/inference.ts";
 import { fill, image } from "./golden_fill.ts";
+import { GraphNet } from "../../lib/train/graph_net.ts";
+import { Graph } from "../../lib/graph/graph.ts";
+import { createSession, feedTensor } from "../../lib/graph/session.ts";
 
 interface Case {
   name: string;
@@ -55,38 +58,26 @@ for (const c of golden.cases) {
   });
 }
 
-// The training engine's evaluation graph must give the same numbers; runs once lib/train/graph_net.ts exists.
-const graphNetPath = new URL("../../lib/train/graph_net.ts", import.meta.url).pathname;
-const hasGraphNet = await exists(graphNetPath);
+// The training engine's evaluation graph must give the same numbers.
 for (const c of golden.cases.filter((c) => c.input.shape[2] <= 299)) {
-  Deno.test({
-    name: `forward of ${c.name} ${c.input.shape.join("×")}${
-      c.transformInput ? " transform_input" : ""
-    } through GraphNet (eval) matches torchvision`,
-    ignore: !hasGraphNet,
-    fn: async () => {
-      const { GraphNet } = await import(graphNetPath);
-      const { Graph } = await import(new URL("../../lib/graph/graph.ts", import.meta.url).href);
-      const { createSession, feedTensor } = await import(
-        new URL("../../lib/graph/session.ts", import.meta.url).href
-      );
-      const opts = options(c);
-      const state = fill(paramSpecs(c.name, opts).params, c.gain);
-      const g = new Graph(c.name);
-      const net = new GraphNet(g, { mode: "eval" });
-      const x = g.input("input", "float32", c.input.shape);
-      const { logits } = getModel(c.name).build(net, x, opts);
-      g.output(logits, "logits");
-      const sess = await createSession(g.toBytes(), { threads: 2 });
-      const feeds: Record<string, unknown> = {};
-      for (const v of g.inputs) {
-        feeds[v.name] = v.name === "input"
-          ? feedTensor(v, image(c.input.stream, c.input.shape))
-          : feedTensor(v, state.get(v.name)!.data);
-      }
-      const out = await sess.run(feeds);
-      assert.ok(maxDiff(c.logits, out.logits.data as Float32Array, c.logits[0].length) < 1e-4);
-      await sess.release();
-    },
+  const label = `${c.name} ${c.input.shape.join("×")}${c.transformInput ? " transform_input" : ""}`;
+  Deno.test(`forward of ${label} through GraphNet (eval) matches torchvision`, async () => {
+    const opts = options(c);
+    const state = fill(paramSpecs(c.name, opts).params, c.gain);
+    const g = new Graph(c.name);
+    const net = new GraphNet(g, { mode: "eval" });
+    const x = g.input("input", "float32", c.input.shape);
+    const { logits } = getModel(c.name).build(net, x, opts);
+    g.output(logits, "logits");
+    const sess = await createSession(g.toBytes(), { threads: 2 });
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const v of g.inputs) {
+      feeds[v.name] = v.name === "input"
+        ? feedTensor(v, image(c.input.stream, c.input.shape))
+        : feedTensor(v, state.get(v.name)!.data);
+    }
+    const out = await sess.run(feeds);
+    assert.ok(maxDiff(c.logits, out.logits.data as Float32Array, c.logits[0].length) < 1e-4);
+    await sess.release();
   });
 }

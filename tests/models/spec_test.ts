@@ -90,7 +90,7 @@ Deno.test("taps and shapes follow torchvision's shape comments", () => {
 
 Deno.test("bad model options fail with one clear error each", () => {
   assert.throws(() => getModel("vgg16"), /Unknown model vgg16/);
-  assert.equal(getModel("CBR_LargeT").name, "cbr-largeT");
+  assert.equal(getModel("CBR_LargeT").name, "cbr_large_t");
   assert.throws(
     () => paramSpecs("inception_v3", { inputSize: 74, aux: false }),
     /must be an integer ≥ 75, got 74/,

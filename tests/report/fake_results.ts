@@ -1,18 +1,18 @@
 // A small fabricated StudyResults (deterministic) for the report tests: one CBR model with three inits
 // over three seeds, one run missing, init comparisons and per-layer similarities.
 import { resolveConfig, runGrid } from "../../lib/study/config.ts";
-import type { Provenance } from "../../lib/report/provenance.ts";
+import type { Provenance } from "../../lib/study/provenance.ts";
 import type {
   InitComparison,
   MissingRun,
   RunResult,
   SimilarityRow,
   StudyResults,
-} from "../../lib/report/types.ts";
+} from "../../lib/study/results.ts";
 import { Rng } from "../../lib/util/random.ts";
 
 export function fakeResults(opts: { missing?: string[] } = {}): StudyResults {
-  const config = resolveConfig(["--epochs", "6"]);
+  const config = resolveConfig(["--preset", "synthetic", "--epochs", "6"]);
   const rng = new Rng(7);
   const ceiling: Record<string, number> = { random: 0.84, transfer: 0.9, meanvar: 0.86 };
   const speed: Record<string, number> = { random: 0.45, transfer: 1.1, meanvar: 0.8 };
@@ -96,7 +96,7 @@ export function fakeResults(opts: { missing?: string[] } = {}): StudyResults {
   const provenance: Provenance = {
     gitCommit: "0123456789abcdef0123456789abcdef01234567",
     gitBranch: "main",
-    command: "npx -y deno@2.9.6 task reproduce --preset demo --epochs 6",
+    command: "npx -y deno@2.9.6 task reproduce --preset synthetic --epochs 6",
     argv: ["--epochs", "6"],
     config,
     versions: { deno: "2.9.6", "onnxruntime-node": "1.30.0" },

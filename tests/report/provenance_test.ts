@@ -6,7 +6,7 @@ import {
   PINNED_VERSIONS,
   rerunCommand,
   shellQuote,
-} from "../../lib/report/provenance.ts";
+} from "../../lib/study/provenance.ts";
 import { resolveConfig } from "../../lib/study/config.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -47,7 +47,12 @@ Deno.test("provenance: sha256 of files, and unreadable files do not stop it", as
     );
     await assert.rejects(sha256File(`${dir}/nope`), /Cannot read .*nope/);
     await Deno.writeTextFile(`${dir}/deno.lock`, "{}");
-    const config = resolveConfig(["--weights", `cbr_small=${dir}/abc,cbr_tiny=${dir}/missing.onnx`]);
+    const config = resolveConfig([
+      "--preset",
+      "synthetic",
+      "--weights",
+      `cbr_small=${dir}/abc,cbr_tiny=${dir}/missing.onnx`,
+    ]);
     const p = await collectProvenance({
       config,
       root: dir,

@@ -21,10 +21,10 @@ function assertWellFormedSvg(svg: string): void {
 }
 
 const SECTIONS = [
-  "# Transfusion reproduction: `demo` preset",
+  "# Transfusion reproduction: `synthetic` preset",
   "## What this run shows",
   "## Setting",
-  "## Published results beside this run",
+  "## Results", // synthetic photos: no published row belongs beside them
   "## Significance between inits",
   "## Convergence speed",
   "## AUC per epoch",
@@ -47,12 +47,13 @@ Deno.test("report: all sections, tables and figures from fabricated results", as
     assert.ok(markdown.includes(`](figures/${f.name}.svg)`), `${f.name} embedded`);
     assert.ok(markdown.includes(`figures/${f.name}.vl.json`), `${f.name} spec linked`);
   }
-  // published numbers beside ours; missing run named with its reason
-  assert.match(markdown, /\| CBR-Small \| transfer \| — \| — \| \d+\.\d\d ± \d+\.\d\d \|/);
+  // synthetic photos: no published row beside them; missing run named with its reason
+  assert.match(markdown, /\| CBR-Small \| transfer \| \d+\.\d\d ± \d+\.\d\d \|/);
+  assert.ok(!markdown.includes("Raghu, RETINA |"), "no published column beside synthetic photos");
   assert.match(markdown, /\| cbr_small-meanvar-s2 \| interrupted after epoch 3 of 6 \|/);
   assert.match(markdown, /1 of 9 runs is missing/);
   // significance: Holm column and the not-significant phrasing
-  assert.match(markdown, /meanvar − random: \+\d\.\d\d AUC points on average, not significant/);
+  assert.match(markdown, /meanvar − random: \+\d\.\d\d referable-AUC points on average, not significant/);
   assert.match(markdown, /\| p \(Holm\) \|/);
   // convergence and CCA final layer
   assert.match(markdown, /\| CBR-Small \| transfer \| 3\/3 \| \d+ \|/);
@@ -64,9 +65,38 @@ Deno.test("report: all sections, tables and figures from fabricated results", as
   assert.ok(!/NaN|undefined|\[object/.test(markdown), "no unformatted values");
 });
 
+Deno.test("report: mean ± sd cells are the mean and the n − 1 sd of the seeds, exactly", async () => {
+  const r = fakeResults();
+  const finals: Record<number, [number, number, number]> = {
+    0: [0.81, 0.70, 0.50],
+    1: [0.84, 0.75, 0.62],
+    2: [0.93, 0.86, 0.71],
+  };
+  r.runs = r.runs.map((x) => {
+    if (x.init !== "transfer") return x;
+    const [aucReferable, aucMacro, kappa] = finals[x.seed];
+    return { ...x, final: { ...x.final, aucReferable, aucMacro, kappa } };
+  });
+  const { markdown } = await buildReport(r);
+  // referable: mean 0.86, sd √(0.0039) = 0.06245 (n: 0.05099); macro: 0.77, √(0.0067) = 0.08185;
+  // kappa: 0.61, √(0.0111) = 0.10536 — the first seed alone would print 81.00 / 70.00 / 0.500
+  assert.match(
+    markdown,
+    /\| CBR-Small \| transfer \|(?: — \|)* 86\.00 ± 6\.24 \| 77\.00 ± 8\.19 \| 0\.610 ± 0\.105 \| 3 \|/,
+  );
+  // the plain-words summary ranks by the same mean
+  assert.match(markdown, /transfer 86\.00 ± 6\.24/);
+});
+
 Deno.test("report: published columns follow the setting (small data adds Raghu's 5k numbers)", async () => {
   const r = fakeResults();
-  r.config = { ...r.config, trainSubset: 5000, models: ["resnet50"], preset: "small-data" };
+  r.config = {
+    ...r.config,
+    trainSubset: 5000,
+    models: ["resnet50"],
+    preset: "small-data",
+    data: { kind: "path", path: "/data/kaggle", format: "kaggle" },
+  };
   r.runs = r.runs.map((x) => ({ ...x, model: "resnet50" }));
   r.comparisons = r.comparisons.map((x) => ({ ...x, model: "resnet50" }));
   r.similarity = [];
@@ -75,6 +105,43 @@ Deno.test("report: published columns follow the setting (small data adds Raghu's
   assert.match(markdown, /\| ResNet-50 \| random \| 96\.4 ± 0\.05 \| 92\.2 \| 81\.25 ± 0\.02 \|/);
   assert.match(markdown, /\| ResNet-50 \| transfer \| 96\.7 ± 0\.04 \| 94\.6 \| 86\.89 ± 0\.03 \|/);
   assert.match(markdown, /No representation similarities were computed/);
+});
+
+Deno.test("report: on RetinaMNIST, MedMNIST's published rows and the test AUC at the epoch chosen on val", async () => {
+  const r = fakeResults();
+  r.config = { ...r.config, data: { kind: "path", path: "vendor/retinamnist.npz", format: "medmnist" } };
+  // the best-val epoch: the one with the highest (fabricated) val macro AUC
+  r.runs = r.runs.map((x) => {
+    const rows = x.rows.map((row) => ({
+      ...row,
+      selectAucMacro: row.valAucMacro + 0.01 * Math.sin(row.epoch),
+    }));
+    const b = rows.reduce((a, row) => (row.selectAucMacro > a.selectAucMacro ? row : a));
+    const best = {
+      epoch: b.epoch,
+      selectAucMacro: b.selectAucMacro,
+      aucReferable: b.valAucReferable,
+      aucMacro: b.valAucMacro,
+      kappa: b.kappa,
+    };
+    return { ...x, rows, best };
+  });
+  r.comparisons = r.comparisons.map((c) => ({ ...c, predictions: "best" as const }));
+  const { markdown } = await buildReport(r);
+  assert.ok(!markdown.includes("Raghu, RETINA |"), "the papers' rows belong to their own photos");
+  assert.match(markdown, /\| ResNet-18 \(28\) \| 0\.717 \| 0\.524 \|/);
+  assert.match(markdown, /\| Google AutoML Vision \| 0\.750 \| 0\.531 \|/);
+  assert.match(markdown, /\| CBR-Small \| transfer \| 0\.\d{3} ± 0\.\d{3} \| 0\.\d{3} ± 0\.\d{3} \|/);
+  assert.match(
+    markdown,
+    /Chosen on val \(highest mean val macro AUC, 0\.\d{3}\): CBR-Small \w+, test macro AUC 0\.\d{3}/,
+  );
+  assert.match(
+    markdown,
+    /transfer − random: [+−]\d\.\d{3}, [+−]\d\.\d{3}, [+−]\d\.\d{3} test macro AUC per seed/,
+  );
+  assert.match(markdown, /test predictions of the epoch each chose on val/);
+  assert.match(markdown, /Split: the dataset's own train \/ val \/ test/);
 });
 
 Deno.test("report: an empty study still writes a report that names every missing run", async () => {
@@ -103,7 +170,7 @@ Deno.test("report: summary never calls a non-significant difference a win", () =
   const text = summarise(r).join("\n");
   assert.match(
     text,
-    /transfer − random: \+\d\.\d\d AUC points on average, not significant \(DeLong p ≥ 0\.05 in all 3/,
+    /transfer − random: \+\d\.\d\d referable-AUC points on average, not significant \(DeLong p ≥ 0\.05 in all 3/,
   );
   r.comparisons = r.comparisons.map((c, i) => ({ ...c, p: i % 3 === 0 ? 0.01 : 0.2 }));
   assert.match(summarise(r).join("\n"), /significant in only 1 of 3 seeds' test sets: inconclusive/);

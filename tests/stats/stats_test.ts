@@ -82,6 +82,34 @@ Deno.test("bootstrap is seeded, stratified and brackets the observed difference"
   assert.ok(width > 0.7 * expected && width < 1.3 * expected, `${width} vs ${expected}`);
 });
 
+Deno.test("bootstrap is paired: strongly correlated scores give DeLong's narrow paired width", () => {
+  // b is a plus small noise: each model's AUC varies a lot over resamples, their difference very little
+  const n = 400, y: number[] = [], a: number[] = [], b: number[] = [];
+  let s = 3;
+  const rnd = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  for (let i = 0; i < n; i++) {
+    y.push(i % 4 === 0 ? 1 : 0);
+    a.push(y[i] + rnd() * 2);
+    b.push(a[i] + (rnd() - 0.5) * 0.2);
+  }
+  const r = bootstrapAucDiff(y, a, b, { seed: 11 });
+  const d = delongTest(y, a, b);
+  const width = r.upper - r.lower;
+  const paired = 2 * 1.96 * Math.sqrt(d.varDiff), unpaired = 2 * 1.96 * Math.sqrt(d.varA + d.varB);
+  assert.ok(paired < unpaired / 5, `the data make pairing matter: ${paired} vs ${unpaired}`);
+  // 2000 resamples estimate a width to ~3 % (sd of a percentile range); DeLong's is asymptotic: ±15 %
+  assert.ok(Math.abs(width / paired - 1) < 0.15, `width ${width} vs DeLong's paired ${paired}`);
+});
+
+Deno.test("bootstrap is stratified: a single positive is in every resample", () => {
+  // 1 positive among 20: a resample over all cases would miss it 36 % of the time (0.95^20); stratified,
+  // every resample has it, a ranks it top and b bottom, so every difference is exactly 1
+  const y = Array.from({ length: 20 }, (_, i) => (i === 7 ? 1 : 0));
+  const a = y.map((v, i) => v ? 2 : i / 20), b = y.map((v, i) => v ? -1 : i / 20);
+  const r = bootstrapAucDiff(y, a, b, { seed: 5, resamples: 500 });
+  assert.deepEqual([r.diff, r.lower, r.upper, r.fractionNotPositive], [1, 1, 1, 0]);
+});
+
 Deno.test("evaluatePredictions computes referable AUC, ovr AUC and argmax kappa", () => {
   const probs = new Float32Array([
     0.7,

@@ -15,7 +15,7 @@ import { evaluatePredictions } from "../../lib/stats/mod.ts";
 import { linearCka, svcca } from "../../lib/similarity/mod.ts";
 import { encodeSafetensors } from "../../lib/weights/safetensors.ts";
 import { writeReport } from "../../lib/report/report.ts";
-import type { Provenance } from "../../lib/report/provenance.ts";
+import type { Provenance } from "../../lib/study/provenance.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { main as analyzeMain } from "../../tasks/analyze.ts";
 import { main as reportMain } from "../../tasks/report.ts";
@@ -26,6 +26,8 @@ const LAYERS: [string, number][] = [["block1", 16], ["block2", 32], ["pool", 64]
 function config(out: string): StudyConfig {
   return resolveConfig(
     [
+      "--preset",
+      "synthetic",
       "--inits",
       "random,transfer",
       "--seeds",
@@ -191,6 +193,20 @@ Deno.test("analyzeStudy: metrics, comparisons, similarity, missing runs, cached 
     assert.equal(g("random").aucReferable.n, 2);
     assert.ok(g("transfer").aucReferable.mean > g("random").aucReferable.mean + 0.05);
     assert.ok(g("random").aucReferable.mean > 0.6, "the fabricated predictions carry signal");
+    // the headline numbers: mean and n − 1 sd of the runs' finals, recomputed here with the textbook formula
+    // (a sum of 2 numbers in [0, 1]: rounding error ~1e-16, so 1e-12 tells a wrong formula from rounding)
+    for (const s of r.summary!) {
+      const mine = r.runs.filter((x) => x.model === s.model && x.init === s.init);
+      for (const k of ["aucReferable", "aucMacro", "kappa"] as const) {
+        const v = mine.map((x) => x.final[k]), n = v.length;
+        const mu = v.reduce((a, b) => a + b, 0) / n;
+        const sd = Math.sqrt(v.reduce((a, b) => a + (b - mu) ** 2, 0) / (n - 1));
+        assert.equal(s[k].n, n);
+        assert.ok(Math.abs(s[k].mean - mu) < 1e-12, `${s.init} ${k} mean ${s[k].mean} vs ${mu}`);
+        assert.ok(Math.abs(s[k].std - sd) < 1e-12, `${s.init} ${k} sd ${s[k].std} vs ${sd}`);
+        assert.ok(sd > 1e-6, `${s.init} ${k}: the seeds differ, so sd tells n − 1 from n`);
+      }
+    }
     assert.equal(g("transfer").curve.length, EPOCHS);
     // transfer's curve reaches 0.75 sooner than random's
     const tSteps = g("transfer").meanStepsToTarget, rSteps = g("random").meanStepsToTarget;
@@ -200,12 +216,20 @@ Deno.test("analyzeStudy: metrics, comparisons, similarity, missing runs, cached 
       g("transfer").stepsToTarget[0],
     );
 
-    // per seed plus one pooled comparison, transfer − random
-    assert.deepEqual(r.comparisons.map((x) => [x.a, x.b, x.seed]), [
-      ["transfer", "random", 0],
-      ["transfer", "random", 1],
-      ["transfer", "random", null],
+    // per seed plus one pooled comparison, transfer − random, of the referable and (every grade is in the
+    // test set) the macro AUC
+    assert.deepEqual(r.comparisons.map((x) => [x.a, x.b, x.seed, x.metric]), [
+      ["transfer", "random", 0, "referable"],
+      ["transfer", "random", 0, "macro"],
+      ["transfer", "random", 1, "referable"],
+      ["transfer", "random", 1, "macro"],
+      ["transfer", "random", null, "referable"],
+      ["transfer", "random", null, "macro"],
     ]);
+    const macro0 = r.comparisons[1];
+    assert.ok(
+      Math.abs(macro0.aucA - r.runs.find((x) => x.id === "cbr_small-transfer-s0")!.final.aucMacro) < 1e-5,
+    );
     for (const x of r.comparisons) {
       const d = x.aucA - x.aucB;
       assert.ok(d > 0, "transfer is better");
@@ -313,7 +337,18 @@ Deno.test("analyze and report tasks: write the files, one-line errors with exit 
   console.error = (...a: unknown[]) => lines.push(a.join(" "));
   try {
     await fabricate(out);
-    const flags = ["--inits", "random,transfer", "--seeds", "0,1,2", "--epochs", "3", "--out", out];
+    const flags = [
+      "--preset",
+      "synthetic",
+      "--inits",
+      "random,transfer",
+      "--seeds",
+      "0,1,2",
+      "--epochs",
+      "3",
+      "--out",
+      out,
+    ];
     assert.equal(await analyzeMain([...flags, "--bootstrap-reps", "100", "--quiet"]), 0);
     assert.match(
       lines.at(-1)!,

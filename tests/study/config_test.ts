@@ -13,14 +13,40 @@ import {
 
 const PAPER_INPUTS = ["--data", "/data/kaggle", "--weights", "resnet50=r50.onnx,inception_v3=i3.onnx"];
 
-Deno.test("config: the demo preset is the default and needs no inputs", () => {
+Deno.test("config: the demo preset is the default: RetinaMNIST and SqueezeNet 1.1 from vendor/", () => {
   const c = resolveConfig([]);
   assert.equal(c.preset, "demo");
-  assert.equal(c.data.kind, "synthetic");
+  assert.deepEqual(c.data, { kind: "path", path: "vendor/retinamnist.npz", format: "medmnist" });
+  assert.deepEqual(c.models, ["squeezenet1_1"]);
+  assert.deepEqual(c.weights, { squeezenet1_1: "vendor/squeezenet1_1-imagenet.safetensors" });
   assert.deepEqual(c.inits, ["random", "transfer", "meanvar"]);
   assert.deepEqual(c.seeds, [0, 1, 2]);
   assert.equal(c.shard, null);
-  assert.ok(c.source && c.models.includes(c.source.model), "demo transfer comes from its own source task");
+  assert.equal(c.source, null);
+  // CBR-Small from random init beside the grid, at a small side (val: 28² and 32² alike, 32² cheaper)
+  assert.deepEqual(runGrid(c).slice(-3).map((r) => r.id), [
+    "cbr_small-random-s0",
+    "cbr_small-random-s1",
+    "cbr_small-random-s2",
+  ]);
+  assert.equal(runGrid(c).length, 12);
+  assert.equal(c.baselineSize, 32);
+});
+
+Deno.test("config: the synthetic preset needs no inputs: its transfer comes from its own source task", () => {
+  const c = resolveConfig(["--preset", "synthetic"]);
+  assert.equal(c.data.kind, "synthetic");
+  assert.deepEqual(c.inits, ["random", "transfer", "meanvar"]);
+  assert.ok(c.source && c.models.includes(c.source.model));
+  assert.deepEqual(c.baselines, []);
+});
+
+Deno.test("config: a baseline already in --models is not trained twice", () => {
+  const c = resolveConfig(["--models", "cbr_small", "--inits", "random", "--seeds", "0"]);
+  assert.deepEqual(runGrid(c).map((r) => r.id), ["cbr_small-random-s0"]);
+  const none = resolveConfig(["--baselines", "none", "--baseline-size", "none"]);
+  assert.deepEqual([none.baselines, none.baselineSize], [[], null]);
+  assert.deepEqual(resolveConfig(configToArgs(none)), none);
 });
 
 Deno.test("config: every preset has the same fields and validates", () => {
@@ -106,12 +132,15 @@ Deno.test("config: every flag overrides its field", () => {
     "runs/a",
     "--shard",
     "1/3",
+    "--allow-outside-paths",
   ]);
   const expected: StudyConfig = {
     preset: "small-data",
     data: { kind: "path", path: "/x/aptos", format: "aptos" },
     source: { count: 50, classes: 12, epochs: 2, model: "cbr_tiny" },
     models: ["resnet50", "cbr_tiny"],
+    baselines: [],
+    baselineSize: null,
     inits: ["random", "transfusion:2", "transfer"],
     seeds: [3, 1],
     epochs: 2,
@@ -128,6 +157,7 @@ Deno.test("config: every flag overrides its field", () => {
     evalEvery: 10,
     probeCount: 64,
     aucTarget: 0.9,
+    allowOutsidePaths: true,
     shard: { index: 1, count: 3 },
   };
   assert.deepEqual(c, expected);
@@ -135,7 +165,7 @@ Deno.test("config: every flag overrides its field", () => {
 
 Deno.test("config: synthetic data and source overrides", () => {
   assert.equal(resolveConfig(["--data", "synthetic:120"]).data.kind, "synthetic");
-  assert.deepEqual(resolveConfig(["--data", "synthetic:count=80,width=96"]).data, {
+  assert.deepEqual(resolveConfig(["--preset", "synthetic", "--data", "synthetic:count=80,width=96"]).data, {
     kind: "synthetic",
     count: 80,
     seed: 2019,
@@ -143,8 +173,14 @@ Deno.test("config: synthetic data and source overrides", () => {
   });
   const none = resolveConfig(["--source", "none", "--inits", "random"]);
   assert.equal(none.source, null);
-  assert.throws(() => resolveConfig(["--source", "none"]), /needs pretrained weights for cbr_small/);
-  assert.throws(() => resolveConfig(["--format", "kaggle"]), /--format applies only to --data PATH/);
+  assert.throws(
+    () => resolveConfig(["--preset", "synthetic", "--source", "none"]),
+    /needs pretrained weights for cbr_small/,
+  );
+  assert.throws(
+    () => resolveConfig(["--preset", "synthetic", "--format", "kaggle"]),
+    /--format applies only to --data PATH/,
+  );
 });
 
 Deno.test("config: bad values give one-line errors naming the flag", () => {
@@ -153,7 +189,8 @@ Deno.test("config: bad values give one-line errors naming the flag", () => {
     [["--epochs", "0"], /^--epochs must be at least 1/, RangeError],
     [["--batch", "1.5"], /^--batch must be a whole number/, RangeError],
     [["--lr=-1"], /^--lr must lie in/, RangeError],
-    [["--lr", "-1"], /^--lr needs a value; write --lr=VALUE/, TypeError],
+    [["--lr", "-1"], /^--lr must lie in \(0, 10\), got -1/, RangeError],
+    [["--lr", "--epochs"], /^--lr needs a value; write --lr=VALUE/, TypeError],
     [["--lr", ""], /^--lr must be a number/, RangeError],
     [["--auc-target", "1.2"], /^--auc-target must lie in \(0, 1\]/, RangeError],
     [["--seeds", "0,,1"], /^--seeds has an empty item/, RangeError],
@@ -229,4 +266,45 @@ Deno.test("config: shards are disjoint, cover the grid, and are stable", () => {
   assert.deepEqual(parseShard(" 2/5 "), { index: 2, count: 5 });
   assert.throws(() => parseShard("0/0"), /at least 1/);
   assert.throws(() => shardRuns(runs, 2, 2), RangeError);
+});
+
+Deno.test("config: a negative number after a flag is its value, refused with the flag's range", () => {
+  for (const argv of [["--size", "-5"], ["--size=-5"]]) {
+    assert.throws(() => resolveConfig(argv), {
+      name: "RangeError",
+      message: "--size must be at least 16, got -5",
+    });
+  }
+  assert.throws(() => resolveConfig(["--epochs", "-1"]), /--epochs must be at least 1, got -1/);
+  assert.throws(() => resolveConfig(["--lr", "-0.1"]), /--lr must lie in \(0, 10\), got -0.1/);
+  assert.throws(() => resolveConfig(["--size", "--epochs"]), /--size needs a value/);
+});
+
+Deno.test("config: model names are accepted in any spelling and kept in one canonical form", () => {
+  const c = resolveConfig([
+    "--preset",
+    "paper",
+    "--data",
+    "/data",
+    "--models",
+    "cbr-small,CBR-LargeT,cbr_tiny",
+    "--inits",
+    "random",
+    "--source",
+    "model=cbr-small",
+    "--weights",
+    "cbr-largeW=w.safetensors",
+  ]);
+  assert.deepEqual(c.models, ["cbr_small", "cbr_large_t", "cbr_tiny"]);
+  assert.equal(c.source?.model, "cbr_small");
+  assert.deepEqual(Object.keys(c.weights), ["cbr_large_w"]);
+  assert.throws(() => resolveConfig(["--models", "cbr-huge"]), /unknown model "cbr-huge"/);
+});
+
+Deno.test("config: --allow-outside-paths is off by default, round-trips, and is a flag", () => {
+  assert.equal(resolveConfig([]).allowOutsidePaths, false);
+  const c = resolveConfig(["--allow-outside-paths"]);
+  assert.equal(c.allowOutsidePaths, true);
+  assert.equal(resolveConfig(configToArgs(c)).allowOutsidePaths, true);
+  assert.equal(resolveConfig(configToArgs(resolveConfig([]))).allowOutsidePaths, false);
 });

@@ -39,3 +39,36 @@ export function resNet<T extends V>(net: Net<T>, x: T): { logits: T } {
   x = net.relu(net.add(y, idt));
   return { logits: net.linear("fc", net.globalAvgPool(x), { out: 5 }) };
 }
+
+/** torchvision's BasicConv2d: conv without bias, BN with eps 1e-3, ReLU. */
+function basicConv<T extends V>(
+  net: Net<T>,
+  name: string,
+  x: T,
+  out: number,
+  kernel: number,
+  o: { stride?: number; padding?: number } = {},
+): T {
+  x = net.conv2d(`${name}.conv`, x, {
+    out,
+    kernel,
+    stride: o.stride ?? 1,
+    padding: o.padding ?? 0,
+    bias: false,
+  });
+  return net.relu(net.batchNorm2d(`${name}.bn`, x, { eps: 1e-3 }));
+}
+
+/** scripts/golden_train_inception.py's miniature Inception-v3: a block, an aux head, dropout before fc. */
+export function inceptionNet<T extends V>(net: Net<T>, x: T): { logits: T; aux: T } {
+  x = basicConv(net, "stem", x, 8, 3, { stride: 2 });
+  const bp = basicConv(net, "branch_pool", net.avgPool2d(x, { kernel: 3, stride: 1, padding: 1 }), 4, 1);
+  x = net.concat([
+    basicConv(net, "branch1x1", x, 4, 1),
+    basicConv(net, "branch3x3", x, 4, 3, { padding: 1 }),
+    bp,
+  ], 1);
+  const a = basicConv(net, "aux_conv", net.avgPool2d(x, { kernel: 5, stride: 3 }), 6, 1);
+  const aux = net.linear("aux_fc", net.globalAvgPool(a), { out: 5 });
+  return { logits: net.linear("fc", net.dropout(net.globalAvgPool(x), 0.5), { out: 5 }), aux };
+}

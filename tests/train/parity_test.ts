@@ -7,7 +7,7 @@ import { createSession } from "../../lib/graph/session.ts";
 import { Trainer } from "../../lib/train/trainer.ts";
 import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
-import { cbrNet, resNet } from "./parity_nets.ts";
+import { cbrNet, inceptionNet, resNet } from "./parity_nets.ts";
 
 interface Golden {
   input_shape: number[];
@@ -65,16 +65,18 @@ for (const [name, model] of cases) {
     feeds[tg.input] = new ort.Tensor("float32", Float32Array.from(g.x), g.input_shape);
     feeds[tg.labels] = new ort.Tensor("int64", BigInt64Array.from(g.y, BigInt), [n]);
     const out = await session.run(feeds);
-    assert.ok(Math.abs((out[tg.loss].data as Float32Array)[0] - g.loss) / g.loss < 1e-5, "loss");
-    assert.ok(relErr(out[tg.logits].data as Float32Array, g.logits) < 1e-5, "logits");
+    // float32 against torch's float32 (other summation orders): measured loss 1.7e-7 relative, logits 7e-7,
+    // gradients 6.8e-6 (res; cbr 1e-6), BN statistics 5e-7. The bounds leave ~5× for another CPU's kernels.
+    assert.ok(Math.abs((out[tg.loss].data as Float32Array)[0] - g.loss) / g.loss < 1e-6, "loss");
+    assert.ok(relErr(out[tg.logits].data as Float32Array, g.logits) < 5e-6, "logits");
     for (const [p, o] of tg.gradOut) {
       const e = relErr(out[o].data as Float32Array, g.grads[p]);
-      assert.ok(e < 1e-4, `gradient of ${p}: relative error ${e}`);
+      assert.ok(e < 3e-5, `gradient of ${p}: relative error ${e}`);
     }
     assert.equal(tg.gradOut.size, Object.keys(g.grads).length);
     for (const [b, o] of tg.bufferOut) {
       const e = relErr(out[o].data as Float32Array, g.buffers_after_1[b]);
-      assert.ok(e < 1e-5, `${b}: relative error ${e}`);
+      assert.ok(e < 3e-6, `${b}: relative error ${e}`);
     }
     await session.release();
   });
@@ -107,6 +109,43 @@ for (const [name, model] of cases) {
     await trainer.release();
   });
 }
+
+Deno.test("train: one Inception-v3 step (eps 1e-3 BN, aux head + 0.4 × aux loss, fed dropout mask) equals torch", async () => {
+  const g = await readJson<Golden & { mask: { shape: number[]; data: number[] } }>(
+    new URL("../../fixtures/golden/train_inception.json", import.meta.url).pathname,
+  );
+  const [n, , size] = g.input_shape;
+  const tg = buildTrainGraph(inceptionNet, { batch: n, size });
+  assert.deepEqual(tg.masks.map((m) => [m.shape, m.p]), [[g.mask.shape, 0.5]]);
+  const session = await createSession(tg.bytes, { threads: 1 });
+  const state = toState(g);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const k of [...tg.params, ...tg.buffers]) {
+    const t = state.get(k)!;
+    feeds[k] = new ort.Tensor("float32", t.data as Float32Array, t.shape);
+  }
+  feeds[tg.input] = new ort.Tensor("float32", Float32Array.from(g.x), g.input_shape);
+  feeds[tg.labels] = new ort.Tensor("int64", BigInt64Array.from(g.y, BigInt), [n]);
+  feeds[tg.masks[0].name] = new ort.Tensor("float32", Float32Array.from(g.mask.data), g.mask.shape);
+  const out = await session.run(feeds);
+  // float32 through ~6 layers: measured loss error 0 (same float32), logits 4.8e-7 relative, gradients
+  // ≤ 2.2e-6, statistics ≤ 1.5e-7.
+  // eps 1e-5 instead of 1e-3 moves the gradients by ~1 %, a dropped aux term the loss by 30 %.
+  const loss = (out[tg.loss].data as Float32Array)[0];
+  assert.ok(Math.abs(loss - g.loss) / g.loss < 1e-6, `loss ${loss} vs ${g.loss}`);
+  assert.ok(relErr(out[tg.logits].data as Float32Array, g.logits) < 5e-6, "logits");
+  assert.deepEqual([...tg.gradOut.keys()].sort(), Object.keys(g.grads).sort());
+  for (const [p, o] of tg.gradOut) {
+    const e = relErr(out[o].data as Float32Array, g.grads[p]);
+    assert.ok(e < 2e-5, `gradient of ${p}: relative error ${e}`);
+  }
+  assert.equal(tg.bufferOut.size, Object.keys(g.buffers_after_1).filter((k) => k.includes("running")).length);
+  for (const [b, o] of tg.bufferOut) {
+    const e = relErr(out[o].data as Float32Array, g.buffers_after_1[b]);
+    assert.ok(e < 1e-6, `${b}: relative error ${e}`);
+  }
+  await session.release();
+});
 
 Deno.test("train: a seeded 5-step run repeats bit for bit", async () => {
   const g = await readJson<Golden>(new URL("../../fixtures/golden/train_res.json", import.meta.url).pathname);

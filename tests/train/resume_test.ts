@@ -59,15 +59,59 @@ Deno.test("train: SIGKILL mid-run, resume, identical final weights", async () =>
 Deno.test("train: a NaN loss stops the run with a clear error and leaves the last checkpoint intact", async () => {
   const dir = await Deno.makeTempDir();
   try {
+    const ckpt = join(dir, "checkpoint.safetensors");
+    let before: Uint8Array | undefined;
     await assert.rejects(
-      run(dir, 3, 2),
+      run(dir, 3, 2, { atEpoch: async (e) => void (e === 2 && (before = await Deno.readFile(ckpt))) }),
       /Loss is NaN at step 5: training stopped, the last checkpoint is intact/,
     );
+    assert.ok(before, "epoch 1 wrote a checkpoint");
+    assert.deepEqual(await Deno.readFile(ckpt), before, "the checkpoint's bytes changed");
     assert.ok(!(await exists(join(dir, "done.json"))));
     // the epoch-1 checkpoint still resumes: the same run without the bad input finishes from it
     const s = await run(dir, 3);
     assert.equal(s.resumedFrom, 1);
     assert.equal(s.metrics.length, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: a NaN gradient under a finite loss stops the run before the update", async () => {
+  // epoch 2's last batch (step 8) gives NaN gradients but a finite loss; unchecked, Adam would write NaN
+  // into the weights and the end of epoch 2 into the checkpoint
+  const dir = await Deno.makeTempDir();
+  try {
+    const ckpt = join(dir, "checkpoint.safetensors");
+    let before: Uint8Array | undefined;
+    await assert.rejects(
+      run(dir, 3, 2, {
+        kind: "zero-last",
+        atEpoch: async (e) => void (e === 2 && (before = await Deno.readFile(ckpt))),
+      }),
+      /^NonFiniteGradientError: Gradient of \S+ is NaN at step 8: training stopped before the update/,
+    );
+    assert.ok(before, "epoch 1 wrote a checkpoint");
+    assert.deepEqual(await Deno.readFile(ckpt), before, "the checkpoint's bytes changed");
+    assert.ok(!(await exists(join(dir, "done.json"))));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: an infinite loss stops the run as a NaN one does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const ckpt = join(dir, "checkpoint.safetensors");
+    let before: Uint8Array | undefined;
+    await assert.rejects(
+      run(dir, 3, 2, {
+        kind: "inf-loss",
+        atEpoch: async (e) => void (e === 2 && (before = await Deno.readFile(ckpt))),
+      }),
+      /Loss is Infinity at step 8: training stopped, the last checkpoint is intact/,
+    );
+    assert.deepEqual(await Deno.readFile(ckpt), before, "the checkpoint's bytes changed");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -5,7 +5,7 @@ import { importOnnx, importOnnxFile } from "../../lib/weights/onnx_import.ts";
 import { loadWeights } from "../../lib/weights/load.ts";
 import { ShapeNet } from "../../lib/models/shape_net.ts";
 import type { Net, ParamSpec } from "../../lib/models/nn.ts";
-import { inferenceModel } from "../../lib/models/inference.ts";
+import { inferenceModel } from "../../lib/train/inference.ts";
 import { paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { readJson } from "../../lib/util/fs.ts";

@@ -15,7 +15,7 @@
  */
 import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
-import { type GradRule, unsupported, window2d } from "../rule.ts";
+import { type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
 
 /** Largest im2col buffer the dW of one conv materialises at once, by default (GradOptions.dwChunkBytes). */
 const DW_CHUNK_BYTES = 64 * 2 ** 20;
@@ -127,12 +127,19 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
   const dt = x!.dtype as "float32" | "float64";
   const unpadded = p.every((v) => v === 0);
   const pointwise = k[0] === 1 && k[1] === 1 && unpadded;
+  const unit = s[0] === 1 && s[1] === 1;
+  const flipOk = unit && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
+  const choice = options.convChoice?.({ x: x!.shape, w: w!.shape, s, p, dtype: dt }) ?? {};
+  const dxForm = choice.dx ?? (pointwise && unit ? "matmul" : flipOk ? "conv" : "transpose");
+  if ((dxForm === "matmul" && !(pointwise && unit)) || (dxForm === "conv" && !flipOk)) {
+    throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
+  }
   let dx: Value | undefined, dw: Value | undefined, db: Value | undefined;
   if (needs[0]) {
-    if (pointwise && s[0] === 1 && s[1] === 1) {
+    if (dxForm === "matmul") {
       const wt = g.op.Transpose(g.op.Reshape(w!, [m, c]), { perm: [1, 0] });
       dx = g.op.Reshape(g.op.MatMul(wt, g.op.Reshape(dy, [n, m, ho * wo])), [n, c, h, wd]);
-    } else if (s[0] === 1 && s[1] === 1 && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1]) {
+    } else if (dxForm === "conv") {
       dx = g.op.Conv(dy, flippedTranspose(g, w!, dt), undefined, {
         pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
       });
@@ -160,7 +167,8 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
         ? xs
         : g.op.Slice(xs, [0, 0], [(rows - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
     };
-    if (m <= hw && options.convWeight !== "gemm") {
+    const dwForm = choice.dw ?? (m <= hw && options.convWeight !== "gemm" ? "batched" : "gemm");
+    if (dwForm === "batched") {
       // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
       // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks so
       // that an im2col buffer stays under the limit; where one sample's columns exceed it (large images: 542
@@ -198,7 +206,7 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
           parts.push(g.op.ReduceSum(prod, [0], { keepdims: 0 }));
         }
       }
-      const sum = parts.length === 1 ? parts[0] : g.op.Sum(parts);
+      const sum = sumAll(g, parts, options);
       dw = g.op.Reshape(sum, w!.shape);
     } else {
       const cols = channelsFirst(g, colsOf(x!));

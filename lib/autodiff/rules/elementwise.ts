@@ -45,6 +45,9 @@ export const negRule: GradRule<"Neg"> = ({ g, dy: [dy], needs }) => (dy && needs
 export const sqrtRule: GradRule<"Sqrt"> = ({ g, y: [y], dy: [dy], needs }) =>
   dy && needs[0] ? [g.op.Div(g.op.Mul(dy, scalar(g, 0.5, dy)), y!)] : [];
 
+export const logRule: GradRule<"Log"> = ({ g, x: [x], dy: [dy], needs }) =>
+  dy && needs[0] ? [g.op.Div(dy, x!)] : [];
+
 export const reciprocalRule: GradRule<"Reciprocal"> = ({ g, y: [y], dy: [dy], needs }) =>
   dy && needs[0] ? [g.op.Neg(g.op.Mul(dy, g.op.Mul(y!, y!)))] : [];
 

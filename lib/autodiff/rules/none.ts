@@ -8,8 +8,16 @@ import { type GradRule, unsupported } from "../rule.ts";
 
 /** A rule that fails with `reason` if a gradient is ever needed through the op. */
 export function noGradient<K extends OpKind>(reason: string): GradRule<K> {
-  return ({ node, needs, dy }) => {
-    if (needs.some(Boolean) && dy.some(Boolean)) throw unsupported(node, `no gradient rule (${reason})`);
-    return [];
+  const rule: GradRule<K> = ({ node }) => {
+    throw unsupported(node, `no gradient rule (${reason})`);
   };
+  marked.add(rule);
+  return rule;
+}
+
+const marked = new WeakSet<object>();
+
+/** Whether `rule` was made by {@linkcode noGradient}. */
+export function isNoGradient(rule: object): boolean {
+  return marked.has(rule);
 }

@@ -4,13 +4,13 @@
  *   form dx = k1·dy + k2·(x − μ) + k3 with k1 = γ/σ, k2 = −γ·Σ(dy·(x−μ))/(σ³M), k3 = −γ·Σdy/(σM); the first
  *   and last terms run as one inference BatchNormalization (mean 0, var 1, epsilon 0: an exact scale-shift);
  *   Σdy·(x−μ) is taken as Σdy·x − μ·Σdy so that the forward pass keeps no centred copy of x.
- *   No gradient is returned for the statistics inputs: their effect is inside dx.
+ *   The statistics inputs get {@linkcode NO_GRADIENT}: their effect is inside dx.
  * - Inference form (statistics are independent inputs): dx = dy·γ/σ and the gradients of all five inputs.
  * @module
  */
 import type { Value } from "../../graph/types.ts";
 import { numel } from "../../graph/types.ts";
-import { type GradRule, perChannel, scalar } from "../rule.ts";
+import { type GradRule, NO_GRADIENT, perChannel, scalar } from "../rule.ts";
 
 const needDotOf = (needs: readonly boolean[]) => needs[1] || needs[4];
 
@@ -34,7 +34,7 @@ export const batchNormRule: GradRule<"BatchNormalization"> = (
     ? g.op.Sub(g.op.ReduceSum(g.op.Mul(dy, x!), axes, { keepdims: 0 }), g.op.Mul(mean!, sumDy!))
     : g.op.ReduceSum(g.op.Mul(dy, g.op.Sub(x!, perChannel(g, mean!, rank))), axes, { keepdims: 0 });
   const k1 = g.op.Mul(scale!, invStd);
-  const out: (Value | undefined)[] = [];
+  const out: (Value | typeof NO_GRADIENT | undefined)[] = [];
   if (needs[0]) {
     if (stats) {
       // dx = k1·dy + k2·(x − μ) + k3 = (k1·dy + (k3 − k2·μ)) + k2·x
@@ -52,7 +52,11 @@ export const batchNormRule: GradRule<"BatchNormalization"> = (
   }
   if (needs[1]) out[1] = g.op.Mul(dot!, invStd);
   if (needs[2]) out[2] = sumDy;
-  if (!stats) {
+  if (stats) {
+    // the statistics are functions of x: their gradient is already inside dx
+    if (needs[3]) out[3] = NO_GRADIENT;
+    if (needs[4]) out[4] = NO_GRADIENT;
+  } else {
     if (needs[3]) out[3] = g.op.Neg(g.op.Mul(sumDy!, k1));
     if (needs[4]) {
       const cube = g.op.Mul(k1, g.op.Mul(invStd, invStd));

@@ -4,13 +4,18 @@
  * @module
  */
 import type { Value } from "../../graph/types.ts";
-import { type GradRule, reduceToShape } from "../rule.ts";
+import { type GradContext, type GradRule, reduceToShape } from "../rule.ts";
 
-export const reshapeRule: GradRule<"Reshape"> = ({ g, x: [x], dy: [dy], needs }) =>
-  dy && needs[0] ? [g.op.Reshape(dy, x!.shape)] : [];
+// Flatten is a reshape: one rule serves both.
+function reshapeBack<K extends "Reshape" | "Flatten">({ g, x: [x], dy: [dy], needs }: GradContext<K>) {
+  return dy && needs[0] ? [g.op.Reshape(dy, x!.shape)] : [];
+}
 
-export const flattenRule: GradRule<"Flatten"> = ({ g, x: [x], dy: [dy], needs }) =>
-  dy && needs[0] ? [g.op.Reshape(dy, x!.shape)] : [];
+export const reshapeRule: GradRule<"Reshape"> = reshapeBack;
+
+export const flattenRule: GradRule<"Flatten"> = reshapeBack;
+
+export const identityRule: GradRule<"Identity"> = ({ dy: [dy], needs }) => (dy && needs[0] ? [dy] : []);
 
 export const transposeRule: GradRule<"Transpose"> = ({ g, attrs, x: [x], dy: [dy], needs }) => {
   if (!dy || !needs[0]) return [];

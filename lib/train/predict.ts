@@ -7,14 +7,16 @@ import { join } from "node:path";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { IMAGENET_MEAN, IMAGENET_STD, normLut, writeSample } from "../data/batch.ts";
 import { preprocessImage } from "../data/fundus.ts";
-import { readJson } from "../util/fs.ts";
+import { readBytes, readJson } from "../util/fs.ts";
 import { readNpy } from "../util/npy.ts";
-import { loadWeights } from "../weights/load.ts";
+import { loadWeights, sniffFormat } from "../weights/load.ts";
+import { exportedTransformInput } from "../weights/onnx_import.ts";
+import { readOnnx } from "../graph/read.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
 import type { StateDict } from "../weights/state_dict.ts";
+import { randomInit } from "../models/init.ts";
+import { getModel, paramSpecs } from "../models/registry.ts";
 import { inferenceModel } from "./inference.ts";
-import { randomInit } from "./init.ts";
-import { getModel, paramSpecs } from "./registry.ts";
 
 /** Images ready for a model: N×3×S×S float32, already normalised, with a name per image. */
 export interface InputImages {
@@ -74,8 +76,10 @@ export async function readInputImages(
 /** Options of {@linkcode predictLogits}. */
 export interface PredictOptions {
   model: string;
-  /** .safetensors or .onnx weights; without, the model's random initialisation */
+  /** .safetensors or .onnx weights; required unless `randomWeights` */
   weights?: string;
+  /** run the model's random initialisation (untrained logits) on purpose, instead of `weights` */
+  randomWeights?: boolean;
   /** keep the weights' own head (e.g. ImageNet's 1000 classes) instead of a new `classes`-way one */
   keepHead?: boolean;
   /** size of a new head (default 5) */
@@ -84,14 +88,40 @@ export interface PredictOptions {
   threads?: number;
 }
 
+/**
+ * Throws unless exactly one of `weights` and `randomWeights` is given: untrained logits look like any others
+ * in a CSV, so they come only on explicit request.
+ */
+export function checkWeightsChoice(o: Pick<PredictOptions, "weights" | "randomWeights">): void {
+  if (o.weights && o.randomWeights) {
+    throw new RangeError("Pass either --weights FILE or --random-weights, not both");
+  }
+  if (!o.weights && !o.randomWeights) {
+    throw new RangeError(
+      "no --weights: pass --weights FILE (a run's weights.safetensors, or pretrained weights), or " +
+        "--random-weights for the untrained initialisation on purpose",
+    );
+  }
+}
+
 /** The weights a prediction or export runs with, and how many classes their head has. */
 async function weightsFor(
   o: PredictOptions,
   size: number,
-): Promise<{ state: StateDict; classes: number; note?: string }> {
+): Promise<{ state: StateDict; classes: number; note?: string; transformInput?: boolean }> {
   const def = getModel(o.model);
   const aux = def.hasAux ? false : undefined;
+  // an Inception export says in its graph whether it re-normalises its input; a state dict cannot, so
+  // .safetensors keep the model's default (torchvision's ImageNet weights: true)
+  let transformInput: boolean | undefined;
+  if (def.hasAux && o.weights && !o.weights.endsWith(".safetensors")) {
+    const bytes = await readBytes(o.weights);
+    if (sniffFormat(bytes) === "onnx") {
+      transformInput = exportedTransformInput(readOnnx(bytes, o.weights)) ?? undefined;
+    }
+  }
   let classes = o.classes ?? 5;
+  checkWeightsChoice(o);
   if (!o.weights) {
     return {
       state: randomInit(paramSpecs(o.model, { classes, inputSize: size, aux }), "predict"),
@@ -101,20 +131,26 @@ async function weightsFor(
   }
   // the head's size comes from the file when it is kept
   if (o.keepHead || o.weights.endsWith(".safetensors")) {
+    // the first head tensor's rows: `fc.weight` (ResNet, Inception, CBR), `classifier.1.weight` (SqueezeNet)
     const fc = o.weights.endsWith(".safetensors")
-      ? (await readSafetensors(o.weights)).get("fc.weight")
+      ? (await readSafetensors(o.weights)).get(`${def.head[0]}weight`)
       : undefined;
     if (fc) classes = fc.shape[0];
     else if (o.keepHead) classes = 1000;
   }
-  const spec = paramSpecs(o.model, { classes, inputSize: size, aux });
+  const spec = paramSpecs(o.model, { classes, inputSize: size, aux, transformInput });
   const { state } = await loadWeights(o.weights, spec);
   if (!o.keepHead && o.classes !== undefined && o.classes !== classes) {
     const fresh = randomInit(paramSpecs(o.model, { classes: o.classes, inputSize: size, aux }), "head");
     for (const k of spec.head) state.set(k, fresh.get(k)!);
-    return { state, classes: o.classes, note: `new random ${o.classes}-way head: its logits are untrained` };
+    return {
+      state,
+      classes: o.classes,
+      note: `new random ${o.classes}-way head: its logits are untrained`,
+      transformInput,
+    };
   }
-  return { state, classes };
+  return { state, classes, transformInput };
 }
 
 /** Logits (N×classes, row-major) of a model on images. */
@@ -122,13 +158,14 @@ export async function predictLogits(
   o: PredictOptions,
   input: InputImages,
 ): Promise<{ logits: Float32Array; classes: number; note?: string }> {
-  const { state, classes, note } = await weightsFor(o, input.size);
+  const { state, classes, note, transformInput } = await weightsFor(o, input.size);
   const def = getModel(o.model);
   const bytes = inferenceModel(o.model, {
     state,
     classes,
     inputSize: input.size,
     aux: def.hasAux ? false : undefined,
+    transformInput,
   });
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: ["cpu"],
@@ -159,11 +196,12 @@ export async function predictLogits(
  * `<run>/config.json` and `<run>/weights.safetensors`.
  */
 export async function exportRun(runDir: string): Promise<Uint8Array> {
-  const cfg = await readJson<{ model: string; classes?: number; study?: { size?: number } }>(
+  const cfg = await readJson<{ model: string; classes?: number; size?: number; study?: { size?: number } }>(
     join(runDir, "config.json"),
   );
   const state = await readSafetensors(join(runDir, "weights.safetensors"));
-  const size = cfg.study?.size ?? getModel(cfg.model).inputSize;
+  // the run's own side (a baseline may train at another than the study's)
+  const size = cfg.size ?? cfg.study?.size ?? getModel(cfg.model).inputSize;
   const def = getModel(cfg.model);
   return inferenceModel(cfg.model, {
     state,

@@ -4,8 +4,8 @@
  * not check from these numbers (means, sds, Holm adjustment and steps-to-target only).
  * @module
  */
-import type { EpochMetrics } from "../train/fit.ts";
-import type { StudyConfig } from "../study/config.ts";
+import type { BestEpoch, EpochMetrics } from "../train/fit.ts";
+import type { StudyConfig } from "./config.ts";
 import type { Provenance } from "./provenance.ts";
 import type { MeanStd } from "../stats/summary.ts";
 
@@ -38,6 +38,8 @@ export interface RunResult {
   rows: EpochRow[];
   /** metrics of the finished model on the test set */
   final: FinalMetrics;
+  /** with a model-selection split (MedMNIST's val): the epoch chosen on it and the test metrics there */
+  best?: BestEpoch;
   /** steps until the held-out referable AUC first reached the target; null if never; computed if absent */
   stepsToTarget?: number | null;
   /** wall-clock seconds of the whole run */
@@ -74,6 +76,8 @@ export interface InitComparison {
   ciLevel?: number;
   /** number of bootstrap resamples */
   bootstrapReps?: number;
+  /** whose test predictions: the final epoch's (default) or those of the epoch chosen on val ("best") */
+  predictions?: "final" | "best";
 }
 
 /** Similarity of one layer's representations between two groups of runs. */
@@ -116,6 +120,14 @@ export interface GroupSummary {
   aucMacro: MeanStd;
   /** test quadratic weighted kappa over seeds */
   kappa: MeanStd;
+  /** with a model-selection split: test metrics at the epoch chosen on val, and that epoch, over seeds */
+  best?: {
+    aucReferable: MeanStd;
+    aucMacro: MeanStd;
+    kappa: MeanStd;
+    epoch: MeanStd;
+    selectAucMacro: MeanStd;
+  };
   /** steps to reach the target AUC per seed (null: never), in `seeds` order */
   stepsToTarget: (number | null)[];
   /** mean steps over the seeds that reached the target, or null when none did */

@@ -8,7 +8,7 @@
 import { sha256File } from "../util/fs.ts";
 import os from "node:os";
 import { join, resolve } from "node:path";
-import { configToArgs, type StudyConfig } from "../study/config.ts";
+import { configToArgs, type StudyConfig } from "./config.ts";
 
 /**
  * Versions of the npm packages, as pinned by the `npm:` specifiers in `lib/` (a test checks them against
@@ -169,7 +169,7 @@ export async function detectGpu(): Promise<string | null> {
  * @example
  * ```ts
  * import { collectProvenance } from "./provenance.ts";
- * import { resolveConfig } from "../study/config.ts";
+ * import { resolveConfig } from "./config.ts";
  * const p = await collectProvenance({ config: resolveConfig([]), argv: [], gpu: null });
  * if (!p.command.includes("task reproduce")) throw new Error("no rerun command");
  * ```

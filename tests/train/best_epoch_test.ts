@@ -1,0 +1,72 @@
+// A run with a model-selection split (MedMNIST's val): val is scored after every epoch beside test, the
+// epoch with the best val macro AUC keeps its test predictions and metrics, and metrics.csv carries both.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type RunSummary, runTraining, type TrainBatch } from "../../lib/train/mod.ts";
+import { randomInit } from "../../lib/models/init.ts";
+import { getModel, paramSpecs } from "../../lib/models/registry.ts";
+import { Rng } from "../../lib/util/random.ts";
+import type { Value } from "../../lib/graph/mod.ts";
+
+const SIZE = 16, BATCH = 8;
+
+function* batches(seed: string, count: number): Generator<TrainBatch> {
+  const rng = new Rng(seed);
+  for (let s = 0; s < count; s++) {
+    const y = Int32Array.from({ length: BATCH }, (_, i) => (i + s) % 5);
+    const x = Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, (_, j) => {
+      const img = Math.floor(j / (3 * SIZE * SIZE));
+      return rng.normal() * 0.5 + y[img] * 0.3;
+    });
+    yield { x, y, n: BATCH };
+  }
+}
+
+Deno.test("fit: the best epoch is chosen on val; its test predictions and metrics are kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const def = getModel("cbr_small");
+    const spec = paramSpecs("cbr_small", { classes: 5, inputSize: SIZE });
+    const s: RunSummary = await runTraining({
+      dir,
+      model: (net, x) => def.build(net, x, { classes: 5 }) as { logits: Value },
+      init: () => Promise.resolve(randomInit(spec, 1)),
+      epochs: 3,
+      batch: BATCH,
+      size: SIZE,
+      lr: 1e-3,
+      seed: 1,
+      threads: 1,
+      trainBatches: async function* (epoch) {
+        yield* batches(`train:${epoch}`, 3);
+      },
+      stepsPerEpoch: 3,
+      testBatches: async function* () {
+        yield* batches("test", 2);
+      },
+      valBatches: async function* () {
+        yield* batches("val", 2);
+      },
+    });
+    const rows = s.metrics;
+    assert.equal(rows.length, 3);
+    assert.ok(rows.every((r) => r.selectAucMacro !== undefined && r.selectAucMacro >= 0));
+    const best = rows.reduce((a, r) => (r.selectAucMacro! > a.selectAucMacro! ? r : a));
+    assert.deepEqual(s.best, {
+      epoch: best.epoch,
+      selectAucMacro: best.selectAucMacro,
+      aucReferable: best.valAucReferable,
+      aucMacro: best.valAucMacro,
+      kappa: best.kappa,
+    });
+    const csv = (await Deno.readTextFile(join(dir, "metrics.csv"))).split("\n");
+    assert.ok(csv[0].endsWith(",select_auc_referable,select_auc_macro,select_kappa"));
+    const pred = await Deno.readTextFile(join(dir, "predictions-best.csv"));
+    assert.equal(pred.trim().split("\n").length, 1 + 2 * BATCH);
+    if (best.epoch === 3) {
+      assert.equal(pred, await Deno.readTextFile(join(dir, "predictions.csv")));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
