@@ -194,6 +194,8 @@ async function runOne(
   await t.evaluate([{ x, n: batch }, { x, n: batch }, { x, n: batch }]);
   r.evalMsPerImage = (performance.now() - e0) / (3 * batch);
   await t.step(x, y);
+  await t.sync(); // the download session's creation
+  await t.step(x, y);
   const c0 = performance.now();
   await t.sync();
   r.syncMs = performance.now() - c0;

@@ -3,6 +3,7 @@
  * and sums kernel time by op type and by forward / backward (node names under `grad/`).
  * Usage: deno run -A bench/profile_train.ts MODEL [--batch 16] [--size 128] [--threads 2] [--steps 3] [--top 25]
  *        [--im2col conv|slices] [--max-pool indices|windows] [--conv-weight batched|gemm] (lib/autodiff GradOptions)
+ *        [--tune FILE] (per-conv formulations measured and cached in FILE by lib/train/tune.ts)
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,6 +14,7 @@ import { randomInit } from "../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../lib/train/step.ts";
 import type { GradOptions } from "../lib/autodiff/mod.ts";
 import { STEP_OPTIONS } from "./common.ts";
+import { convChoiceHook, tuneConvs } from "../lib/train/tune.ts";
 
 /** Kernel time of one training step, per node, from onnxruntime's profiler. */
 export interface StepProfile {
@@ -114,20 +116,31 @@ if (import.meta.main) {
       im2col: { type: "string" },
       "max-pool": { type: "string" },
       "conv-weight": { type: "string" },
+      tune: { type: "string" },
     },
   });
   const name = positionals[0] ?? "resnet50";
+  const grad: GradOptions = {
+    im2col: values.im2col as GradOptions["im2col"],
+    maxPool: values["max-pool"] as GradOptions["maxPool"],
+    convWeight: values["conv-weight"] as GradOptions["convWeight"],
+  };
+  if (values.tune) {
+    const def = getModel(name), mopts = { classes: 5, aux: false, transformInput: false };
+    const shape = { batch: Number(values.batch), size: Number(values.size) };
+    const choices = await tuneConvs((net, x) => def.build(net, x, mopts), shape, values.tune, {
+      threads: Number(values.threads),
+      grad,
+    });
+    grad.convChoice = convChoiceHook(choices);
+  }
   const { wall, nodes } = await profileStep(name, {
     batch: Number(values.batch),
     size: Number(values.size),
     threads: Number(values.threads),
     steps: Number(values.steps),
     ftz: values.ftz,
-    grad: {
-      im2col: values.im2col as GradOptions["im2col"],
-      maxPool: values["max-pool"] as GradOptions["maxPool"],
-      convWeight: values["conv-weight"] as GradOptions["convWeight"],
-    },
+    grad,
   });
   const byOp = new Map<string, number>();
   let fwd = 0, bwd = 0;

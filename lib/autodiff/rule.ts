@@ -56,6 +56,12 @@ export interface GradOptions {
    * the conv's shape signature; undefined, or a field left undefined, keeps the default rules above.
    */
   convChoice?: (sig: ConvSignature) => ConvChoice | undefined;
+  /**
+   * Conv backward with the kernel cropped to the taps that meet a pixel in some window (default true; false
+   * keeps the full kernel, for comparisons): equal within float rounding, less work where a feature map is
+   * smaller than the kernel's reach.
+   */
+  convCrop?: boolean;
 }
 
 /** The shape of one 2-D Conv as its gradient rule sees it (the key of a measured formulation choice). */
@@ -75,14 +81,14 @@ export interface ConvSignature {
 /**
  * Equivalent formulations of one Conv's backward. dx: "conv" (stride-1 Conv of dY with the flipped kernel;
  * only where the default rules would use it or a 1×1 MatMul), "transpose" (ConvTranspose), "matmul" (1×1
- * stride-1 unpadded only). dw: "batched" (per-sample MatMuls summed; only where M ≤ Ho·Wo) or "gemm" (one Gemm
- * over the batch).
+ * stride-1 unpadded only). dw: "batched" (per-sample MatMuls summed), "gemm" (one Gemm over the batch) or "conv"
+ * (a Conv of the batch-transposed input by the batch-transposed dY).
  */
 export interface ConvChoice {
   /** input-gradient formulation */
   dx?: "conv" | "transpose" | "matmul";
   /** weight-gradient formulation */
-  dw?: "batched" | "gemm";
+  dw?: "batched" | "gemm" | "conv";
 }
 
 /**

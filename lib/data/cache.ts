@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DatasetFormat } from "./formats.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Which side of the split an image is on. */
 export type SplitName = "train" | "test" | "val";
@@ -116,13 +117,13 @@ export async function openCache(dir: string): Promise<Cache> {
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (e) {
-    throw new Error(`Cannot read ${path} (not a preprocessed cache?): ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read ${path} (not a preprocessed cache?): ${errorMessage(e)}`);
   }
   let manifest: Manifest;
   try {
     manifest = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new SyntaxError(`${path} is not valid JSON: ${e instanceof Error ? e.message : e}`);
+    throw new SyntaxError(`${path} is not valid JSON: ${errorMessage(e)}`);
   }
   if (manifest.version !== 1 || !manifest.settings || !Array.isArray(manifest.entries)) {
     throw new TypeError(`${path} is not a version-1 cache manifest`);
@@ -139,7 +140,7 @@ export async function openCache(dir: string): Promise<Cache> {
       try {
         f = openSync(join(dir, "shards", s.file), "r");
       } catch (e) {
-        throw new Error(`Cannot open shard ${s.file} of ${dir}: ${e instanceof Error ? e.message : e}`);
+        throw new Error(`Cannot open shard ${s.file} of ${dir}: ${errorMessage(e)}`);
       }
       fds.set(shard, f);
     }

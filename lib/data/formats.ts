@@ -8,6 +8,7 @@ import { parse } from "npm:csv-parse@7.0.3/sync";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { readNpz } from "../util/npy.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** The dataset layouts understood by the ingest. */
 export type DatasetFormat = "kaggle" | "aptos" | "csv" | "medmnist";
@@ -115,7 +116,7 @@ function readCsv(
   try {
     records = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, info: true });
   } catch (e) {
-    throw new TypeError(`${file} is not valid CSV: ${e instanceof Error ? e.message : e}`);
+    throw new TypeError(`${file} is not valid CSV: ${errorMessage(e)}`);
   }
   const header = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0];
   const cols = header.split(",").map((c) => c.trim().replace(/^"|"$/g, ""));
@@ -204,7 +205,7 @@ export async function listDataset(path: string, opts: ListOptions = {}): Promise
   try {
     text = await Deno.readTextFile(listing);
   } catch (e) {
-    throw new Error(`Cannot read ${listing}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read ${listing}: ${errorMessage(e)}`);
   }
   const seen = new Map<string, number>();
   const addId = (id: string, line: number) => {

@@ -6,6 +6,7 @@
  * @module
  */
 import sharp from "npm:sharp@0.35.5";
+import { errorMessage } from "../util/errors.ts";
 
 /** A fitted fundus field, in pixels of the image it was found in. */
 export interface FundusCircle {
@@ -326,7 +327,7 @@ export async function preprocessImage(
     try {
       meta = await sharp(input).metadata();
     } catch (e) {
-      throw new TypeError(`${name} cannot be decoded: ${e instanceof Error ? e.message : e}`);
+      throw new TypeError(`${name} cannot be decoded: ${errorMessage(e)}`);
     }
     W = meta.autoOrient?.width ?? meta.width ?? 0;
     H = meta.autoOrient?.height ?? meta.height ?? 0;
@@ -349,7 +350,7 @@ export async function preprocessImage(
           h: info.height,
         };
       } catch (e) {
-        throw new TypeError(`${name} cannot be decoded: ${e instanceof Error ? e.message : e}`);
+        throw new TypeError(`${name} cannot be decoded: ${errorMessage(e)}`);
       }
     };
     let d = await decode(t);

@@ -6,6 +6,7 @@
 /// <reference lib="deno.worker" />
 import { type Cache, openCache } from "./cache.ts";
 import { type Augment, normLut, sampleRng, writeSample } from "./batch.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** First message: what to open and how to normalise. */
 export interface LoaderInit {
@@ -58,6 +59,6 @@ self.onmessage = async (ev: MessageEvent<{ init: LoaderInit } | BatchRequest>) =
     self.postMessage({ id: r.id, x, y }, [x.buffer, y.buffer]);
   } catch (e) {
     const id = "id" in ev.data ? ev.data.id : -1;
-    self.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
+    self.postMessage({ id, error: errorMessage(e) });
   }
 };

@@ -14,6 +14,7 @@ import { type DatasetFormat, type DatasetItem, listDataset, relativeTo } from ".
 import { splitDataset, stratifiedSubset } from "./split.ts";
 import type { CacheSettings, Manifest, ManifestEntry, SplitName } from "./cache.ts";
 import { type StagedMeta, stageImage, type StageTask } from "./stage.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Options for {@linkcode preprocessDataset}. */
 export interface PreprocessOptions {
@@ -281,8 +282,7 @@ export async function preprocessDataset(opts: PreprocessOptions): Promise<Prepro
             post: (t) =>
               stageImage(t).then(
                 (meta) => r.onresult({ key: t.key, ok: true, meta }),
-                (e) =>
-                  r.onresult({ key: t.key, ok: false, error: e instanceof Error ? e.message : String(e) }),
+                (e) => r.onresult({ key: t.key, ok: false, error: errorMessage(e) }),
               ),
             onresult: () => {},
             stop: () => {},

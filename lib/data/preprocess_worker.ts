@@ -5,6 +5,7 @@
 /// <reference lib="deno.worker" />
 import sharp from "npm:sharp@0.35.5";
 import { stageImage, type StageTask } from "./stage.ts";
+import { errorMessage } from "../util/errors.ts";
 
 // Each worker is one of several; libvips' own thread pool would only oversubscribe the cores.
 sharp.concurrency(1);
@@ -15,6 +16,6 @@ self.onmessage = async (ev: MessageEvent<StageTask>) => {
     const meta = await stageImage(ev.data);
     self.postMessage({ key: ev.data.key, ok: true, meta });
   } catch (e) {
-    self.postMessage({ key: ev.data.key, ok: false, error: e instanceof Error ? e.message : String(e) });
+    self.postMessage({ key: ev.data.key, ok: false, error: errorMessage(e) });
   }
 };

@@ -9,6 +9,7 @@ import { readFile, stat } from "node:fs/promises";
 import { writeFileAtomic } from "../util/fs.ts";
 import { preprocessImage } from "./fundus.ts";
 import type { CacheSettings, ManifestEntry } from "./cache.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** A job: one image to stage. */
 export interface StageTask {
@@ -43,7 +44,7 @@ export async function stageImage(t: StageTask): Promise<StagedMeta> {
     mtimeMs = st.mtimeMs;
     if (!t.raw) bytes = new Uint8Array(await readFile(t.file));
   } catch (e) {
-    throw new Error(`cannot read ${t.file}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`cannot read ${t.file}: ${errorMessage(e)}`);
   }
   const sha256 = createHash("sha256").update(t.raw ? t.raw.data : bytes!).digest("hex");
   const input = t.raw ? { raw: t.raw.data, width: t.raw.width, height: t.raw.height } : bytes!;

@@ -171,19 +171,10 @@ export class Graph {
 
   /**
    * A constant tensor (axes, shapes, scalars, small kernels). A plain number gives a scalar; an array
-   * without a shape a 1-D tensor. The dtype defaults to the typed array's (float32 for plain numbers); shape
-   * and dtype may come in either order. Small constants with equal contents are shared.
+   * without a shape a 1-D tensor. The dtype defaults to the typed array's (float32 for plain numbers).
+   * Small constants with equal contents are shared.
    */
-  constant(values: number | ArrayLike<number> | TensorData, dtype?: DType, shape?: readonly number[]): Value;
-  /** A constant with the shape before the dtype. */
-  constant(values: number | ArrayLike<number> | TensorData, shape: readonly number[], dtype?: DType): Value;
-  constant(
-    values: number | ArrayLike<number> | TensorData,
-    a?: DType | readonly number[],
-    b?: DType | readonly number[],
-  ): Value {
-    const dtArg = (typeof a === "string" ? a : typeof b === "string" ? b : undefined) as DType | undefined;
-    const shape = (Array.isArray(a) ? a : Array.isArray(b) ? b : undefined) as readonly number[] | undefined;
+  constant(values: number | ArrayLike<number> | TensorData, dtArg?: DType, shape?: readonly number[]): Value {
     const dtype: DType = dtArg ?? dtypeOfData(values);
     const arr: ArrayLike<number> | TensorData = typeof values === "number" ? [values] : values;
     const shp = shape ?? (typeof values === "number" ? [] : [arr.length]);

@@ -6,6 +6,7 @@
  */
 import onnxProto from "npm:onnx-proto@8.0.1";
 import { readBytes } from "../util/fs.ts";
+import { errorMessage } from "../util/errors.ts";
 
 const { onnx } = onnxProto;
 
@@ -129,7 +130,7 @@ export function readOnnx(bytes: Uint8Array, where = "ONNX model"): OnnxModel {
   try {
     proto = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new RangeError(`${where} is not an ONNX model: ${e instanceof Error ? e.message : e}`);
+    throw new RangeError(`${where} is not an ONNX model: ${errorMessage(e)}`);
   }
   const g = proto.graph;
   if (!g || !(g.node?.length)) throw new RangeError(`${where} is not an ONNX model: it has no graph`);

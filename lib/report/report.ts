@@ -755,16 +755,15 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
   ];
   const inits = [...new Set([...config.inits, ...results.runs.map((r) => r.init)])];
   const figures: ReportFigure[] = [];
-  const md: string[] = [];
   const total = runGrid(config).length;
-  md.push(
+  const md: string[] = [
     `# Transfusion reproduction: \`${config.preset}\` preset`,
     "",
     `${results.runs.length} of ${total} runs finished` +
-      (results.missing.length ? ` (${results.missing.length} missing)` : "") +
-      ` · commit \`${results.provenance.gitCommit.slice(0, 12)}\` · ${
-        results.provenance.collectedAt.slice(0, 10)
-      }`,
+    (results.missing.length ? ` (${results.missing.length} missing)` : "") +
+    ` · commit \`${results.provenance.gitCommit.slice(0, 12)}\` · ${
+      results.provenance.collectedAt.slice(0, 10)
+    }`,
     "",
     "## What this run shows",
     "",
@@ -783,16 +782,34 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
     "",
     convergenceSection(results),
     "",
-    "## AUC per epoch",
+    ...await aucCurvesSection(results, models, inits, figures),
+    ...await similaritySection(results, models, figures),
+    ...initSimilaritySection(results, models, inits),
+    ...(results.notes?.length ? ["### Analysis notes", "", ...results.notes.map((n) => `- ${n}`), ""] : []),
+    ...missingSection(results, total),
+    "## Provenance",
     "",
-  );
+    provenanceSection(results),
+    "",
+  ];
+  return { markdown: md.join("\n"), figures };
+}
+
+/** One AUC-per-epoch figure per model (added to `figures`), with its caption. */
+async function aucCurvesSection(
+  results: StudyResults,
+  models: readonly string[],
+  inits: readonly string[],
+  figures: ReportFigure[],
+): Promise<string[]> {
+  const md = ["## AUC per epoch", ""];
   for (const model of models) {
     if (!results.runs.some((r) => r.model === model)) {
       md.push(`${modelLabel(model)}: no finished runs.`, "");
       continue;
     }
     const name = `auc-${model}`;
-    const spec = aucCurveSpec(model, results.runs, inits);
+    const spec = aucCurveSpec(model, results.runs, [...inits]);
     figures.push({ name, title: `${modelLabel(model)}: AUC per epoch`, spec, svg: await renderSvg(spec) });
     md.push(
       `![${modelLabel(model)}: held-out AUC per epoch, one colour per init](figures/${name}.svg)`,
@@ -802,95 +819,112 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
       "",
     );
   }
-  md.push("## Representation similarity (SVCCA, PWCCA, CKA)", "");
-  const probes = results.similarity.find((r) => r.probes !== undefined)?.probes ?? config.probeCount;
+  return md;
+}
+
+/** SVCCA, PWCCA and CKA per layer: how to read them, then one figure and table per model. */
+async function similaritySection(
+  results: StudyResults,
+  models: readonly string[],
+  figures: ReportFigure[],
+): Promise<string[]> {
+  const md = ["## Representation similarity (SVCCA, PWCCA, CKA)", ""];
   if (results.similarity.length === 0) {
     md.push(
       "No representation similarities were computed (no activations of two or more runs of a model).",
       "",
     );
-  } else {
+    return md;
+  }
+  const probes = results.similarity.find((r) => r.probes !== undefined)?.probes ?? results.config.probeCount;
+  md.push(
+    "Similarity between the trained networks' activations on the same held-out probe photos (conv layers " +
+      "averaged over space). A pair of different inits compares the two runs that share a seed (same " +
+      "data order); random-vs-random compares random-init runs of different seeds. As in Raghu et al.'s " +
+      "Figures 3-4, transfer-vs-random is read against random-vs-random: two random inits trained alike " +
+      "give the baseline of how similar independently trained networks are anyway. CCA needs more probe " +
+      `photos than dimensions, so with ${probes} probe photos each side keeps at most ` +
+      `${ccaCap(probes)} directions (SVCCA's 99 %-variance directions are ` +
+      "capped there; PWCCA runs on that many PCA directions of a wider layer); CKA uses all neurons.",
+    "",
+  );
+  for (const model of models) {
+    if (!results.similarity.some((r) => r.model === model)) continue;
+    const name = `cca-${model}`;
+    const spec = similaritySpec(model, results.similarity);
+    figures.push({
+      name,
+      title: `${modelLabel(model)}: similarity per layer`,
+      spec,
+      svg: await renderSvg(spec),
+    });
     md.push(
-      "Similarity between the trained networks' activations on the same held-out probe photos (conv layers " +
-        "averaged over space). A pair of different inits compares the two runs that share a seed (same " +
-        "data order); random-vs-random compares random-init runs of different seeds. As in Raghu et al.'s " +
-        "Figures 3-4, transfer-vs-random is read against random-vs-random: two random inits trained alike " +
-        "give the baseline of how similar independently trained networks are anyway. CCA needs more probe " +
-        `photos than dimensions, so with ${probes} probe photos each side keeps at most ` +
-        `${ccaCap(probes)} directions (SVCCA's 99 %-variance directions are ` +
-        "capped there; PWCCA runs on that many PCA directions of a wider layer); CKA uses all neurons.",
+      `![${modelLabel(model)}: SVCCA, PWCCA and CKA per layer](figures/${name}.svg)`,
+      "",
+      `*Spec with data: [figures/${name}.vl.json](figures/${name}.vl.json).*`,
+      "",
+      similarityTable(results.similarity, model),
       "",
     );
-    for (const model of models) {
-      if (!results.similarity.some((r) => r.model === model)) continue;
-      const name = `cca-${model}`;
-      const spec = similaritySpec(model, results.similarity);
-      figures.push({
-        name,
-        title: `${modelLabel(model)}: similarity per layer`,
-        spec,
-        svg: await renderSvg(spec),
-      });
-      md.push(
-        `![${modelLabel(model)}: SVCCA, PWCCA and CKA per layer](figures/${name}.svg)`,
-        "",
-        `*Spec with data: [figures/${name}.vl.json](figures/${name}.vl.json).*`,
-        "",
-        similarityTable(results.similarity, model),
-        "",
-      );
-    }
   }
+  return md;
+}
+
+/** Each run against its own initialisation, per layer: how far training moved it. */
+function initSimilaritySection(
+  results: StudyResults,
+  models: readonly string[],
+  inits: readonly string[],
+): string[] {
   const own = results.initSimilarity ?? [];
-  if (own.length > 0) {
+  if (own.length === 0) return [];
+  const md = [
+    "### Similarity to the run's own initialisation",
+    "",
+    "Each run's activations after training against its activations at initialisation (same probe photos), " +
+    "mean ± sd over seeds: how far training moved each layer. Raghu et al. find that large models move " +
+    "little from their initialisation in the lower layers, whether it is random or pretrained.",
+    "",
+  ];
+  for (const model of models) {
+    const mine = own.filter((r) => r.model === model);
+    if (mine.length === 0) continue;
+    const layers = [...new Map(mine.map((r) => [r.layer, r.layerIndex])).entries()]
+      .sort((a, b) => a[1] - b[1]).map(([l]) => l);
+    const initsHere = inits.filter((i) => mine.some((r) => r.pair === i));
     md.push(
-      "### Similarity to the run's own initialisation",
+      `${modelLabel(model)}, SVCCA / linear CKA:`,
       "",
-      "Each run's activations after training against its activations at initialisation (same probe photos), " +
-        "mean ± sd over seeds: how far training moved each layer. Raghu et al. find that large models move " +
-        "little from their initialisation in the lower layers, whether it is random or pretrained.",
+      table(
+        ["layer", ...initsHere],
+        layers.map((layer) => [
+          `\`${layer}\``,
+          ...initsHere.map((i) => {
+            const r = mine.find((x) => x.layer === layer && x.pair === i);
+            return r ? `${stat(r.svcca)} / ${stat(r.cka)}` : "—";
+          }),
+        ]),
+      ),
       "",
     );
-    for (const model of models) {
-      const mine = own.filter((r) => r.model === model);
-      if (mine.length === 0) continue;
-      const layers = [...new Map(mine.map((r) => [r.layer, r.layerIndex])).entries()]
-        .sort((a, b) => a[1] - b[1]).map(([l]) => l);
-      const initsHere = inits.filter((i) => mine.some((r) => r.pair === i));
-      md.push(
-        `${modelLabel(model)}, SVCCA / linear CKA:`,
-        "",
-        table(
-          ["layer", ...initsHere],
-          layers.map((layer) => [
-            `\`${layer}\``,
-            ...initsHere.map((i) => {
-              const r = mine.find((x) => x.layer === layer && x.pair === i);
-              return r ? `${stat(r.svcca)} / ${stat(r.cka)}` : "—";
-            }),
-          ]),
-        ),
-        "",
-      );
-    }
   }
-  if (results.notes && results.notes.length > 0) {
-    md.push("### Analysis notes", "", ...results.notes.map((n) => `- ${n}`), "");
-  }
-  md.push("## Missing runs", "");
+  return md;
+}
+
+/** The grid's runs without a result, and why. */
+function missingSection(results: StudyResults, total: number): string[] {
   if (results.missing.length === 0) {
-    md.push(`None: all ${total} runs of the grid finished.`, "");
-  } else {
-    md.push(
-      `${results.missing.length} of ${total} runs have no result; rerun the same command (or the missing ` +
-        "shards) to complete them.",
-      "",
-      table(["Run", "why"], results.missing.map((m) => [m.id, m.reason])),
-      "",
-    );
+    return ["## Missing runs", "", `None: all ${total} runs of the grid finished.`, ""];
   }
-  md.push("## Provenance", "", provenanceSection(results), "");
-  return { markdown: md.join("\n"), figures };
+  return [
+    "## Missing runs",
+    "",
+    `${results.missing.length} of ${total} runs have no result; rerun the same command (or the missing ` +
+    "shards) to complete them.",
+    "",
+    table(["Run", "why"], results.missing.map((m) => [m.id, m.reason])),
+    "",
+  ];
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Activations } from "./activations.ts";
 import { cca, pwcca, rowsT } from "./cca.ts";
 import { linearCka } from "./cka.ts";
 import { ccaCap } from "./cap.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export { ccaCap };
 
@@ -115,7 +116,7 @@ export async function preparedSimilarity(x: PreparedLayer, y: PreparedLayer): Pr
   const cap = ccaCap(m);
   const notes: string[] = [];
   const why = (what: string, e: unknown) => {
-    notes.push(`${what}: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+    notes.push(`${what}: ${errorMessage(e).split("\n")[0]}`);
     return NaN;
   };
   let sv: number;

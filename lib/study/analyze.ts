@@ -44,6 +44,7 @@ import type {
 } from "./results.ts";
 import { runGrid, type RunSpec, type StudyConfig } from "./config.ts";
 import type { BestEpoch } from "../train/fit.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis };
 // the similarity preparation lives in lib/similarity; re-exported for the callers that found it here
@@ -398,7 +399,7 @@ function comparisons(
         if (macro) out.push({ ...macro, ...at });
         paired.push({ ra, rb });
       } catch (e) {
-        notes.push(`${ra.spec.id} vs ${rb.spec.id}: ${e instanceof Error ? e.message : e}; not compared.`);
+        notes.push(`${ra.spec.id} vs ${rb.spec.id}: ${errorMessage(e)}; not compared.`);
       }
     }
     if (paired.length < 2) continue;
@@ -419,7 +420,7 @@ function comparisons(
       const macro = compareMacro(model, a, b, null, { labels, probs: pa, classes: k }, pb, reps, level);
       if (macro) out.push({ ...macro, ...at });
     } catch (e) {
-      notes.push(`${model} ${a} vs ${b} pooled over seeds: ${e instanceof Error ? e.message : e}.`);
+      notes.push(`${model} ${a} vs ${b} pooled over seeds: ${errorMessage(e)}.`);
     }
   }
   return out;
@@ -541,7 +542,7 @@ async function similarityOfModel(
         finals.set(r.spec.id, await readTaps(f));
       } catch (e) {
         notes.push(
-          `${r.spec.id}: ${e instanceof Error ? e.message : e}; left out of the similarity analysis.`,
+          `${r.spec.id}: ${errorMessage(e)}; left out of the similarity analysis.`,
         );
       }
     } else notes.push(`${r.spec.id} has no activations.safetensors; left out of the similarity analysis.`);
@@ -550,7 +551,7 @@ async function similarityOfModel(
         initial.set(r.spec.id, await readTaps(i));
       } catch (e) {
         notes.push(
-          `${r.spec.id}: ${e instanceof Error ? e.message : e}; no similarity to its initialisation.`,
+          `${r.spec.id}: ${errorMessage(e)}; no similarity to its initialisation.`,
         );
       }
     }
@@ -591,7 +592,7 @@ async function similarityOfModel(
         const [px, py] = await Promise.all([prepared(kx, x), prepared(ky, y)]);
         s = await preparedSimilarity(px, py);
       } catch (e) {
-        const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+        const msg = errorMessage(e).split("\n")[0];
         s = { svcca: NaN, pwcca: NaN, cka: NaN, note: msg };
       }
       addSim(acc, pair, layer, index, x.datapoints, s);
@@ -700,7 +701,7 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
     try {
       loaded.push(await loadRun(spec, dir, config.aucTarget));
     } catch (e) {
-      missing.push({ ...spec, reason: `finished but unreadable: ${e instanceof Error ? e.message : e}` });
+      missing.push({ ...spec, reason: `finished but unreadable: ${errorMessage(e)}` });
     }
   }
   log(`analysis: ${loaded.length} of ${grid.length} runs finished`);

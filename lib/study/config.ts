@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { getModel } from "../models/registry.ts";
 import { joinNegativeValues } from "../util/cli.ts";
+import { errorMessage } from "../util/errors.ts";
 import demoPreset from "./presets/demo.json" with { type: "json" };
 import paperPreset from "./presets/paper.json" with { type: "json" };
 import smallDataPreset from "./presets/small-data.json" with { type: "json" };
@@ -569,7 +570,7 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
     values = parsed.values;
   } catch (e) {
     // node:util's messages span several lines; keep them to one.
-    const msg = (e instanceof Error ? e.message : String(e)).split("\n");
+    const msg = errorMessage(e).split("\n");
     const dash = /'(--[\w-]+)' argument is ambiguous/.exec(msg[0]);
     throw new TypeError(
       dash

@@ -12,6 +12,7 @@ import { getModel, paramSpecs } from "../models/registry.ts";
 import { exists, readJson } from "../util/fs.ts";
 import { type ModelName, needsPretrained, SPLIT_SEED, type StudyConfig } from "./config.ts";
 import { studyPaths } from "./paths.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /**
  * One group of checks: `data` lists the dataset and predicts its split (reads the photos' folder),
@@ -41,7 +42,7 @@ export function checkModels(c: StudyConfig): void {
       const aux = getModel(model).hasAux ? size >= 299 : undefined;
       paramSpecs(model, { classes: 5, inputSize: size, aux });
     } catch (e) {
-      throw new RangeError(`--models ${model} at --size ${size}: ${e instanceof Error ? e.message : e}`);
+      throw new RangeError(`--models ${model} at --size ${size}: ${errorMessage(e)}`);
     }
   }
 }
@@ -165,7 +166,7 @@ export async function checkWeights(c: StudyConfig): Promise<void> {
     try {
       await loadWeights(resolve(file), paramSpecs(model, { classes: 1000, inputSize: size, aux }));
     } catch (e) {
-      throw new RangeError(`--weights ${model}=${file}: ${e instanceof Error ? e.message : e}`);
+      throw new RangeError(`--weights ${model}=${file}: ${errorMessage(e)}`);
     }
   }
 }
@@ -181,7 +182,7 @@ export async function checkDevice(c: StudyConfig): Promise<void> {
     session = await createSession(g.toBytes(), { device: c.device as "cpu" | "webgpu" | "cuda", threads: 1 });
     await session.run({ x: new ort.Tensor("float32", new Float32Array([-1, 0, 1, 2]), [4]) });
   } catch (e) {
-    throw new Error(`--device ${c.device} does not work here: ${(e instanceof Error ? e.message : e)}`);
+    throw new Error(`--device ${c.device} does not work here: ${errorMessage(e)}`);
   } finally {
     await session?.release();
   }

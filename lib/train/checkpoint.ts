@@ -8,6 +8,7 @@ import { decodeSafetensors, encodeSafetensors, safetensorsMetadata } from "../we
 import type { Optimizer } from "../optim/mod.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** What a checkpoint restores besides the tensors. */
 export interface CheckpointMeta {
@@ -66,7 +67,7 @@ export async function loadCheckpoint(
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    throw new Error(`Cannot read checkpoint ${path}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read checkpoint ${path}: ${errorMessage(e)}`);
   }
   let metadata: Record<string, string>, tensors: StateDict, extra: Record<string, unknown>;
   try {
@@ -74,7 +75,7 @@ export async function loadCheckpoint(
     tensors = decodeSafetensors(bytes, path);
     extra = JSON.parse(metadata.extra ?? "{}");
   } catch (e) {
-    const why = (e instanceof Error ? e.message : String(e)).replace(`${path}: `, "").replace(`${path} `, "");
+    const why = errorMessage(e).replace(`${path}: `, "").replace(`${path} `, "");
     throw new DamagedCheckpointError(path, why);
   }
   if (metadata.format !== "transfusion-checkpoint") {

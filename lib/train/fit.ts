@@ -14,9 +14,10 @@ import { exists, readJson, removeLeftoverTmp, writeFileAtomic, writeJsonAtomic }
 import { acquireLock } from "../util/lock.ts";
 import { writeSafetensors } from "../weights/safetensors.ts";
 import { DamagedCheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import type { ModelFn } from "./step.ts";
+import { type ModelFn, trainGraphOptionsFor } from "./step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { Trainer, type TrainerOptions } from "./trainer.ts";
+import { runConvChoices } from "./tune.ts";
 
 /** A batch as the data loader yields it. */
 export interface Batch {
@@ -76,6 +77,13 @@ export interface RunOptions extends TrainerOptions {
    * MedMNIST reports test AUC at the epoch chosen on val
    */
   valBatches?: () => AsyncIterable<Batch>;
+  /**
+   * measure each conv's backward formulation (lib/train/tune.ts) and record the choices in the run folder
+   * (`conv_choices.json`, reused on resume); default false: the Conv rule's fixed choices
+   */
+  tuneConvs?: boolean;
+  /** with `tuneConvs`: a timing cache shared between runs (keyed by conv shape, threads and device) */
+  tuneCache?: string;
   /** the probe images whose activations the CCA compares (fixed across runs) */
   probeBatches?: () => AsyncIterable<Batch>;
   /** also evaluate every this many steps within an epoch (finer convergence curves); 0 = epoch ends only */
@@ -140,6 +148,25 @@ export interface BestEpoch {
   aucMacro: number;
   /** test kappa at that epoch */
   kappa: number;
+}
+
+/** One row of `metrics.csv`: where training stands and what the held-out split scores. */
+function metricsRow(
+  epoch: number,
+  step: number,
+  trainLoss: number,
+  m: { aucReferable: number; aucMacroOvr: number; kappa: number },
+  rest: Pick<EpochMetrics, "imagesPerSec" | "wallSec"> & Partial<EpochMetrics>,
+): EpochMetrics {
+  return {
+    epoch,
+    step,
+    trainLoss,
+    valAucReferable: m.aucReferable,
+    valAucMacro: m.aucMacroOvr,
+    kappa: m.kappa,
+    ...rest,
+  };
 }
 
 /** The best epoch-end row by selection macro AUC (first of equals), or undefined without selection metrics. */
@@ -211,7 +238,16 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
   // a small held-out split can lack a grade: average the macro AUC over the grades present
   const scoring = { numClasses: o.classes ?? 5, absentClass: "skip" as const };
   const state = await o.init();
-  const trainer = await Trainer.create(o.model, state, o);
+  // measured conv formulations, recorded in the run folder so that a resume reuses them (lib/train/tune.ts)
+  const convChoices = o.tuneConvs
+    ? await runConvChoices(o.dir, o.model, { batch: o.batch, size: o.size }, {
+      threads: o.threads,
+      device: o.device,
+      grad: trainGraphOptionsFor(o.device).grad,
+      cache: o.tuneCache,
+    })
+    : o.convChoices;
+  const trainer = await Trainer.create(o.model, state, { ...o, convChoices });
   let metrics: EpochMetrics[] = [];
   let startEpoch = 0, step = 0, priorWall = 0, resumedFrom: number | undefined;
   try {
@@ -257,16 +293,10 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
           const te0 = performance.now();
           const mid = await predict(trainer, o.testBatches());
           const m = evaluatePredictions(mid.probs, mid.labels, scoring);
-          metrics.push({
-            epoch: epoch - 1 + k / o.stepsPerEpoch,
-            step,
-            trainLoss: lossSum / seen,
-            valAucReferable: m.aucReferable,
-            valAucMacro: m.aucMacroOvr,
-            kappa: m.kappa,
+          metrics.push(metricsRow(epoch - 1 + k / o.stepsPerEpoch, step, lossSum / seen, m, {
             imagesPerSec: seen / ((te0 - te - evalMs) / 1000),
             wallSec: priorWall + (performance.now() - t0) / 1000,
-          });
+          }));
           evalMs += performance.now() - te0;
         }
         o.onProgress?.({
@@ -298,17 +328,11 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
         sel = { selectAucReferable: s.aucReferable, selectAucMacro: s.aucMacroOvr, selectKappa: s.kappa };
       }
       const prevBest = bestRow(metrics);
-      metrics.push({
-        epoch,
-        step,
-        trainLoss: lossSum / Math.max(1, seen),
-        valAucReferable: m.aucReferable,
-        valAucMacro: m.aucMacroOvr,
-        kappa: m.kappa,
+      metrics.push(metricsRow(epoch, step, lossSum / Math.max(1, seen), m, {
         imagesPerSec: seen / trainSec,
         wallSec: priorWall + (performance.now() - t0) / 1000,
         ...sel,
-      });
+      }));
       if (o.valBatches && bestRow(metrics) !== prevBest) {
         // written before the checkpoint, so a resumed run's best predictions are those of its best epoch
         await writeFileAtomic(join(o.dir, "predictions-best.csv"), predictionsCsv(last.probs, last.labels));

@@ -171,7 +171,7 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
   let loss = xent(out.logits);
   if (out.aux) {
     const auxLoss = xent(out.aux);
-    const w = g.constant(new Float32Array([opts.auxWeight ?? 0.4]), [], "float32");
+    const w = g.constant(new Float32Array([opts.auxWeight ?? 0.4]), "float32", []);
     loss = g.op.Add(loss, g.op.Mul(auxLoss, w));
   }
   const params = [...net.params.values()];

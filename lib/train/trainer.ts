@@ -23,6 +23,7 @@ import {
 import { Adam, type Optimizer } from "../optim/mod.ts";
 import { adamScalars } from "../optim/adam_graph.ts";
 import { Rng } from "../util/random.ts";
+import { fillDropoutMask } from "./graph_net.ts";
 import { assertFiniteGradients, NonFiniteGradientError } from "./finite.ts";
 import {
   buildEvalGraph,
@@ -159,7 +160,9 @@ export class Trainer {
       auxWeight: opts.auxWeight,
       adam: { weightDecay: opts.weightDecay ?? 0 },
     });
-    if (opts.convChoices) graphOpts.grad = { ...graphOpts.grad, convChoice: convChoiceHook(opts.convChoices) };
+    if (opts.convChoices) {
+      graphOpts.grad = { ...graphOpts.grad, convChoice: convChoiceHook(opts.convChoices) };
+    }
     const train = buildTrainGraph(model, { batch: opts.batch, size: opts.size }, graphOpts);
     loadStateDict(train.specs, state, { source: "initial weights" }); // strict: throws on any mismatch
     const limit = opts.maxTensorBytes ?? 2 ** 31 - 1;
@@ -342,9 +345,7 @@ export class Trainer {
     if (tg.masks.length) {
       const rng = new Rng(`${this.#opts.seed ?? 0}:dropout:${step}`);
       for (const m of tg.masks) {
-        const n = m.shape.reduce((a, b) => a * b, 1), keep = 1 - m.p;
-        const mask = new Float32Array(n);
-        for (let i = 0; i < n; i++) mask[i] = rng.float() < keep ? 1 / keep : 0;
+        const mask = fillDropoutMask(new Float32Array(m.shape.reduce((a, b) => a * b, 1)), m.p, rng);
         feeds[m.name] = new ort.Tensor("float32", mask, m.shape);
       }
     }

@@ -13,7 +13,11 @@ import { createSession, type Device, Graph } from "../graph/mod.ts";
 import { type ConvChoice, type ConvSignature, GRAD_RULES, type GradOptions } from "../autodiff/mod.ts";
 import type { Node, Value } from "../graph/types.ts";
 import { buildTrainGraph, type GraphShape, type ModelFn } from "./step.ts";
+import { join } from "node:path";
 import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
+
+/** Largest per-channel window buffer of the "conv" dW formulation that the tuner offers it for. */
+const DW_CONV_BYTES = 64 * 2 ** 20;
 
 /** Measured choices: conv signature key ({@linkcode convKey}) → formulation. */
 export type ConvChoices = Record<string, ConvChoice>;
@@ -72,6 +76,10 @@ export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw
   const ho = Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1,
     wo = Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1;
   const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
+  // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
+  // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)
+  const [n] = sig.x, bytes = sig.dtype === "float64" ? 8 : 4;
+  if (n * ho * wo * kh * kw * bytes <= DW_CONV_BYTES) dw.push("conv");
   return { dx, dw };
 }
 
@@ -222,5 +230,33 @@ export async function tuneConvs(
     choices[key] = table[key].choice;
   }
   if (path && added) await writeJsonAtomic(path, file);
+  return choices;
+}
+
+/** File name of a run folder's recorded conv choices ({@linkcode runConvChoices}). */
+export const RUN_CHOICES_FILE = "conv_choices.json";
+
+/**
+ * The conv choices of the run in folder `dir`: those recorded in `dir`/conv_choices.json when it exists (a
+ * resumed run keeps its first session's choices, whatever the machine measures now, so that it stays
+ * bit-identical to an uninterrupted run), else measured ({@linkcode tuneConvs}, through the shared cache
+ * `cache` when given) and recorded there atomically.
+ */
+export async function runConvChoices(
+  dir: string,
+  model: ModelFn,
+  shape: GraphShape,
+  opts: TuneOptions & { cache?: string } = {},
+): Promise<ConvChoices> {
+  const path = join(dir, RUN_CHOICES_FILE);
+  if (await exists(path)) {
+    const got = await readJson<{ choices?: ConvChoices }>(path);
+    if (typeof got.choices !== "object" || got.choices === null) {
+      throw new TypeError(`${path}: no 'choices' object`);
+    }
+    return got.choices;
+  }
+  const choices = await tuneConvs(model, shape, opts.cache, opts);
+  await writeJsonAtomic(path, { context: tuneContext(opts), choices });
   return choices;
 }

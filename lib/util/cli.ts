@@ -5,6 +5,7 @@
  * `if (import.meta.main) Deno.exit(await main(Deno.args))`.
  * @module
  */
+import { errorMessage } from "./errors.ts";
 
 /** TRANSFUSION_DEBUG is set, asked only where env access is granted (analyze and report run without it). */
 function debugging(): boolean {
@@ -21,7 +22,7 @@ export async function exitCode(name: string, body: () => Promise<void>): Promise
     await body();
     return 0;
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     console.error(`${name}: ${msg.split("\n")[0]}`);
     if (e instanceof Error && debugging()) console.error(e.stack);
     return 1;

@@ -6,6 +6,7 @@
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createHash } from "node:crypto";
+import { errorMessage } from "./errors.ts";
 
 let counter = 0;
 
@@ -28,7 +29,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
-    const why = e instanceof Error ? e.message : String(e);
+    const why = errorMessage(e);
     throw new Error(`Cannot write ${path}: ${why}`);
   }
 }
@@ -63,7 +64,7 @@ export async function readBytes(path: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read ${path}: ${errorMessage(e)}`);
   }
 }
 
@@ -72,7 +73,7 @@ export async function readText(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read ${path}: ${errorMessage(e)}`);
   }
 }
 
@@ -82,7 +83,7 @@ export async function readJson<T = unknown>(path: string): Promise<T> {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new SyntaxError(`${path} is not valid JSON: ${e instanceof Error ? e.message : e}`);
+    throw new SyntaxError(`${path} is not valid JSON: ${errorMessage(e)}`);
   }
 }
 
@@ -118,7 +119,7 @@ export async function sha256File(path: string): Promise<string> {
   try {
     file = await Deno.open(path, { read: true });
   } catch (e) {
-    throw new Error(`Cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read ${path}: ${errorMessage(e)}`);
   }
   for await (const chunk of file.readable) hash.update(chunk);
   return hash.digest("hex");

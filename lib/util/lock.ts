@@ -21,6 +21,7 @@
 import { hostname } from "node:os";
 import process from "node:process";
 import { join, resolve } from "node:path";
+import { errorMessage } from "./errors.ts";
 
 /** The lock file's name inside the folder it guards. */
 export const LOCK_NAME = ".lock";
@@ -151,7 +152,7 @@ async function readLock(path: string): Promise<{ text: string; mtimeMs: number }
     return { text, mtimeMs: st.mtime?.getTime() ?? Date.now() };
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
-    throw new Error(`Cannot read lock ${path}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`Cannot read lock ${path}: ${errorMessage(e)}`);
   }
 }
 
@@ -199,7 +200,7 @@ export async function acquireLock(folder: string, opts: LockOptions = {}): Promi
       };
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) {
-        throw new Error(`Cannot create lock ${path}: ${e instanceof Error ? e.message : e}`);
+        throw new Error(`Cannot create lock ${path}: ${errorMessage(e)}`);
       }
     }
     const cur = await readLock(path);

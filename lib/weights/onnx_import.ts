@@ -7,7 +7,8 @@
 import { type OnnxModel, type OnnxTensor, readOnnxFile } from "../graph/read.ts";
 import type { ParamSpec } from "../models/nn.ts";
 import { TRANSFORM_INPUT } from "../models/inception.ts";
-import { numel, type StateDict, type Tensor } from "./state_dict.ts";
+import type { StateDict, Tensor } from "./state_dict.ts";
+import { numel } from "../graph/types.ts";
 
 /** The export command that keeps BatchNorm as its own nodes, quoted by the folded-BN error. */
 export const KEEP_BN_EXPORT =

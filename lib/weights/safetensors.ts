@@ -6,7 +6,9 @@
  * @module
  */
 import { readBytes, writeFileAtomic } from "../util/fs.ts";
-import { numel, type StateDict } from "./state_dict.ts";
+import type { StateDict } from "./state_dict.ts";
+import { numel } from "../graph/types.ts";
+import { errorMessage } from "../util/errors.ts";
 
 const SIZES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4 };
 
@@ -38,7 +40,7 @@ export function decodeSafetensors(bytes: Uint8Array, where = "safetensors data")
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
   } catch (e) {
-    throw bad(`its header is not JSON (${e instanceof Error ? e.message : e})`);
+    throw bad(`its header is not JSON (${errorMessage(e)})`);
   }
   const base = 8 + hlen;
   const out: StateDict = new Map();
@@ -130,7 +132,7 @@ export function safetensorsMetadata(bytes: Uint8Array, where = "safetensors data
     return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen))).__metadata__ ?? {};
   } catch (e) {
     throw new RangeError(
-      `${where} is not a safetensors file: its header is not JSON (${e instanceof Error ? e.message : e})`,
+      `${where} is not a safetensors file: its header is not JSON (${errorMessage(e)})`,
     );
   }
 }

@@ -3,12 +3,9 @@
  * @module
  */
 import type { ParamSpec, StateDict } from "../models/nn.ts";
-import { numel } from "../graph/types.ts";
 
 // declared beside ParamSpec, which describes their entries; re-exported here for the weights' users
 export type { StateDict, Tensor } from "../models/nn.ts";
-
-export { numel };
 
 /** What {@linkcode loadStateDict} found, like torch's `_IncompatibleKeys` plus mis-shaped tensors. */
 export interface LoadReport {
@@ -38,7 +35,6 @@ function list(names: string[], max = 6): string {
  * ```ts
  * import { loadStateDict } from "./state_dict.ts";
  * import type { ParamSpec } from "../models/nn.ts";
-import { numel } from "../graph/types.ts";
  * const specs: ParamSpec[] = [{ name: "w", shape: [2], init: { kind: "const", value: 0 }, trainable: true, dtype: "float32" }];
  * const dict = new Map([["w", { shape: [2], data: new Float32Array([1, 2]) }]]);
  * const { state } = loadStateDict(specs, dict);

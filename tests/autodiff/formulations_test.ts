@@ -2,7 +2,8 @@
 // ties included (ReLU outputs are full of equal zeros; the first maximum in scan order takes the gradient).
 import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import { gradients } from "../../lib/autodiff/mod.ts";
+import { type ConvChoice, gradients } from "../../lib/autodiff/mod.ts";
+import { convCandidates } from "../../lib/train/tune.ts";
 import { createSession, Graph } from "../../lib/graph/mod.ts";
 import { Rng } from "../../lib/util/random.ts";
 
@@ -102,6 +103,67 @@ for (const c of CONVS) {
       for (let i = 0; i < ref.length; i++) {
         const what = `${im2col}/${cw}${limit ? " in row bands" : ""} element ${i}`;
         assert.ok(Math.abs(got[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), what);
+      }
+    }
+  });
+}
+
+// Every measured-choice formulation of a conv's dX and dW (lib/train/tune.ts picks among them per shape) must
+// equal the default rule's gradient within float rounding.
+const CHOICE_CONVS: { x: number[]; w: number[]; s: number[]; p: number[] }[] = [
+  ...CONVS,
+  { x: [3, 4, 4, 4], w: [6, 4, 7, 7], s: [1, 1], p: [3, 3, 3, 3] }, // CBR-Small's last block at 28²: k > H
+  { x: [2, 5, 6, 6], w: [3, 5, 1, 1], s: [1, 1], p: [0, 0, 0, 0] }, // 1×1
+  { x: [2, 4, 7, 7], w: [3, 4, 1, 1], s: [2, 2], p: [0, 0, 0, 0] }, // 1×1 stride 2 (ResNet downsample)
+  { x: [2, 4, 1, 1], w: [3, 4, 3, 3], s: [1, 1], p: [1, 1, 1, 1] }, // ResNet-50's layer4 at 28²: cropped
+  { x: [2, 2, 2, 2], w: [3, 2, 5, 5], s: [2, 2], p: [2, 2, 2, 2] }, // cropped, strided
+];
+
+for (const c of CHOICE_CONVS) {
+  Deno.test(`conv dX / dW by every tunable formulation = default rules: x ${c.x} w ${c.w} s ${c.s} p ${c.p}`, async () => {
+    const rng = new Rng(`choice:${c.x}:${c.w}`);
+    const xs = Float32Array.from({ length: c.x.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const ws = Float32Array.from({ length: c.w.reduce((a, b) => a * b, 1) }, () => rng.normal());
+    const run = async (choice: ConvChoice, convCrop?: boolean) => {
+      const g = new Graph();
+      const x = g.input("x", "float32", c.x), w = g.input("w", "float32", c.w);
+      const y = g.op.Conv(x, w, undefined, { strides: c.s, pads: c.p });
+      const r = g.constant(
+        Float32Array.from({ length: y.shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)),
+        "float32",
+        y.shape,
+      );
+      const loss = g.op.ReduceSum(g.op.Mul(y, r), undefined, { keepdims: 0 });
+      const got = gradients(g, loss, [x, w], { convChoice: () => choice, convCrop });
+      g.output(got.get("x")!, "dx");
+      g.output(got.get("w")!, "dw");
+      const s = await createSession(g.toBytes(), { threads: 1 });
+      const out = await s.run({
+        x: new ort.Tensor("float32", xs, c.x),
+        w: new ort.Tensor("float32", ws, c.w),
+      });
+      await s.release();
+      return { dx: out.dx.data as Float32Array, dw: out.dw.data as Float32Array };
+    };
+    const ref = await run({});
+    // the kernel cropped to the taps that meet pixels (default) = the full kernel
+    const full = await run({}, false);
+    for (const k of ["dx", "dw"] as const) {
+      for (let i = 0; i < ref[k].length; i++) {
+        assert.ok(Math.abs(full[k][i] - ref[k][i]) < 1e-4 * (1 + Math.abs(ref[k][i])), `uncropped ${k} ${i}`);
+      }
+    }
+    const sig = { x: c.x, w: c.w, s: c.s, p: c.p, dtype: "float32" };
+    const cands = convCandidates(sig);
+    for (const dx of cands.dx) {
+      for (const dw of cands.dw) {
+        const got = await run({ dx, dw });
+        for (const k of ["dx", "dw"] as const) {
+          for (let i = 0; i < ref[k].length; i++) {
+            const what = `${dx}/${dw} ${k} element ${i}: ${got[k][i]} vs ${ref[k][i]}`;
+            assert.ok(Math.abs(got[k][i] - ref[k][i]) < 1e-4 * (1 + Math.abs(ref[k][i])), what);
+          }
+        }
       }
     }
   });

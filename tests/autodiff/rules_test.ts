@@ -46,6 +46,11 @@ const convCases: [string, number[], number[], OpAttrs["Conv"], boolean?][] = [
   ["3x3 asymmetric pads", [2, 2, 6, 7], [3, 2, 3, 3], { pads: [0, 1, 2, 0] }],
   ["3x3 s2 asymmetric pads", [2, 2, 8, 7], [3, 2, 3, 3], { strides: [2, 2], pads: [1, 0, 0, 2] }],
   ["3x3 stride (1,2)", [2, 2, 6, 7], [3, 2, 3, 3], { strides: [1, 2], pads: [1, 1, 1, 1] }],
+  // kernels cropped to the taps that meet pixels (conv.ts): maps smaller than the kernel's reach
+  ["3x3 p1 on a 1×1 map (centre tap only)", [2, 3, 1, 1], [4, 3, 3, 3], { pads: [1, 1, 1, 1] }, true],
+  ["7x7 p3 on a 2×2 map", [2, 2, 2, 2], [3, 2, 7, 7], { pads: [3, 3, 3, 3] }],
+  ["5x5 s2 p2 on a 2×2 map", [2, 2, 2, 2], [3, 2, 5, 5], { strides: [2, 2], pads: [2, 2, 2, 2] }],
+  ["3x3 asymmetric pads on a 1×3 map", [1, 2, 1, 3], [3, 2, 3, 3], { pads: [2, 1, 0, 1] }],
 ];
 
 for (const [name, xs, ws, attrs, bias] of convCases) {

@@ -176,14 +176,14 @@ Deno.test("outputs are renamed in place: no Identity unless ONNX needs one", asy
   assert.throws(() => g.output(z, "relu_out"), /already/);
 });
 
-Deno.test("constants are shared and take shape and dtype in either order", () => {
+Deno.test("constants are shared; dtype and shape come from the arguments or the data", () => {
   const g = new Graph();
   const a = g.constant([1, 2, 3], "int64"), b = g.constant([1, 2, 3], "int64");
   assert.equal(a, b);
   assert.notEqual(g.constant([1, 2, 3]), a);
-  const c = g.constant(new Float32Array([0.4]), [], "float32");
+  const c = g.constant(new Float32Array([0.4]), "float32", []);
   assert.deepEqual([c.dtype, c.shape], ["float32", []]);
-  const d = g.constant(new Float64Array(6), [2, 3]);
+  const d = g.constant(new Float64Array(6), undefined, [2, 3]);
   assert.deepEqual([d.dtype, d.shape], ["float64", [2, 3]]);
 });
 

@@ -10,7 +10,11 @@
  * - dW: im2col by a grouped identity Conv (one-hot kernels, group = C; 1×1 unpadded: the strided-sliced X
  *   itself), then, where M ≤ Ho·Wo, a batched MatMul(dY_n, cols_nᵀ) summed over the batch, in chunks of the
  *   batch (and, for large images, bands of output rows) that bound the im2col buffer; else (small late feature maps) one Gemm over transposed dY and cols.
+ * - dW, alternatively ("conv"): a Conv of the batch-transposed X by the batch-transposed dY (kernel Ho×Wo,
+ *   dilated by the stride); measured faster than im2col at small late feature maps (lib/train/tune.ts).
  * - dB: ReduceSum over N, H, W.
+ * Where `GradOptions.convChoice` returns a choice for a conv's shape signature, it overrides the dX / dW
+ * formulation picked above (all are equal within float rounding: tests/autodiff/formulations_test.ts).
  * @module
  */
 import type { Graph } from "../../graph/graph.ts";
@@ -116,20 +120,43 @@ function channelsFirst(g: Graph, t: Value): Value {
   return g.op.Reshape(moved, [c, n * h * w]);
 }
 
-export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [dy], needs, options }) => {
+/** Zeros of `t`'s dtype around `t` along `axis`: `before` in front, `after` behind. */
+function padZeros(g: Graph, t: Value, axis: number, before: number, after: number): Value {
+  const zeros = (len: number) =>
+    g.op.ConstantOfShape(t.shape.map((d, a) => (a === axis ? len : d)), {
+      value: { dtype: t.dtype, data: [0] },
+    });
+  const parts = [...(before > 0 ? [zeros(before)] : []), t, ...(after > 0 ? [zeros(after)] : [])];
+  return parts.length > 1 ? g.op.Concat(parts, { axis }) : t;
+}
+
+export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w0, b], dy: [dy], needs, options }) => {
   if (!dy) return [];
   if ((attrs.group ?? 1) !== 1) {
     throw unsupported(node, `gradient does not support attribute 'group' = ${attrs.group}`);
   }
-  const { k, s, p } = window2d(node, x!, w!.shape.slice(2), attrs);
-  const [n, c, h, wd] = x!.shape, m = w!.shape[0];
+  const win = window2d(node, x!, w0!.shape.slice(2), attrs), s = win.s;
+  const [n, c, h, wd] = x!.shape, m = w0!.shape[0];
   const [, , ho, wo] = dy.shape;
+  // Kernel taps that meet only padding, in every window, contribute nothing (ResNet-50's 3×3 convs on its
+  // 1×1 maps at 28²: only the centre tap meets a pixel): the backward uses the cropped kernel and pads, which
+  // keep Ho × Wo, and the weight gradient of the cropped-off taps is 0.
+  const lo = [0, 1].map((a) => Math.max(0, win.p[a] - s[a] * ((a ? wo : ho) - 1)));
+  const hi = [0, 1].map((a) => Math.min(win.k[a], win.p[a] + (a ? wd : h)));
+  const cropped = options.convCrop !== false &&
+    (lo[0] > 0 || lo[1] > 0 || hi[0] < win.k[0] || hi[1] < win.k[1]) && hi[0] > lo[0] &&
+    hi[1] > lo[1];
+  const k = cropped ? [hi[0] - lo[0], hi[1] - lo[1]] : win.k;
+  const p = cropped
+    ? [win.p[0] - lo[0], win.p[1] - lo[1], win.p[2] - (win.k[0] - hi[0]), win.p[3] - (win.k[1] - hi[1])]
+    : win.p;
+  const w = cropped ? g.op.Slice(w0!, lo, hi, [2, 3]) : w0!;
   const dt = x!.dtype as "float32" | "float64";
   const unpadded = p.every((v) => v === 0);
   const pointwise = k[0] === 1 && k[1] === 1 && unpadded;
   const unit = s[0] === 1 && s[1] === 1;
   const flipOk = unit && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
-  const choice = options.convChoice?.({ x: x!.shape, w: w!.shape, s, p, dtype: dt }) ?? {};
+  const choice = options.convChoice?.({ x: x!.shape, w: w.shape, s, p, dtype: dt }) ?? {};
   const dxForm = choice.dx ?? (pointwise && unit ? "matmul" : flipOk ? "conv" : "transpose");
   if ((dxForm === "matmul" && !(pointwise && unit)) || (dxForm === "conv" && !flipOk)) {
     throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
@@ -137,10 +164,10 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
   let dx: Value | undefined, dw: Value | undefined, db: Value | undefined;
   if (needs[0]) {
     if (dxForm === "matmul") {
-      const wt = g.op.Transpose(g.op.Reshape(w!, [m, c]), { perm: [1, 0] });
+      const wt = g.op.Transpose(g.op.Reshape(w, [m, c]), { perm: [1, 0] });
       dx = g.op.Reshape(g.op.MatMul(wt, g.op.Reshape(dy, [n, m, ho * wo])), [n, c, h, wd]);
     } else if (dxForm === "conv") {
-      dx = g.op.Conv(dy, flippedTranspose(g, w!, dt), undefined, {
+      dx = g.op.Conv(dy, flippedTranspose(g, w, dt), undefined, {
         pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
       });
     } else {
@@ -148,7 +175,7 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
         h - (s[0] * (ho - 1) + k[0] - p[0] - p[2]),
         wd - (s[1] * (wo - 1) + k[1] - p[1] - p[3]),
       ];
-      dx = g.op.ConvTranspose(dy, w!, undefined, { strides: s, pads: p, output_padding: outPad });
+      dx = g.op.ConvTranspose(dy, w, undefined, { strides: s, pads: p, output_padding: outPad });
     }
   }
   if (needs[1]) {
@@ -168,7 +195,21 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
         : g.op.Slice(xs, [0, 0], [(rows - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
     };
     const dwForm = choice.dw ?? (m <= hw && options.convWeight !== "gemm" ? "batched" : "gemm");
-    if (dwForm === "batched") {
+    if (dwForm === "conv") {
+      // dW[m, c, i, j] = Σ_n Σ_yx Xpad[n, c, i + s·y, j + s·x] dY[n, m, y, x]: a Conv of X with the batch as
+      // channels ([C, N, H, W]) by dY as the kernel ([M, N, Ho, Wo], dilated by the stride). No im2col
+      // tensor in the graph; where the feature map is small the Conv's own im2col is too.
+      const out = g.op.Conv(
+        g.op.Transpose(x!, { perm: [1, 0, 2, 3] }),
+        g.op.Transpose(dy, { perm: [1, 0, 2, 3] }),
+        undefined,
+        { pads: [...p], dilations: [...s] },
+      );
+      // [C, M, kh', kw'], kh' ≥ kh: rows past kh are window offsets no output reached
+      const [, , oh, ow] = out.shape;
+      const cut = oh > k[0] || ow > k[1] ? g.op.Slice(out, [0, 0], [k[0], k[1]], [2, 3]) : out;
+      dw = g.op.Transpose(cut, { perm: [1, 0, 2, 3] });
+    } else if (dwForm === "batched") {
       // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
       // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks so
       // that an im2col buffer stays under the limit; where one sample's columns exceed it (large images: 542
@@ -207,11 +248,14 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w, b], dy: [
         }
       }
       const sum = sumAll(g, parts, options);
-      dw = g.op.Reshape(sum, w!.shape);
+      dw = g.op.Reshape(sum, w.shape);
     } else {
       const cols = channelsFirst(g, colsOf(x!));
-      dw = g.op.Reshape(g.op.Gemm(channelsFirst(g, dy), cols, undefined, { transB: 1 }), w!.shape);
+      dw = g.op.Reshape(g.op.Gemm(channelsFirst(g, dy), cols, undefined, { transB: 1 }), w.shape);
     }
+  }
+  if (dw && cropped) {
+    dw = padZeros(g, padZeros(g, dw, 2, lo[0], win.k[0] - hi[0]), 3, lo[1], win.k[1] - hi[1]);
   }
   if (needs[2] && b) db = g.op.ReduceSum(dy, [0, 2, 3], { keepdims: 0 });
   return [dx, dw, db];

@@ -1,0 +1,164 @@
+// The conv formulation tuner: candidates per shape, the on-disk cache, the run folder's recorded choices, and
+// seeded training staying bit-identical under one table (and resuming with it).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { getModel, paramSpecs } from "../../lib/models/registry.ts";
+import { randomInit } from "../../lib/models/init.ts";
+import type { ModelFn } from "../../lib/train/step.ts";
+import { Trainer } from "../../lib/train/trainer.ts";
+import { runTraining } from "../../lib/train/mod.ts";
+import {
+  convCandidates,
+  type ConvChoices,
+  convKey,
+  convSignatures,
+  type ConvTuneFile,
+  RUN_CHOICES_FILE,
+  runConvChoices,
+  tuneContext,
+  tuneConvs,
+} from "../../lib/train/tune.ts";
+import { Rng } from "../../lib/util/random.ts";
+
+const SIZE = 16, BATCH = 4;
+const def = getModel("cbr-small");
+const model: ModelFn = (net, x) => def.build(net, x, { classes: 5 });
+const specs = paramSpecs("cbr-small", { classes: 5, inputSize: SIZE });
+
+Deno.test("tune: candidates start with the default rule's and fit the shape", () => {
+  const sig = (x: number[], w: number[], s = [1, 1], p = [0, 0, 0, 0]) => ({ x, w, s, p, dtype: "float32" });
+  const pw = convCandidates(sig([2, 8, 6, 6], [4, 8, 1, 1]));
+  assert.deepEqual(pw.dx, ["matmul", "conv", "transpose"]);
+  assert.equal(pw.dw[0], "batched"); // M 4 ≤ 36 output pixels
+  const strided = convCandidates(sig([2, 8, 9, 9], [16, 8, 3, 3], [2, 2], [1, 1, 1, 1]));
+  assert.deepEqual(strided.dx, ["transpose"]);
+  assert.equal(strided.dw[0], "batched"); // M 16 ≤ 5×5 output pixels
+  const late = convCandidates(sig([64, 128, 4, 4], [256, 128, 7, 7], [1, 1], [3, 3, 3, 3]));
+  assert.deepEqual(late.dx, ["conv", "transpose"]);
+  assert.deepEqual(late.dw, ["gemm", "batched", "conv"]);
+  // the "conv" dW's window buffer of one channel would exceed 64 MiB at 587², batch 8
+  const big = convCandidates(sig([8, 32, 587, 587], [64, 32, 7, 7], [1, 1], [3, 3, 3, 3]));
+  assert.ok(!big.dw.includes("conv"));
+});
+
+Deno.test("tune: the cache answers a second call without measuring, per thread count", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "tune.json"), shape = { batch: BATCH, size: SIZE };
+    const keys = convSignatures(model, shape).map(convKey);
+    assert.equal(keys.length, 4);
+    const first = await tuneConvs(model, shape, path, { threads: 1, rounds: 1 });
+    assert.deepEqual(Object.keys(first), keys);
+    // a choice written into the cache comes back as is: the second call read it rather than measured
+    const file = JSON.parse(await Deno.readTextFile(path)) as ConvTuneFile;
+    const ctx = tuneContext({ threads: 1 });
+    file.contexts[ctx][keys[1]].choice = { dx: "transpose", dw: "conv" };
+    await Deno.writeTextFile(path, JSON.stringify(file));
+    const second = await tuneConvs(model, shape, path, { threads: 1, rounds: 1 });
+    assert.deepEqual(second[keys[1]], { dx: "transpose", dw: "conv" });
+    // another thread count is another context
+    await tuneConvs(model, { batch: 2, size: 8 }, path, { threads: 2, rounds: 1 });
+    const after = JSON.parse(await Deno.readTextFile(path)) as ConvTuneFile;
+    assert.deepEqual(Object.keys(after.contexts).sort(), [ctx, tuneContext({ threads: 2 })].sort());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tune: a run folder's recorded choices win over a new measurement", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const shape = { batch: BATCH, size: SIZE };
+    const keys = convSignatures(model, shape).map(convKey);
+    const recorded: ConvChoices = Object.fromEntries(keys.map((k) => [k, { dx: "transpose", dw: "conv" }]));
+    await Deno.writeTextFile(join(dir, RUN_CHOICES_FILE), JSON.stringify({ choices: recorded }));
+    assert.deepEqual(await runConvChoices(dir, model, shape, { threads: 2 }), recorded);
+    const fresh = join(dir, "fresh");
+    await Deno.mkdir(fresh);
+    const measured = await runConvChoices(fresh, model, shape, { threads: 1, rounds: 1 });
+    const onDisk = JSON.parse(await Deno.readTextFile(join(fresh, RUN_CHOICES_FILE)));
+    assert.deepEqual(onDisk.choices, measured);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function train(choices: ConvChoices | undefined, steps: number) {
+  const state = randomInit(specs, 3);
+  const t = await Trainer.create(model, state, {
+    batch: BATCH,
+    size: SIZE,
+    threads: 1,
+    convChoices: choices,
+  });
+  const rng = new Rng("tune:batches");
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const x = Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => rng.normal());
+    const y = Int32Array.from({ length: BATCH }, (_, i) => (i + s) % 5);
+    losses.push((await t.step(x, y)).loss);
+  }
+  await t.release();
+  return { losses, w: state.get("block2.conv.weight")!.data as Float32Array };
+}
+
+Deno.test("tune: training under one table is bit-identical on rerun and close to the fixed rules", async () => {
+  const keys = convSignatures(model, { batch: BATCH, size: SIZE }).map(convKey);
+  const other: ConvChoices = Object.fromEntries(keys.map((k) => [k, { dx: "transpose", dw: "conv" }]));
+  const a = await train(other, 3), b = await train(other, 3), ref = await train(undefined, 3);
+  assert.deepEqual(a.losses, b.losses);
+  assert.deepEqual(a.w, b.w);
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(a.losses[i] - ref.losses[i]) < 1e-4, `step ${i} loss`);
+  for (let i = 0; i < a.w.length; i++) assert.ok(Math.abs(a.w[i] - ref.w[i]) < 1e-4, `weight ${i}`);
+});
+
+Deno.test("tune: a run with tuned convs resumed from its checkpoint ends as the uninterrupted run", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const go = (dir: string, epochs: number) =>
+      runTraining({
+        dir,
+        model,
+        init: () => Promise.resolve(randomInit(specs, 1)),
+        epochs,
+        batch: BATCH,
+        size: SIZE,
+        lr: 1e-3,
+        seed: 1,
+        threads: 1,
+        tuneConvs: true,
+        tuneCache: join(root, "shared.json"),
+        trainBatches: async function* (epoch) {
+          const rng = new Rng(`train:${epoch}`);
+          for (let s = 0; s < 2; s++) {
+            const y = Int32Array.from({ length: BATCH }, (_, i) => (i + s) % 5);
+            const x = Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => rng.normal());
+            yield { x, y, n: BATCH };
+          }
+        },
+        stepsPerEpoch: 2,
+        testBatches: async function* () {
+          const rng = new Rng("test");
+          const y = Int32Array.from({ length: BATCH }, (_, i) => i % 5);
+          yield {
+            x: Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => rng.normal()),
+            y,
+            n: BATCH,
+          };
+        },
+        log: () => {},
+      });
+    const whole = join(root, "whole"), split = join(root, "split");
+    await go(whole, 2);
+    await go(split, 1);
+    await Deno.remove(join(split, "done.json"));
+    await go(split, 2);
+    const wa = await Deno.readFile(join(whole, "weights.safetensors"));
+    const wb = await Deno.readFile(join(split, "weights.safetensors"));
+    assert.deepEqual(wa, wb);
+    const ca = JSON.parse(await Deno.readTextFile(join(whole, RUN_CHOICES_FILE)));
+    assert.equal(Object.keys(ca.choices).length, 4);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
