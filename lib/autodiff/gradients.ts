@@ -112,6 +112,10 @@ export function gradients(
       x: n.inputs,
       y: n.outputs,
       dy,
+      get dout(): Value {
+        if (!dy[0]) throw new TypeError(`${n.op} node '${n.name}': its first output has no gradient`);
+        return dy[0];
+      },
       needs,
       options,
     };

@@ -20,7 +20,16 @@ export interface GradContext<K extends OpKind> {
   readonly y: readonly (Value | undefined)[];
   /** Gradient of the loss w.r.t. each output; undefined where none flows (zero). */
   readonly dy: readonly (Value | undefined)[];
-  /** needs[i]: input i lies on a path from a requested variable, so its gradient must be returned. */
+  /**
+   * The gradient of the first output. The traversal calls a rule only when some output has a gradient, so
+   * for a single-output op this is always there (a multi-output op reads `dy`; reading `dout` where output 0
+   * has none is an error naming the node).
+   */
+  readonly dout: Value;
+  /**
+   * needs[i]: input i lies on a path from a requested variable, so its gradient must be returned. A rule runs
+   * only when some input needs one: for an op with one float input, needs[0] is always true.
+   */
   readonly needs: readonly boolean[];
   /** Choices between equivalent formulations (for execution providers that lack an op). */
   readonly options: GradOptions;

@@ -245,6 +245,7 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
       device: o.device,
       grad: trainGraphOptionsFor(o.device).grad,
       cache: o.tuneCache,
+      resuming: await exists(join(o.dir, "checkpoint.safetensors")),
     })
     : o.convChoices;
   const trainer = await Trainer.create(o.model, state, { ...o, convChoices });

@@ -131,6 +131,7 @@ export function convGradGraph(
     x: [x, w],
     y: [y],
     dy: [r],
+    dout: r,
     needs: [wrt === "x", wrt === "w"],
     options: { ...grad, convChoice: () => choice },
   });
@@ -240,13 +241,14 @@ export const RUN_CHOICES_FILE = "conv_choices.json";
  * The conv choices of the run in folder `dir`: those recorded in `dir`/conv_choices.json when it exists (a
  * resumed run keeps its first session's choices, whatever the machine measures now, so that it stays
  * bit-identical to an uninterrupted run), else measured ({@linkcode tuneConvs}, through the shared cache
- * `cache` when given) and recorded there atomically.
+ * `cache` when given) and recorded there atomically. `resuming` (a checkpoint exists but no recorded choices:
+ * the run began with the fixed rules) records and returns no choices, which keeps the fixed rules.
  */
 export async function runConvChoices(
   dir: string,
   model: ModelFn,
   shape: GraphShape,
-  opts: TuneOptions & { cache?: string } = {},
+  opts: TuneOptions & { cache?: string; resuming?: boolean } = {},
 ): Promise<ConvChoices> {
   const path = join(dir, RUN_CHOICES_FILE);
   if (await exists(path)) {
@@ -256,7 +258,8 @@ export async function runConvChoices(
     }
     return got.choices;
   }
-  const choices = await tuneConvs(model, shape, opts.cache, opts);
+  // a run begun without measured choices resumes with the fixed rules it started with
+  const choices = opts.resuming ? {} : await tuneConvs(model, shape, opts.cache, opts);
   await writeJsonAtomic(path, { context: tuneContext(opts), choices });
   return choices;
 }

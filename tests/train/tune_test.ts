@@ -78,6 +78,11 @@ Deno.test("tune: a run folder's recorded choices win over a new measurement", as
     const measured = await runConvChoices(fresh, model, shape, { threads: 1, rounds: 1 });
     const onDisk = JSON.parse(await Deno.readTextFile(join(fresh, RUN_CHOICES_FILE)));
     assert.deepEqual(onDisk.choices, measured);
+    // a run that began without the tuner (checkpoint, no recorded choices) keeps the fixed rules
+    const old = join(dir, "old");
+    await Deno.mkdir(old);
+    assert.deepEqual(await runConvChoices(old, model, shape, { resuming: true }), {});
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(old, RUN_CHOICES_FILE))).choices, {});
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,8 +6,7 @@
 import type { Value } from "../../graph/types.ts";
 import { type GradRule, reduceToShape, scalar } from "../rule.ts";
 
-export const gemmRule: GradRule<"Gemm"> = ({ g, attrs, x: [a, b, c], dy: [dy], needs }) => {
-  if (!dy) return [];
+export const gemmRule: GradRule<"Gemm"> = ({ g, attrs, x: [a, b, c], dout: dy, needs }) => {
   const alpha = attrs.alpha ?? 1, beta = attrs.beta ?? 1;
   const tA = attrs.transA ?? 0, tB = attrs.transB ?? 0;
   const al = alpha === 1 ? {} : { alpha };
@@ -34,8 +33,7 @@ function swapLast(g: Parameters<GradRule<"MatMul">>[0]["g"], v: Value): Value {
   return g.op.Transpose(v, { perm: [...Array(r - 2).keys(), r - 1, r - 2] });
 }
 
-export const matMulRule: GradRule<"MatMul"> = ({ g, x: [a, b], dy: [dy], needs }) => {
-  if (!dy) return [];
+export const matMulRule: GradRule<"MatMul"> = ({ g, x: [a, b], dout: dy, needs }) => {
   return [
     needs[0] ? reduceToShape(g, g.op.MatMul(dy, swapLast(g, b!)), a!.shape) : undefined,
     needs[1] ? reduceToShape(g, g.op.MatMul(swapLast(g, a!), dy), b!.shape) : undefined,

@@ -13,20 +13,19 @@ function logSoftmaxBackward(g: Graph, y: Value, dy: Value, axis: number): Value 
   return g.op.Sub(dy, g.op.Mul(g.op.Exp(y), g.op.ReduceSum(dy, [axis], { keepdims: 1 })));
 }
 
-export const softmaxRule: GradRule<"Softmax"> = ({ g, attrs, y: [y], dy: [dy], needs }) => {
-  if (!dy || !needs[0]) return [];
+export const softmaxRule: GradRule<"Softmax"> = ({ g, attrs, y: [y], dout: dy }) => {
   const axis = attrs.axis ?? -1;
   const inner = g.op.ReduceSum(g.op.Mul(dy, y!), [axis], { keepdims: 1 });
   return [g.op.Mul(y!, g.op.Sub(dy, inner))];
 };
 
-export const logSoftmaxRule: GradRule<"LogSoftmax"> = ({ g, attrs, y: [y], dy: [dy], needs }) =>
-  dy && needs[0] ? [logSoftmaxBackward(g, y!, dy, attrs.axis ?? -1)] : [];
+export const logSoftmaxRule: GradRule<"LogSoftmax"> = ({ g, attrs, y: [y], dout: dy }) => [
+  logSoftmaxBackward(g, y!, dy, attrs.axis ?? -1),
+];
 
 export const softmaxCrossEntropyRule: GradRule<"SoftmaxCrossEntropyLoss"> = (
-  { g, node, attrs, x: [scores, labels], y, dy: [dloss, dlogp], needs },
+  { g, node, attrs, x: [scores, labels], y, dy: [dloss, dlogp] },
 ) => {
-  if (!needs[0] || (!dloss && !dlogp)) return [];
   const [n, c] = scores!.shape;
   const parts: Value[] = [];
   if (dloss) {

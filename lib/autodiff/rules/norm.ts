@@ -15,9 +15,8 @@ import { type GradRule, NO_GRADIENT, perChannel, scalar } from "../rule.ts";
 const needDotOf = (needs: readonly boolean[]) => needs[1] || needs[4];
 
 export const batchNormRule: GradRule<"BatchNormalization"> = (
-  { g, node, attrs, x: [x, scale, , mean, variance], dy: [dy], needs },
+  { g, node, attrs, x: [x, scale, , mean, variance], dout: dy, needs },
 ) => {
-  if (!dy) return [];
   const eps = attrs.epsilon ?? 1e-5;
   const rank = x!.shape.length, c = x!.shape[1];
   const axes = x!.shape.map((_, i) => i).filter((i) => i !== 1);

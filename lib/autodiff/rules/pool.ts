@@ -17,9 +17,8 @@ import type { Value } from "../../graph/types.ts";
 import { type GradRule, unsupported, window2d } from "../rule.ts";
 
 export const maxPoolRule: GradRule<"MaxPool"> = (
-  { g, node, attrs, x: [x], y: [y], dy: [dy], needs, options },
+  { g, node, attrs, x: [x], y: [y], dout: dy, options },
 ) => {
-  if (!dy || !needs[0]) return [];
   const win = window2d(node, x!, attrs.kernel_shape, attrs);
   if (attrs.storage_order) throw unsupported(node, "gradient does not support attribute 'storage_order' = 1");
   if (options.maxPool === "windows") return [maxPoolWindows(g, x!, y!, dy, win)];
@@ -109,8 +108,7 @@ function divisors(
   return div;
 }
 
-export const averagePoolRule: GradRule<"AveragePool"> = ({ g, node, attrs, x: [x], dy: [dy], needs }) => {
-  if (!dy || !needs[0]) return [];
+export const averagePoolRule: GradRule<"AveragePool"> = ({ g, node, attrs, x: [x], dout: dy }) => {
   const { k, s, p } = window2d(node, x!, attrs.kernel_shape, attrs);
   const [, c, h, w] = x!.shape;
   const [, , ho, wo] = dy.shape;
@@ -151,8 +149,7 @@ export const averagePoolRule: GradRule<"AveragePool"> = ({ g, node, attrs, x: [x
   })];
 };
 
-export const globalAveragePoolRule: GradRule<"GlobalAveragePool"> = ({ g, x: [x], dy: [dy], needs }) => {
-  if (!dy || !needs[0]) return [];
+export const globalAveragePoolRule: GradRule<"GlobalAveragePool"> = ({ g, x: [x], dout: dy }) => {
   const area = numel(x!.shape.slice(2));
   return [g.op.Expand(g.op.Mul(dy, g.constant(1 / area, x!.dtype)), x!.shape)];
 };

@@ -18,19 +18,16 @@ function kept(g: Graph, dy: Value, x: Value, axes: readonly number[] | undefined
   return dy.shape.length === s.length ? dy : g.op.Reshape(dy, s);
 }
 
-export const reduceMeanRule: GradRule<"ReduceMean"> = ({ g, attrs, x: [x], dy: [dy], needs }) => {
-  if (!dy || !needs[0]) return [];
+export const reduceMeanRule: GradRule<"ReduceMean"> = ({ g, attrs, x: [x], dout: dy }) => {
   const count = x!.shape.reduce((a, b) => a * b, 1) / dy.shape.reduce((a, b) => a * b, 1);
   return [g.op.Expand(g.op.Mul(kept(g, dy, x!, attrs.axes), scalar(g, 1 / count, dy)), x!.shape)];
 };
 
-export const reduceSumRule: GradRule<"ReduceSum"> = ({ g, x: [x, axesV], dy: [dy], needs }) => {
-  if (!dy || !needs[0]) return [];
+export const reduceSumRule: GradRule<"ReduceSum"> = ({ g, x: [x, axesV], dout: dy }) => {
   const axes = axesV ? Array.from(g.constantData(axesV) as BigInt64Array, Number) : undefined;
   return [g.op.Expand(kept(g, dy, x!, axes), x!.shape)];
 };
 
-export const reduceSumSquareRule: GradRule<"ReduceSumSquare"> = ({ g, attrs, x: [x], dy: [dy], needs }) => {
-  if (!dy || !needs[0]) return [];
+export const reduceSumSquareRule: GradRule<"ReduceSumSquare"> = ({ g, attrs, x: [x], dout: dy }) => {
   return [g.op.Mul(x!, g.op.Mul(kept(g, dy, x!, attrs.axes), scalar(g, 2, dy)))];
 };
