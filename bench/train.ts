@@ -110,7 +110,9 @@ async function child(name: string): Promise<void> {
     build_s: buildS,
     session_s: sessionS,
     tune_s: tuneS,
-    choices: convChoices ? Object.values(convChoices).map((c) => `${c.dx}/${c.dw}`).join(" ") : "default",
+    choices: convChoices
+      ? Object.values(convChoices).map((c) => `${c.dx ?? "-"}/${c.dw}`).join(" ")
+      : "default",
     all_ms: times.map((v) => Math.round(v)),
     cpu_ms: median(cpu),
   };

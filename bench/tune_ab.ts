@@ -36,7 +36,7 @@ await Deno.mkdir(values.tune!.replace(/[^/]*$/, "") || ".", { recursive: true })
 const choices = await tuneConvs(model, { batch, size }, values.tune, { threads });
 console.log(
   `${name} ${batch}×${size}²: ${
-    Object.entries(choices).map(([k, c]) => `${k} → ${c.dx}/${c.dw}`).join("; ")
+    Object.entries(choices).map(([k, c]) => `${k} → ${c.dx ?? "-"}/${c.dw}`).join("; ")
   }`,
 );
 const specs = paramSpecs(name, { ...mopts, inputSize: size });

@@ -85,6 +85,8 @@ export interface ConvSignature {
   p: readonly number[];
   /** element type */
   dtype: string;
+  /** false where the conv's input needs no gradient (the first conv: dX is not built); not part of its key */
+  needsDx?: boolean;
 }
 
 /**

@@ -19,6 +19,9 @@ import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
 /** Largest per-channel window buffer of the "conv" dW formulation that the tuner offers it for. */
 const DW_CONV_BYTES = 64 * 2 ** 20;
 
+/** Time one conv part's timing rounds may take, roughly (ms): fewer rounds where one run is slow. */
+const TUNE_BUDGET_MS = 10_000;
+
 /** Measured choices: conv signature key ({@linkcode convKey}) → formulation. */
 export type ConvChoices = Record<string, ConvChoice>;
 
@@ -54,7 +57,9 @@ export function convSignatures(model: ModelFn, shape: GraphShape, grad: GradOpti
     grad: {
       ...grad,
       convChoice: (sig) => {
-        seen.set(convKey(sig), sig);
+        // a shape seen both with and without a needed dX keeps the one that needs it
+        const key = convKey(sig), prev = seen.get(key);
+        if (!prev || prev.needsDx === false) seen.set(key, sig);
         return undefined;
       },
     },
@@ -155,6 +160,7 @@ export async function timeConv(
   const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
   for (const part of ["dx", "dw"] as const) {
     const forms = cands[part];
+    if (part === "dx" && sig.needsDx === false) continue; // nothing to choose: dX is never built
     if (forms.length < 2) {
       choice[part] = forms[0] as never;
       continue;
@@ -172,14 +178,18 @@ export async function timeConv(
     }
     try {
       const times: number[][] = forms.map(() => []);
-      for (let r = 0; r <= rounds; r++) {
+      let last = rounds, warm = 0;
+      for (let r = 0; r <= last; r++) {
         // alternate the order round by round so that a load change hits every candidate alike
         const order = forms.map((_, i) => (r % 2 ? forms.length - 1 - i : i));
         for (const i of order) {
           const t = performance.now();
           await sessions[i].run(feeds);
           if (r > 0) times[i].push(performance.now() - t);
+          else warm += performance.now() - t;
         }
+        // large images: about 10 s per conv part, but at least 2 timed rounds (or `rounds` if fewer)
+        if (r === 0) last = Math.min(rounds, Math.max(2, Math.floor(TUNE_BUDGET_MS / warm)));
       }
       let best = 0;
       forms.forEach((f, i) => {

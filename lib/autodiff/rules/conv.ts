@@ -156,7 +156,7 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w0, b], dy: 
   const pointwise = k[0] === 1 && k[1] === 1 && unpadded;
   const unit = s[0] === 1 && s[1] === 1;
   const flipOk = unit && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
-  const choice = options.convChoice?.({ x: x!.shape, w: w.shape, s, p, dtype: dt }) ?? {};
+  const choice = options.convChoice?.({ x: x!.shape, w: w.shape, s, p, dtype: dt, needsDx: needs[0] }) ?? {};
   const dxForm = choice.dx ?? (pointwise && unit ? "matmul" : flipOk ? "conv" : "transpose");
   if ((dxForm === "matmul" && !(pointwise && unit)) || (dxForm === "conv" && !flipOk)) {
     throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
