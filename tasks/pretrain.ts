@@ -3,25 +3,16 @@
  * `deno task reproduce`; `--help` lists them.
  * @module
  */
-import { resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
 import { pretrainStep } from "../lib/study/pipeline.ts";
-import { preflight } from "../lib/study/preflight.ts";
-import { exitCode } from "../lib/util/cli.ts";
+import { studyStepMain } from "../lib/study/step_task.ts";
 import { stopOnSignals } from "../lib/util/lock.ts";
 
-/** Runs the pretrain task on `argv`; returns the process exit code. */
-export function main(argv: string[]): Promise<number> {
-  return exitCode("pretrain", async () => {
-    if (argv.includes("--help") || argv.includes("-h")) {
-      console.log(`Usage: deno task pretrain [flags]\n\n${STUDY_USAGE}`);
-      return;
-    }
-    const config = resolveConfig(argv);
-    // what this step's permissions let it check, before it does any work
-    await preflight(config, ["source", "device"]);
-    await pretrainStep(config);
-  });
-}
+/** Runs the pretrain task on `argv`, checking first what its permissions allow; resolves to the exit code. */
+export const main: (argv: string[]) => Promise<number> = studyStepMain(
+  "pretrain",
+  ["source", "device"],
+  pretrainStep,
+);
 
 if (import.meta.main) {
   // SIGTERM (scancel, a stopped reproduce) and SIGINT release the locks and exit; finished work stays

@@ -56,6 +56,11 @@ export interface GradOptions {
    */
   sum?: "sum" | "add";
   /**
+   * Largest stack of window slices the "windows" MaxPool backward builds at once, in bytes (default 1 GiB):
+   * the batch is split to stay under it (a WebGPU adapter's buffer limit).
+   */
+  windowChunkBytes?: number;
+  /**
    * Largest im2col buffer a conv weight gradient materialises at once, in bytes (default 64 MiB): the batch,
    * then a sample's output rows, are split to stay under it.
    */

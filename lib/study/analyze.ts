@@ -47,16 +47,6 @@ import type { BestEpoch } from "../train/fit.ts";
 import { errorMessage } from "../util/errors.ts";
 
 export { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis };
-// the similarity preparation lives in lib/similarity; re-exported for the callers that found it here
-export {
-  ccaCap,
-  type LayerSimilarity,
-  layerSimilarity,
-  pcaScores,
-  type PreparedLayer,
-  preparedSimilarity,
-  prepareLayer,
-} from "../similarity/mod.ts";
 
 /** Options of {@linkcode analyzeStudy}. */
 export interface AnalyzeOptions {

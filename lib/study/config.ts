@@ -119,6 +119,11 @@ export interface StudyConfig {
   aucTarget: number;
   /** let a generic CSV list photos outside its own folder (absolute paths, `..`, links leading out) */
   allowOutsidePaths: boolean;
+  /**
+   * choose each conv's backward formulation by timing it on this machine (lib/train/tune.ts), once per conv
+   * shape, before training; off: the fixed rules
+   */
+  tuneConvs?: boolean;
   /** the part of the grid this process runs, or null for all of it */
   shard: Shard | null;
 }
@@ -317,7 +322,7 @@ const wholeOrNone = (min: number) => ({
 const models = (t: string, _c: unknown, flag: string) => list(flag, t).map((m) => modelName(flag, m));
 
 /** Every study flag, in usage order, which is also the order they apply in and are written back in. */
-const FLAGS: readonly { [K in keyof StudyConfig]: Flag<K> }[keyof StudyConfig][] = [
+const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig][] = [
   {
     flag: "preset",
     field: "preset",
@@ -475,6 +480,13 @@ const FLAGS: readonly { [K in keyof StudyConfig]: Flag<K> }[keyof StudyConfig][]
     flag: "allow-outside-paths",
     field: "allowOutsidePaths",
     help: "let a --format csv listing name photos outside its folder (refused by default)",
+    parse: () => true,
+    show: (v) => (v ? "" : null),
+  },
+  {
+    flag: "tune-convs",
+    field: "tuneConvs",
+    help: "time each conv's backward formulations first and train with the fastest",
     parse: () => true,
     show: (v) => (v ? "" : null),
   },

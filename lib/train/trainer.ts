@@ -221,7 +221,12 @@ export class Trainer {
     if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
     const grads = new Map<string, Float32Array>();
     for (const [p, o] of tg.gradOut) grads.set(p, out[o].data as Float32Array);
-    assertFiniteGradients(step, grads);
+    const sums = tg.gradSums ? out[tg.gradSums].data as Float32Array : undefined;
+    let i = 0;
+    for (const [p, gr] of grads) {
+      // a non-finite sum: a NaN or ±Infinity entry, or (rarely) finite entries whose sum overflowed
+      if (!sums || !Number.isFinite(sums[i++])) assertFiniteGradients(step, new Map([[p, gr]]));
+    }
     this.optimizer.step(this.#params, grads);
     for (const [b, o] of tg.bufferOut) {
       (this.state.get(b)!.data as Float32Array).set(out[o].data as Float32Array);

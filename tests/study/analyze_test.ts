@@ -2,14 +2,8 @@
 // interrupted, one never started); then the report from the analysis, and the two task CLIs.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  analysisPath,
-  analyzeStudy,
-  ccaCap,
-  layerSimilarity,
-  loadAnalysis,
-  pcaScores,
-} from "../../lib/study/analyze.ts";
+import { analysisPath, analyzeStudy, loadAnalysis } from "../../lib/study/analyze.ts";
+import { ccaCap, layerSimilarity, pcaScores } from "../../lib/similarity/mod.ts";
 import { resolveConfig, type StudyConfig } from "../../lib/study/config.ts";
 import { evaluatePredictions } from "../../lib/stats/mod.ts";
 import { linearCka, svcca } from "../../lib/similarity/mod.ts";

@@ -308,3 +308,12 @@ Deno.test("config: --allow-outside-paths is off by default, round-trips, and is 
   assert.equal(resolveConfig(configToArgs(c)).allowOutsidePaths, true);
   assert.equal(resolveConfig(configToArgs(resolveConfig([]))).allowOutsidePaths, false);
 });
+
+Deno.test("config: --tune-convs is off by default and round-trips", () => {
+  assert.ok(!resolveConfig([]).tuneConvs);
+  const c = resolveConfig(["--tune-convs"]);
+  assert.equal(c.tuneConvs, true);
+  assert.ok(configToArgs(c).includes("--tune-convs"));
+  assert.equal(resolveConfig(configToArgs(c)).tuneConvs, true);
+  assert.ok(!configToArgs(resolveConfig([])).includes("--tune-convs"));
+});

@@ -19,42 +19,13 @@
  */
 import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
-import { type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
+import { type ConvChoice, type GradOptions, type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
+import { cachedConst, oneHotWindows, padAxis, windowSlice, windowSpan } from "./window.ts";
 
 /** Largest im2col buffer the dW of one conv materialises at once, by default (GradOptions.dwChunkBytes). */
 const DW_CHUNK_BYTES = 64 * 2 ** 20;
 
-const constants = new WeakMap<Graph, Map<string, Value>>();
-
-/** A constant made once per graph and dtype (the rule runs once per conv; the kernels repeat). */
-function cachedConst(
-  g: Graph,
-  key: string,
-  dtype: "float32" | "float64",
-  shape: readonly number[],
-  fill: (data: Float32Array | Float64Array) => void,
-): Value {
-  let m = constants.get(g);
-  if (!m) constants.set(g, m = new Map());
-  const full = `${key}_${dtype}`;
-  let v = m.get(full);
-  if (!v) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const data = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-    fill(data);
-    v = g.initializer(g.freshName(full), dtype, shape, data);
-    m.set(full, v);
-  }
-  return v;
-}
-
-/** [C·kh·kw, 1, kh, kw] one-hot kernels: grouped Conv with them lays out each patch as im2col columns. */
-function im2colKernel(g: Graph, c: number, kh: number, kw: number, dtype: "float32" | "float64"): Value {
-  const kk = kh * kw;
-  return cachedConst(g, `im2col_${c}x${kh}x${kw}`, dtype, [c * kk, 1, kh, kw], (data) => {
-    for (let ch = 0; ch < c; ch++) for (let j = 0; j < kk; j++) data[(ch * kk + j) * kk + j] = 1;
-  });
-}
+type Float = "float32" | "float64";
 
 /**
  * W [M, C, kh, kw] → its spatially flipped transpose [C, M, kh, kw], the kernel of the stride-1 dX Conv. The
@@ -62,7 +33,7 @@ function im2colKernel(g: Graph, c: number, kh: number, kw: number, dtype: "float
  * negative steps, which onnxruntime's CPU kernel walks element by element: 13.1 → 4.6 ms for ResNet-50's
  * 512×512×3×3 kernel (bench/results/engine.md).
  */
-function flippedTranspose(g: Graph, w: Value, dtype: "float32" | "float64"): Value {
+function flippedTranspose(g: Graph, w: Value, dtype: Float): Value {
   const [m, c, kh, kw] = w.shape, kk = kh * kw;
   let flat = g.op.Reshape(w, [m, c, kk]);
   if (kk > 1) {
@@ -89,25 +60,11 @@ function im2colSlices(
   wo: number,
 ): Value {
   const [n, c] = x.shape;
-  let xp = x;
-  for (const ax of [2, 3] as const) {
-    const i = ax - 2, before = p[i], span = (ax === 2 ? ho - 1 : wo - 1) * s[i] + k[i];
-    const after = span - xp.shape[ax] - before;
-    const zeros = (len: number) =>
-      g.op.ConstantOfShape(xp.shape.map((d, a) => (a === ax ? len : d)), {
-        value: { dtype: x.dtype, data: [0] },
-      });
-    const parts: Value[] = [];
-    if (before > 0) parts.push(zeros(before));
-    parts.push(after < 0 ? g.op.Slice(xp, [0], [xp.shape[ax] + after], [ax]) : xp);
-    if (after > 0) parts.push(zeros(after));
-    xp = parts.length > 1 ? g.op.Concat(parts, { axis: ax }) : parts[0];
-  }
+  const span = windowSpan(g, x, k, s, p, [ho, wo]);
   const cols: Value[] = [];
   for (let i = 0; i < k[0]; i++) {
     for (let j = 0; j < k[1]; j++) {
-      const sl = g.op.Slice(xp, [i, j], [i + (ho - 1) * s[0] + 1, j + (wo - 1) * s[1] + 1], [2, 3], s);
-      cols.push(g.op.Reshape(sl, [n, c, 1, ho * wo]));
+      cols.push(g.op.Reshape(windowSlice(g, span, i, j, s, [ho, wo]), [n, c, 1, ho * wo]));
     }
   }
   return g.op.Reshape(g.op.Concat(cols, { axis: 2 }), [n, c * k[0] * k[1], ho, wo]);
@@ -120,27 +77,39 @@ function channelsFirst(g: Graph, t: Value): Value {
   return g.op.Reshape(moved, [c, n * h * w]);
 }
 
-/** Zeros of `t`'s dtype around `t` along `axis`: `before` in front, `after` behind. */
-function padZeros(g: Graph, t: Value, axis: number, before: number, after: number): Value {
-  const zeros = (len: number) =>
-    g.op.ConstantOfShape(t.shape.map((d, a) => (a === axis ? len : d)), {
-      value: { dtype: t.dtype, data: [0] },
-    });
-  const parts = [...(before > 0 ? [zeros(before)] : []), t, ...(after > 0 ? [zeros(after)] : [])];
-  return parts.length > 1 ? g.op.Concat(parts, { axis }) : t;
+/**
+ * One conv as its backward sees it. Kernel taps that meet only padding, in every window, contribute nothing
+ * (ResNet-50's 3×3 convs on its 1×1 maps at 28²: only the centre tap meets a pixel): the backward uses the
+ * cropped kernel `w` and pads `p`, which keep Ho × Wo, and the cropped-off taps' weight gradient is 0.
+ */
+interface ConvGeometry {
+  x: Value;
+  /** the (cropped) weight */
+  w: Value;
+  dy: Value;
+  /** kernel, strides, pads of the cropped conv */
+  k: number[];
+  s: number[];
+  p: number[];
+  /** the uncropped kernel, and the kept taps [lo, hi) per axis when cropped */
+  k0: number[];
+  crop?: { lo: number[]; hi: number[] };
+  dtype: Float;
+  /** 1×1 and unpadded */
+  pointwise: boolean;
+  /** stride 1 with pads ≤ k−1: the flipped-kernel Conv applies */
+  flipOk: boolean;
 }
 
-export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w0, b], dy: [dy], needs, options }) => {
-  if (!dy) return [];
+function convGeometry(
+  { g, node, attrs, x: [x, w0], dout: dy, options }: Parameters<GradRule<"Conv">>[0],
+): ConvGeometry {
   if ((attrs.group ?? 1) !== 1) {
     throw unsupported(node, `gradient does not support attribute 'group' = ${attrs.group}`);
   }
   const win = window2d(node, x!, w0!.shape.slice(2), attrs), s = win.s;
-  const [n, c, h, wd] = x!.shape, m = w0!.shape[0];
+  const [, , h, wd] = x!.shape;
   const [, , ho, wo] = dy.shape;
-  // Kernel taps that meet only padding, in every window, contribute nothing (ResNet-50's 3×3 convs on its
-  // 1×1 maps at 28²: only the centre tap meets a pixel): the backward uses the cropped kernel and pads, which
-  // keep Ho × Wo, and the weight gradient of the cropped-off taps is 0.
   const lo = [0, 1].map((a) => Math.max(0, win.p[a] - s[a] * ((a ? wo : ho) - 1)));
   const hi = [0, 1].map((a) => Math.min(win.k[a], win.p[a] + (a ? wd : h)));
   const cropped = options.convCrop !== false &&
@@ -150,113 +119,165 @@ export const convRule: GradRule<"Conv"> = ({ g, node, attrs, x: [x, w0, b], dy: 
   const p = cropped
     ? [win.p[0] - lo[0], win.p[1] - lo[1], win.p[2] - (win.k[0] - hi[0]), win.p[3] - (win.k[1] - hi[1])]
     : win.p;
-  const w = cropped ? g.op.Slice(w0!, lo, hi, [2, 3]) : w0!;
-  const dt = x!.dtype as "float32" | "float64";
-  const unpadded = p.every((v) => v === 0);
-  const pointwise = k[0] === 1 && k[1] === 1 && unpadded;
   const unit = s[0] === 1 && s[1] === 1;
-  const flipOk = unit && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1];
-  const choice = options.convChoice?.({ x: x!.shape, w: w.shape, s, p, dtype: dt, needsDx: needs[0] }) ?? {};
+  return {
+    x: x!,
+    w: cropped ? g.op.Slice(w0!, lo, hi, [2, 3]) : w0!,
+    dy,
+    k,
+    s,
+    p,
+    k0: win.k,
+    crop: cropped ? { lo, hi } : undefined,
+    dtype: x!.dtype as Float,
+    pointwise: k[0] === 1 && k[1] === 1 && p.every((v) => v === 0),
+    flipOk: unit && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1],
+  };
+}
+
+/** dX by the chosen formulation: 1×1 MatMul, the flipped-kernel Conv, or ConvTranspose. */
+function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["dx"]>): Value {
+  const { w, dy, k, s, p } = c;
+  const [n, ch, h, wd] = c.x.shape, m = w.shape[0];
+  const [, , ho, wo] = dy.shape;
+  if (form === "matmul") {
+    const wt = g.op.Transpose(g.op.Reshape(w, [m, ch]), { perm: [1, 0] });
+    return g.op.Reshape(g.op.MatMul(wt, g.op.Reshape(dy, [n, m, ho * wo])), [n, ch, h, wd]);
+  }
+  if (form === "conv") {
+    return g.op.Conv(dy, flippedTranspose(g, w, c.dtype), undefined, {
+      pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
+    });
+  }
+  const outPad = [h - (s[0] * (ho - 1) + k[0] - p[0] - p[2]), wd - (s[1] * (wo - 1) + k[1] - p[1] - p[3])];
+  return g.op.ConvTranspose(dy, w, undefined, { strides: s, pads: p, output_padding: outPad });
+}
+
+/** im2col columns of `xs` for `rows` output rows with the given pads (a row band has its own). */
+function columns(
+  g: Graph,
+  c: ConvGeometry,
+  xs: Value,
+  options: GradOptions,
+  pads = c.p,
+  rows?: number,
+): Value {
+  const { k, s } = c, wo = c.dy.shape[3], r = rows ?? c.dy.shape[2];
+  if (!c.pointwise && options.im2col === "slices") return im2colSlices(g, xs, k, s, pads, r, wo);
+  if (!c.pointwise) {
+    return g.op.Conv(xs, oneHotWindows(g, c.x.shape[1], k[0], k[1], c.dtype), undefined, {
+      strides: s,
+      pads: [...pads],
+      group: c.x.shape[1],
+    });
+  }
+  return s[0] === 1 && s[1] === 1
+    ? xs
+    : g.op.Slice(xs, [0, 0], [(r - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
+}
+
+/**
+ * dW[m, c, i, j] = Σ_n Σ_yx Xpad[n, c, i + s·y, j + s·x] dY[n, m, y, x]: a Conv of X with the batch as
+ * channels ([C, N, H, W]) by dY as the kernel ([M, N, Ho, Wo], dilated by the stride). No im2col tensor in
+ * the graph; where the feature map is small the Conv's own im2col is too.
+ */
+function weightGradientByConv(g: Graph, c: ConvGeometry): Value {
+  const { k, s, p } = c;
+  const out = g.op.Conv(
+    g.op.Transpose(c.x, { perm: [1, 0, 2, 3] }),
+    g.op.Transpose(c.dy, { perm: [1, 0, 2, 3] }),
+    undefined,
+    { pads: [...p], dilations: [...s] },
+  );
+  // [C, M, kh', kw'], kh' ≥ kh: rows past kh are window offsets no output reached
+  const [, , oh, ow] = out.shape;
+  const cut = oh > k[0] || ow > k[1] ? g.op.Slice(out, [0, 0], [k[0], k[1]], [2, 3]) : out;
+  return g.op.Transpose(cut, { perm: [1, 0, 2, 3] });
+}
+
+/**
+ * Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no transposed
+ * copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks so that an im2col
+ * buffer stays under the limit; where one sample's columns exceed it (large images: 542 MB for CBR-Small's
+ * second conv at 587²), its output rows go in bands too.
+ */
+function weightGradientBatched(g: Graph, c: ConvGeometry, options: GradOptions): Value {
+  const { x, dy, k, s, p, pointwise } = c;
+  const [n, ch, h] = x.shape, m = c.w.shape[0];
+  const [, , ho, wo] = dy.shape;
+  const hw = ho * wo, kdim = pointwise ? ch : ch * k[0] * k[1];
+  const limit = options.dwChunkBytes ?? DW_CHUNK_BYTES, bytes = c.dtype === "float64" ? 8 : 4;
+  const perSample = kdim * hw * bytes;
+  const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(limit / perSample)));
+  // Bands get 4× the chunk limit: CBR-LargeW at 587², batch 4 took 16.3-16.8 s with 256 MiB bands, 17.0-18.3 s
+  // with 64 MiB ones and 16.0-16.4 s unbanded (peak RSS 4282 / 4288 / 5885 MiB; bench/results/engine_587.md).
+  const bandLimit = 4 * limit;
+  const band = pointwise || perSample <= bandLimit
+    ? ho
+    : Math.max(1, Math.floor(bandLimit / (kdim * wo * bytes)));
+  const parts: Value[] = [];
+  for (let i0 = 0; i0 < n; i0 += chunk) {
+    const nc = Math.min(chunk, n - i0);
+    const part = (t: Value) => (nc === n ? t : g.op.Slice(t, [i0], [i0 + nc], [0]));
+    for (let r0 = 0; r0 < ho; r0 += band) {
+      const r1 = Math.min(ho, r0 + band), rows = r1 - r0;
+      let xs = part(x), dys = part(dy), pads = p;
+      if (rows < ho) {
+        // input rows [top, bottom) feed output rows [r0, r1); what falls outside the image is padding
+        const top = r0 * s[0] - p[0], bottom = (r1 - 1) * s[0] - p[0] + k[0];
+        const lo = Math.max(0, top), hi = Math.min(h, bottom);
+        if (hi <= lo) continue; // windows entirely in the padding contribute nothing
+        xs = g.op.Slice(xs, [lo], [hi], [2]);
+        dys = g.op.Slice(dys, [r0], [r1], [2]);
+        pads = [lo - top, p[1], bottom - hi, p[3]];
+      }
+      const cols = g.op.Reshape(columns(g, c, xs, options, pads, rows), [nc, kdim, rows * wo]);
+      const prod = g.op.MatMul(
+        g.op.Reshape(dys, [nc, m, rows * wo]),
+        g.op.Transpose(cols, { perm: [0, 2, 1] }),
+      );
+      parts.push(g.op.ReduceSum(prod, [0], { keepdims: 0 }));
+    }
+  }
+  return g.op.Reshape(sumAll(g, parts, options), c.w.shape);
+}
+
+/** dW as one Gemm over the batch-flattened dY and columns (small late feature maps). */
+function weightGradientGemm(g: Graph, c: ConvGeometry, options: GradOptions): Value {
+  const cols = channelsFirst(g, columns(g, c, c.x, options));
+  return g.op.Reshape(g.op.Gemm(channelsFirst(g, c.dy), cols, undefined, { transB: 1 }), c.w.shape);
+}
+
+export const convRule: GradRule<"Conv"> = (ctx) => {
+  const { g, node, x: [, , b], needs, options } = ctx;
+  const c = convGeometry(ctx);
+  const { k, s, p, pointwise, flipOk } = c;
+  const unit = s[0] === 1 && s[1] === 1;
+  const choice =
+    options.convChoice?.({ x: c.x.shape, w: c.w.shape, s, p, dtype: c.dtype, needsDx: needs[0] }) ??
+      {};
   const dxForm = choice.dx ?? (pointwise && unit ? "matmul" : flipOk ? "conv" : "transpose");
   if ((dxForm === "matmul" && !(pointwise && unit)) || (dxForm === "conv" && !flipOk)) {
     throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
   }
-  let dx: Value | undefined, dw: Value | undefined, db: Value | undefined;
-  if (needs[0]) {
-    if (dxForm === "matmul") {
-      const wt = g.op.Transpose(g.op.Reshape(w, [m, c]), { perm: [1, 0] });
-      dx = g.op.Reshape(g.op.MatMul(wt, g.op.Reshape(dy, [n, m, ho * wo])), [n, c, h, wd]);
-    } else if (dxForm === "conv") {
-      dx = g.op.Conv(dy, flippedTranspose(g, w, dt), undefined, {
-        pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
-      });
-    } else {
-      const outPad = [
-        h - (s[0] * (ho - 1) + k[0] - p[0] - p[2]),
-        wd - (s[1] * (wo - 1) + k[1] - p[1] - p[3]),
-      ];
-      dx = g.op.ConvTranspose(dy, w, undefined, { strides: s, pads: p, output_padding: outPad });
-    }
-  }
+  const [, , ho, wo] = c.dy.shape, m = c.w.shape[0];
+  const dwForm = choice.dw ?? (m <= ho * wo && options.convWeight !== "gemm" ? "batched" : "gemm");
+  const dx = needs[0] ? inputGradient(g, c, dxForm) : undefined;
+  let dw: Value | undefined;
   if (needs[1]) {
-    const hw = ho * wo, kdim = pointwise ? c : c * k[0] * k[1];
-    // im2col columns of xs for `rows` output rows, with the given pads (a row band has its own top/bottom pads)
-    const colsOf = (xs: Value, pads: readonly number[] = p, rows = ho): Value => {
-      if (!pointwise && options.im2col === "slices") return im2colSlices(g, xs, k, s, pads, rows, wo);
-      if (!pointwise) {
-        return g.op.Conv(xs, im2colKernel(g, c, k[0], k[1], dt), undefined, {
-          strides: s,
-          pads: [...pads],
-          group: c,
-        });
-      }
-      return s[0] === 1 && s[1] === 1
-        ? xs
-        : g.op.Slice(xs, [0, 0], [(rows - 1) * s[0] + 1, (wo - 1) * s[1] + 1], [2, 3], s);
-    };
-    const dwForm = choice.dw ?? (m <= hw && options.convWeight !== "gemm" ? "batched" : "gemm");
-    if (dwForm === "conv") {
-      // dW[m, c, i, j] = Σ_n Σ_yx Xpad[n, c, i + s·y, j + s·x] dY[n, m, y, x]: a Conv of X with the batch as
-      // channels ([C, N, H, W]) by dY as the kernel ([M, N, Ho, Wo], dilated by the stride). No im2col
-      // tensor in the graph; where the feature map is small the Conv's own im2col is too.
-      const out = g.op.Conv(
-        g.op.Transpose(x!, { perm: [1, 0, 2, 3] }),
-        g.op.Transpose(dy, { perm: [1, 0, 2, 3] }),
-        undefined,
-        { pads: [...p], dilations: [...s] },
-      );
-      // [C, M, kh', kw'], kh' ≥ kh: rows past kh are window offsets no output reached
-      const [, , oh, ow] = out.shape;
-      const cut = oh > k[0] || ow > k[1] ? g.op.Slice(out, [0, 0], [k[0], k[1]], [2, 3]) : out;
-      dw = g.op.Transpose(cut, { perm: [1, 0, 2, 3] });
-    } else if (dwForm === "batched") {
-      // Per-sample products dY_n·cols_nᵀ (no larger than cols when M ≤ Ho·Wo) summed over the batch: no
-      // transposed copies of dY or cols (the Transpose folds into a FusedMatMul). The batch goes in chunks so
-      // that an im2col buffer stays under the limit; where one sample's columns exceed it (large images: 542
-      // MB for CBR-Small's second conv at 587²), its output rows go in bands too.
-      const limit = options.dwChunkBytes ?? DW_CHUNK_BYTES, bytes = dt === "float64" ? 8 : 4;
-      const perSample = kdim * hw * bytes;
-      const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(limit / perSample)));
-      // Bands get 4× the chunk limit: CBR-LargeW at 587², batch 4 took 16.3-16.8 s with 256 MiB bands, 17.0-18.3 s
-      // with 64 MiB ones and 16.0-16.4 s unbanded (peak RSS 4282 / 4288 / 5885 MiB; bench/results/engine_587.md).
-      const bandLimit = 4 * limit;
-      const band = pointwise || perSample <= bandLimit
-        ? ho
-        : Math.max(1, Math.floor(bandLimit / (kdim * wo * bytes)));
-      const parts: Value[] = [];
-      for (let i0 = 0; i0 < n; i0 += chunk) {
-        const nc = Math.min(chunk, n - i0);
-        const part = (t: Value) => (nc === n ? t : g.op.Slice(t, [i0], [i0 + nc], [0]));
-        for (let r0 = 0; r0 < ho; r0 += band) {
-          const r1 = Math.min(ho, r0 + band), rows = r1 - r0;
-          let xs = part(x!), dys = part(dy), pads = p;
-          if (rows < ho) {
-            // input rows [top, bottom) feed output rows [r0, r1); what falls outside the image is padding
-            const top = r0 * s[0] - p[0], bottom = (r1 - 1) * s[0] - p[0] + k[0];
-            const lo = Math.max(0, top), hi = Math.min(h, bottom);
-            if (hi <= lo) continue; // windows entirely in the padding contribute nothing
-            xs = g.op.Slice(xs, [lo], [hi], [2]);
-            dys = g.op.Slice(dys, [r0], [r1], [2]);
-            pads = [lo - top, p[1], bottom - hi, p[3]];
-          }
-          const cols = g.op.Reshape(colsOf(xs, pads, rows), [nc, kdim, rows * wo]);
-          const prod = g.op.MatMul(
-            g.op.Reshape(dys, [nc, m, rows * wo]),
-            g.op.Transpose(cols, { perm: [0, 2, 1] }),
-          );
-          parts.push(g.op.ReduceSum(prod, [0], { keepdims: 0 }));
-        }
-      }
-      const sum = sumAll(g, parts, options);
-      dw = g.op.Reshape(sum, w.shape);
-    } else {
-      const cols = channelsFirst(g, colsOf(x!));
-      dw = g.op.Reshape(g.op.Gemm(channelsFirst(g, dy), cols, undefined, { transB: 1 }), w.shape);
+    dw = dwForm === "conv"
+      ? weightGradientByConv(g, c)
+      : dwForm === "batched"
+      ? weightGradientBatched(g, c, options)
+      : weightGradientGemm(g, c, options);
+    if (c.crop) {
+      const { lo, hi } = c.crop;
+      dw = padAxis(g, padAxis(g, dw, 2, lo[0], c.k0[0] - hi[0]), 3, lo[1], c.k0[1] - hi[1]);
     }
   }
-  if (dw && cropped) {
-    dw = padZeros(g, padZeros(g, dw, 2, lo[0], win.k[0] - hi[0]), 3, lo[1], win.k[1] - hi[1]);
-  }
-  if (needs[2] && b) db = g.op.ReduceSum(dy, [0, 2, 3], { keepdims: 0 });
-  return [dx, dw, db];
+  return [
+    dx,
+    dw,
+    needs[2] && b ? g.op.ReduceSum(c.dy, [0, 2, 3], { keepdims: 0 }) : undefined,
+  ];
 };

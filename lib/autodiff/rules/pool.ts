@@ -15,13 +15,24 @@ import { numel } from "../../graph/types.ts";
 import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
 import { type GradRule, unsupported, window2d } from "../rule.ts";
+import { oneHotWindows, windowSlice, windowSpan } from "./window.ts";
 
 export const maxPoolRule: GradRule<"MaxPool"> = (
   { g, node, attrs, x: [x], y: [y], dout: dy, options },
 ) => {
   const win = window2d(node, x!, attrs.kernel_shape, attrs);
   if (attrs.storage_order) throw unsupported(node, "gradient does not support attribute 'storage_order' = 1");
-  if (options.maxPool === "windows") return [maxPoolWindows(g, x!, y!, dy, win)];
+  if (options.maxPool === "windows") {
+    return [
+      inBatchChunks(
+        g,
+        [x!, y!, dy],
+        options.windowChunkBytes ?? WINDOW_CHUNK_BYTES,
+        win.k,
+        (xs, ys, dys) => maxPoolWindows(g, xs, ys, dys, win),
+      ),
+    ];
+  }
   const idx = g.materializeOutput(node, 1, "int64", y!.shape);
   const zeros = g.op.ConstantOfShape([numel(x!.shape)], { value: { dtype: x!.dtype, data: [0] } });
   const flat = g.op.ScatterElements(zeros, g.op.Reshape(idx, [-1]), g.op.Reshape(dy, [-1]), {
@@ -30,6 +41,37 @@ export const maxPoolRule: GradRule<"MaxPool"> = (
   });
   return [g.op.Reshape(flat, x!.shape)];
 };
+
+/**
+ * Largest stack of window slices the "windows" MaxPool backward builds at once (GradOptions.windowChunkBytes):
+ * WebGPU adapters commonly cap one buffer at 2 GiB (lavapipe crashed on a 2.1 GB tensor), and CBR-Small at
+ * 587² and batch 32 stacks 3 GB.
+ */
+const WINDOW_CHUNK_BYTES = 2 ** 30;
+
+/**
+ * Runs `f` on slices of the batch (axis 0 of every tensor in `ts`) small enough that the k² window stack
+ * of one slice stays under `limit` bytes, and concatenates the results; one call where it fits.
+ */
+function inBatchChunks(
+  g: Graph,
+  ts: [Value, Value, Value],
+  limit: number,
+  k: readonly number[],
+  f: (x: Value, y: Value, dy: Value) => Value,
+): Value {
+  const [x, y] = ts, n = x.shape[0];
+  const bytes = x.dtype === "float64" ? 8 : 4;
+  const perSample = (numel(y.shape) / n) * k[0] * k[1] * bytes;
+  const chunk = Math.max(1, Math.min(n, Math.floor(limit / perSample)));
+  if (chunk >= n) return f(...ts);
+  const parts: Value[] = [];
+  for (let i0 = 0; i0 < n; i0 += chunk) {
+    const [xs, ys, dys] = ts.map((t) => g.op.Slice(t, [i0], [Math.min(n, i0 + chunk)], [0]));
+    parts.push(f(xs, ys, dys));
+  }
+  return g.op.Concat(parts, { axis: 0 });
+}
 
 /**
  * MaxPool backward without the Indices output. For each window offset (i, j), in the forward kernel's
@@ -51,24 +93,14 @@ function maxPoolWindows(
   const kk = k[0] * k[1];
   // the input extent the windows read, from the top-left padding on
   const span = [(ho - 1) * s[0] + k[0], (wo - 1) * s[1] + k[1]];
-  const negInf = (shape: number[]) =>
-    g.op.ConstantOfShape(shape, { value: { dtype: x.dtype, data: [-3.4028234663852886e38] } });
-  let xp = x;
-  for (const ax of [2, 3] as const) {
-    const i = ax - 2, size = xp.shape[ax], before = p[i], after = span[i] - size - before;
-    const parts: Value[] = [];
-    const block = (len: number) => negInf(xp.shape.map((d, a) => (a === ax ? len : d)));
-    if (before > 0) parts.push(block(before));
-    parts.push(after < 0 ? g.op.Slice(xp, [0], [size + after], [ax]) : xp);
-    if (after > 0) parts.push(block(after));
-    xp = parts.length > 1 ? g.op.Concat(parts, { axis: ax }) : parts[0];
-  }
+  // padding takes no maximum: the lowest float32
+  const xp = windowSpan(g, x, k, s, p, [ho, wo], -3.4028234663852886e38);
   const one = g.constant(1, x.dtype);
   let taken: Value | undefined;
   const parts: Value[] = [];
   for (let i = 0; i < k[0]; i++) {
     for (let j = 0; j < k[1]; j++) {
-      const xij = g.op.Slice(xp, [i, j], [i + (ho - 1) * s[0] + 1, j + (wo - 1) * s[1] + 1], [2, 3], s);
+      const xij = windowSlice(g, xp, i, j, s, [ho, wo]);
       let m = g.op.Cast(g.op.Equal(xij, y), { to: x.dtype });
       if (taken) m = g.op.Mul(m, g.op.Sub(one, taken));
       taken = taken ? g.op.Add(taken, m) : m;
@@ -76,11 +108,10 @@ function maxPoolWindows(
     }
   }
   const stacked = g.op.Reshape(g.op.Concat(parts, { axis: 2 }), [n, c * kk, ho, wo]);
-  const onehot = new Float32Array(c * kk * kk);
-  for (let ch = 0; ch < c; ch++) for (let o = 0; o < kk; o++) onehot[(ch * kk + o) * kk + o] = 1;
   // output size (ho−1)s + k − p_begin − p_end + output_padding must be the input's
   const extra = [span[0] - p[0] - h, span[1] - p[1] - w];
-  return g.op.ConvTranspose(stacked, g.constant(onehot, x.dtype, [c * kk, 1, k[0], k[1]]), undefined, {
+  const onehot = oneHotWindows(g, c, k[0], k[1], x.dtype as "float32" | "float64");
+  return g.op.ConvTranspose(stacked, onehot, undefined, {
     group: c,
     strides: s,
     pads: [p[0], p[1], Math.max(0, extra[0]), Math.max(0, extra[1])],
