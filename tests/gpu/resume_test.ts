@@ -3,7 +3,7 @@
 // webgpu run.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { exists } from "../../lib/util/fs.ts";
+import { killAfterFirstCheckpoint } from "../train/kill_child.ts";
 import { decodeSafetensors } from "../../lib/weights/safetensors.ts";
 import { initialState, run } from "./resume_child.ts";
 import { gpuTest } from "./webgpu.ts";
@@ -17,28 +17,7 @@ Deno.test(gpuTest("webgpu: SIGKILL mid-run, resume, identical final weights", as
     const a = await run(whole, EPOCHS);
     assert.equal(a.metrics.length, EPOCHS);
 
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-ffi",
-        "--allow-sys",
-        new URL("./resume_child.ts", import.meta.url).pathname,
-        killed,
-        String(EPOCHS),
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const ckpt = join(killed, "checkpoint.safetensors");
-    const t0 = Date.now();
-    while (!(await exists(ckpt)) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 10));
-    child.kill("SIGKILL");
-    await child.status;
-    assert.ok(await exists(ckpt), "the child wrote no checkpoint within two minutes");
-    assert.ok(!(await exists(join(killed, "done.json"))), "the child finished before it was killed");
+    await killAfterFirstCheckpoint(new URL("./resume_child.ts", import.meta.url), killed, EPOCHS, 120000);
 
     const b = await run(killed, EPOCHS);
     assert.ok(b.resumedFrom !== undefined && b.resumedFrom >= 1, "the rerun did not resume");

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists } from "../../lib/util/fs.ts";
+import { killAfterFirstCheckpoint } from "./kill_child.ts";
 import { run } from "./resume_child.ts";
 
 const EPOCHS = 4;
@@ -14,29 +15,7 @@ Deno.test("train: SIGKILL mid-run, resume, identical final weights", async () =>
     const a = await run(whole, EPOCHS);
     assert.equal(a.metrics.length, EPOCHS);
 
-    // kill the child as soon as its first checkpoint is on disk (it is then somewhere in epoch 2)
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-ffi",
-        "--allow-sys",
-        new URL("./resume_child.ts", import.meta.url).pathname,
-        killed,
-        String(EPOCHS),
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const ckpt = join(killed, "checkpoint.safetensors");
-    const t0 = Date.now();
-    while (!(await exists(ckpt)) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
-    child.kill("SIGKILL");
-    await child.status;
-    assert.ok(await exists(ckpt), "the child wrote no checkpoint within a minute");
-    assert.ok(!(await exists(join(killed, "done.json"))), "the child finished before it was killed");
+    await killAfterFirstCheckpoint(new URL("./resume_child.ts", import.meta.url), killed, EPOCHS, 60000);
     for await (const e of Deno.readDir(killed)) assert.ok(!e.name.endsWith(".tmp"), `left ${e.name}`);
 
     const b = await run(killed, EPOCHS);
