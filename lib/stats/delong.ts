@@ -175,6 +175,17 @@ export interface BootstrapResult {
   fractionNotPositive: number;
 }
 
+/** The resample count and interval level of `options` (defaults 2000 and 0.95), checked. */
+function bootstrapSettings(options: BootstrapOptions): { resamples: number; level: number } {
+  const resamples = options.resamples ?? 2000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
+  }
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  return { resamples, level };
+}
+
 /**
  * Paired, class-stratified bootstrap percentile CI of aucA − aucB: each resample draws the positives and the
  * negatives separately with replacement (so every resample keeps both classes and the class balance) and
@@ -194,12 +205,7 @@ export function bootstrapAucDiff(
   scoresB: Numbers,
   options: BootstrapOptions = {},
 ): BootstrapResult {
-  const resamples = options.resamples ?? 2000;
-  const level = options.level ?? 0.95;
-  if (!Number.isInteger(resamples) || resamples < 1) {
-    throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
-  }
-  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  const { resamples, level } = bootstrapSettings(options);
   const y = binaryLabels("labels", labels);
   checkScores("scoresA", scoresA, y.length);
   checkScores("scoresB", scoresB, y.length);
@@ -307,12 +313,7 @@ export function bootstrapMacroAucDiff(
   numClasses: number,
   options: BootstrapOptions = {},
 ): MacroBootstrapResult {
-  const resamples = options.resamples ?? 2000;
-  const level = options.level ?? 0.95;
-  if (!Number.isInteger(resamples) || resamples < 1) {
-    throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
-  }
-  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  const { resamples, level } = bootstrapSettings(options);
   const y = classLabels("labels", labels, numClasses);
   const N = y.length, K = numClasses;
   checkScores("probsA", probsA, N * K);
