@@ -1,25 +1,14 @@
 // A small resumable run on webgpu for resume_test.ts: `deno run ... resume_child.ts DIR EPOCHS`.
-import { runTraining, type TrainBatch } from "../../lib/train/mod.ts";
+import { runTraining } from "../../lib/train/mod.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { Graph } from "../../lib/graph/graph.ts";
 import { GraphNet } from "../../lib/train/graph_net.ts";
-import { Rng } from "../../lib/util/random.ts";
 import { resNet } from "../train/parity_nets.ts";
+import { gradeBatches } from "../train/grade_batches.ts";
 
 const SIZE = 16, BATCH = 4, STEPS = 4;
 
-function* batches(seed: string, count: number): Generator<TrainBatch> {
-  const rng = new Rng(seed);
-  for (let s = 0; s < count; s++) {
-    const y = Int32Array.from({ length: BATCH }, (_, i) => (i + s) % 5);
-    // the grade shows as brightness, so the net has something to learn
-    const x = Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, (_, j) => {
-      const img = Math.floor(j / (3 * SIZE * SIZE));
-      return rng.normal() * 0.5 + y[img] * 0.3;
-    });
-    yield { x, y, n: BATCH };
-  }
-}
+const batches = (seed: string, count: number) => gradeBatches(seed, count, BATCH, SIZE);
 
 /** The run's initial weights. */
 export function initialState() {

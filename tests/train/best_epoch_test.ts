@@ -2,25 +2,15 @@
 // epoch with the best val macro AUC keeps its test predictions and metrics, and metrics.csv carries both.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type RunSummary, runTraining, type TrainBatch } from "../../lib/train/mod.ts";
+import { type RunSummary, runTraining } from "../../lib/train/mod.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
-import { Rng } from "../../lib/util/random.ts";
 import type { Value } from "../../lib/graph/mod.ts";
+import { gradeBatches } from "./grade_batches.ts";
 
 const SIZE = 16, BATCH = 8;
 
-function* batches(seed: string, count: number): Generator<TrainBatch> {
-  const rng = new Rng(seed);
-  for (let s = 0; s < count; s++) {
-    const y = Int32Array.from({ length: BATCH }, (_, i) => (i + s) % 5);
-    const x = Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, (_, j) => {
-      const img = Math.floor(j / (3 * SIZE * SIZE));
-      return rng.normal() * 0.5 + y[img] * 0.3;
-    });
-    yield { x, y, n: BATCH };
-  }
-}
+const batches = (seed: string, count: number) => gradeBatches(seed, count, BATCH, SIZE);
 
 Deno.test("fit: the best epoch is chosen on val; its test predictions and metrics are kept", async () => {
   const dir = await Deno.makeTempDir();
