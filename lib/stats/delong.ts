@@ -175,6 +175,17 @@ export interface BootstrapResult {
   fractionNotPositive: number;
 }
 
+/** The central `level` interval of `diffs` (sorted in place), percentiles interpolated as numpy's default. */
+function percentileInterval(diffs: Float64Array, level: number): [number, number] {
+  diffs.sort();
+  const n = diffs.length, alpha = (1 - level) / 2;
+  const q = (p: number) => {
+    const h = (n - 1) * p, lo = Math.floor(h), hi = Math.min(n - 1, lo + 1);
+    return diffs[lo] + (h - lo) * (diffs[hi] - diffs[lo]);
+  };
+  return [q(alpha), q(1 - alpha)];
+}
+
 /** The resample count and interval level of `options` (defaults 2000 and 0.95), checked. */
 function bootstrapSettings(options: BootstrapOptions): { resamples: number; level: number } {
   const resamples = options.resamples ?? 2000;
@@ -231,16 +242,11 @@ export function bootstrapAucDiff(
     diffs[r] = d;
     if (d <= 0) notPositive++;
   }
-  diffs.sort();
-  const q = (p: number) => {
-    const h = (resamples - 1) * p, lo = Math.floor(h), hi = Math.min(resamples - 1, lo + 1);
-    return diffs[lo] + (h - lo) * (diffs[hi] - diffs[lo]);
-  };
-  const alpha = (1 - level) / 2;
+  const [lower, upper] = percentileInterval(diffs, level);
   return {
     diff,
-    lower: q(alpha),
-    upper: q(1 - alpha),
+    lower,
+    upper,
     level,
     resamples,
     fractionNotPositive: notPositive / resamples,
@@ -352,18 +358,13 @@ export function bootstrapMacroAucDiff(
   for (const d of diffs) mean += d / resamples;
   let ss = 0;
   for (const d of diffs) ss += (d - mean) ** 2;
-  diffs.sort();
-  const q = (p: number) => {
-    const h = (resamples - 1) * p, lo = Math.floor(h), hi = Math.min(resamples - 1, lo + 1);
-    return diffs[lo] + (h - lo) * (diffs[hi] - diffs[lo]);
-  };
-  const alpha = (1 - level) / 2;
+  const [lower, upper] = percentileInterval(diffs, level);
   return {
     aucA,
     aucB,
     diff: aucA - aucB,
-    lower: q(alpha),
-    upper: q(1 - alpha),
+    lower,
+    upper,
     level,
     resamples,
     fractionNotPositive: notPositive / resamples,
