@@ -12,7 +12,7 @@ import onnxProto from "npm:onnx-proto@8.0.1";
 import { getModel, paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../lib/train/step.ts";
-import type { GradOptions } from "../lib/autodiff/mod.ts";
+import type { ConvChoice, GradOptions } from "../lib/autodiff/mod.ts";
 import { STEP_OPTIONS } from "./common.ts";
 import { convChoiceHook, tuneConvs } from "../lib/train/tune.ts";
 
@@ -27,13 +27,21 @@ export interface StepProfile {
 /** Profiles `steps` training steps (after one warm-up) of `name` at batch × 3 × size². */
 export async function profileStep(
   name: string,
-  opts: { batch: number; size: number; threads: number; steps: number; ftz?: boolean; grad?: GradOptions },
+  opts: {
+    batch: number;
+    size: number;
+    threads: number;
+    steps: number;
+    ftz?: boolean;
+    grad?: GradOptions;
+    nchwcBlock?: number;
+  },
 ): Promise<StepProfile> {
   const { batch, size, steps } = opts;
   const def = getModel(name);
   const mopts = { classes: 5, aux: false, transformInput: false };
   const model: ModelFn = (net, x) => def.build(net, x, mopts);
-  const tg = buildTrainGraph(model, { batch, size }, { grad: opts.grad });
+  const tg = buildTrainGraph(model, { batch, size }, { grad: opts.grad, nchwcBlock: opts.nchwcBlock });
   // grouped Convs in the backward pass are im2col (dW); tell them apart from the dX Convs
   const grouped = new Set<string>();
   for (const n of onnxProto.onnx.ModelProto.decode(tg.bytes).graph!.node!) {
@@ -117,6 +125,9 @@ if (import.meta.main) {
       "max-pool": { type: "string" },
       "conv-weight": { type: "string" },
       tune: { type: "string" },
+      nchwc: { type: "string", default: "0" },
+      dw: { type: "string" },
+      dx: { type: "string" },
     },
   });
   const name = positionals[0] ?? "resnet50";
@@ -125,6 +136,13 @@ if (import.meta.main) {
     maxPool: values["max-pool"] as GradOptions["maxPool"],
     convWeight: values["conv-weight"] as GradOptions["convWeight"],
   };
+  if (values.dw || values.dx) {
+    grad.convChoice = (sig) => {
+      const spatial = sig.w[2] * sig.w[3] > 1 && sig.s.every((v) => v === 1);
+      const dw = values.dw === "conv-k" ? (spatial ? "conv" : undefined) : values.dw as ConvChoice["dw"];
+      return { dw, dx: values.dx as ConvChoice["dx"] };
+    };
+  }
   if (values.tune) {
     const def = getModel(name), mopts = { classes: 5, aux: false, transformInput: false };
     const shape = { batch: Number(values.batch), size: Number(values.size) };
@@ -141,6 +159,7 @@ if (import.meta.main) {
     steps: Number(values.steps),
     ftz: values.ftz,
     grad,
+    nchwcBlock: Number(values.nchwc),
   });
   const byOp = new Map<string, number>();
   let fwd = 0, bwd = 0;

@@ -6,11 +6,12 @@
  *
  * Usage: deno run -A bench/train.ts [--models cbr-small,resnet50,inception_v3] [--batch 16] [--size 128]
  *        [--grid sizes | [MODEL@]SIZE:BATCH,...] [--steps 5] [--threads 2] [--rounds 1]
- *        [--tune out/bench/conv_tune.json | --no-tune] [--out bench/results/engine.md] [--no-write]
+ *        [--tune out/bench/conv_tune.json | --no-tune] [--no-nchwc] [--out bench/results/engine.md] [--no-write]
  * `--grid sizes` is issue 14's table: CBR-Small and ResNet-50 at 28² batch 64, 64² batch 32, 128² batch 16,
  * Inception-v3 at 128² and 299² batch 16. `--tune FILE` (default) measures each conv's backward formulation
  * once per shape and thread count (lib/train/tune.ts) and caches the choices in FILE; `--no-tune` uses the
- * Conv rule's fixed choices.
+ * Conv rule's fixed choices. `--no-nchwc` runs the convolutions on onnxruntime's plain kernels instead of the
+ * blocked-channel ones (lib/graph/nchwc.ts), for comparison.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -19,7 +20,8 @@ import process from "node:process";
 import { getModel } from "../lib/models/registry.ts";
 import { paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
-import { buildTrainGraph, type ModelFn } from "../lib/train/step.ts";
+import { buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
+import { nchwcBlockSize } from "../lib/graph/session.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { tuneConvs } from "../lib/train/tune.ts";
 import { median, STEP_OPTIONS, TORCH_NAME, writeLatest } from "./common.ts";
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     grid: { type: "string" },
     tune: { type: "string", default: "out/bench/conv_tune.json" },
     "no-tune": { type: "boolean", default: false },
+    "no-nchwc": { type: "boolean", default: false },
     "tune-only": { type: "boolean", default: false },
   },
 });
@@ -71,11 +74,15 @@ async function child(name: string): Promise<void> {
   buildTrainGraph(model, { batch, size }); // timed alone; Trainer.create builds its own
   const buildS = (performance.now() - t) / 1000;
   t = performance.now();
+  const nchwcBlock = values["no-nchwc"] ? 0 : await nchwcBlockSize();
   const tuneFile = values["no-tune"] ? undefined : values.tune!;
   let convChoices;
   if (tuneFile) {
     await Deno.mkdir(tuneFile.replace(/[^/]*$/, "") || ".", { recursive: true });
-    convChoices = await tuneConvs(model, { batch, size }, tuneFile, { threads });
+    convChoices = await tuneConvs(model, { batch, size }, tuneFile, {
+      threads,
+      grad: trainGraphOptionsFor("cpu", { nchwcBlock }).grad,
+    });
   }
   const tuneS = Math.max(0, (performance.now() - t) / 1000 - buildS);
   if (values["tune-only"]) {
@@ -83,7 +90,14 @@ async function child(name: string): Promise<void> {
     return;
   }
   t = performance.now();
-  const trainer = await Trainer.create(model, state, { batch, size, threads, lr: 1e-3, convChoices });
+  const trainer = await Trainer.create(model, state, {
+    batch,
+    size,
+    threads,
+    lr: 1e-3,
+    convChoices,
+    nchwc: !values["no-nchwc"],
+  });
   const sessionS = (performance.now() - t) / 1000 - buildS;
   const x = new Float32Array(batch * 3 * size * size);
   let s = 1;
@@ -152,11 +166,15 @@ function jobs(models: string[]): Job[] {
 }
 
 async function main(): Promise<void> {
+  const blockUsed = await nchwcBlockSize();
   const models = values.models!.split(",").map((m) => getModel(m.trim()).name);
   const cells = jobs(models);
   const load0 = os.loadavg().map((v) => v.toFixed(2)).join(", ");
   const ours = new Map<Job, Result[]>(), torch = new Map<Job, Result[]>();
-  const tuneArgs = values["no-tune"] ? ["--no-tune"] : ["--tune", values.tune!];
+  const tuneArgs = [
+    ...(values["no-tune"] ? ["--no-tune"] : ["--tune", values.tune!]),
+    ...(values["no-nchwc"] ? ["--no-nchwc"] : []),
+  ];
   // measure the conv formulations first, each cell in a process of its own: the timing sessions' memory
   // must not count in the measured child's peak RSS (ResNet-50 at 28²: 1462 MiB with tuning in-process,
   // 798 MiB from the cache)
@@ -254,7 +272,14 @@ async function main(): Promise<void> {
     `Run ${new Date().toISOString()}: ${shape}, 5 classes, ${threads} threads, ` +
     `median of ${steps} steps after 2 warm-ups, ${rounds} round(s) (ms columns: median over rounds; ratio: median of ` +
     `the per-round ratios), each model in its own process, ours and torch alternately; conv backward ` +
-    `formulations ${values["no-tune"] ? "fixed (--no-tune)" : `measured per shape (cache ${values.tune})`}.`,
+    `formulations ${
+      values["no-tune"] ? "fixed (--no-tune)" : `measured per shape (cache ${values.tune})`
+    }; ` +
+    `convolutions ${
+      values["no-nchwc"]
+        ? "on the plain kernels (--no-nchwc)"
+        : `lowered to the blocked-channel kernels (block ${blockUsed})`
+    }.`,
     `Machine: ${machine}. Load average (1, 5, 15 min) before: ${load0}; after: ${load1}.`,
   ].join("\n");
   const body =

@@ -76,6 +76,13 @@ export interface GradOptions {
    * smaller than the kernel's reach.
    */
   convCrop?: boolean;
+  /**
+   * The channel block of the blocked-channel CPU kernels the graph's Convs will be lowered to (lib/graph/
+   * nchwc.ts), or 0/absent. With it, a stride-1 conv whose output map is at most 16×16 takes its weight
+   * gradient as a Conv of the batch-transposed tensors ("conv" in {@linkcode ConvChoice}) where that Conv is
+   * lowered too: 3–6× faster than im2col there (CBR-Small at 28²), far slower on larger maps.
+   */
+  nchwcBlock?: number;
 }
 
 /** The shape of one 2-D Conv as its gradient rule sees it (the key of a measured formulation choice). */

@@ -309,8 +309,8 @@ export class Graph {
   }
 
   /** Serialises the graph as an ONNX ModelProto (IR 8, default opset 17). */
-  toBytes(opts: { opset?: number } = {}): Uint8Array {
-    return serializeGraph(this, opts.opset ?? 17);
+  toBytes(opts: { opset?: number; nchwcBlock?: number } = {}): Uint8Array {
+    return serializeGraph(this, opts.opset ?? 17, { nchwcBlock: opts.nchwcBlock });
   }
 
   /** Bytes of all initializers (model size without the graph structure). */

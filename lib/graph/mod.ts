@@ -13,6 +13,7 @@ export {
   type Device,
   type Downloader,
   feedTensor,
+  nchwcBlockSize,
   type OrtTensor,
   type OutputLocation,
   type Session,

@@ -5,6 +5,7 @@
 import onnxProto from "npm:onnx-proto@8.0.1";
 import type { Graph, TensorData } from "./graph.ts";
 import { ATTR_SCHEMA, type AttrKind, type DType, type TensorAttr, type Value } from "./types.ts";
+import { lowerConv, NCHWC_DOMAIN, nchwcEligible, type ProtoNode, type ProtoShape } from "./nchwc.ts";
 
 const { onnx } = onnxProto;
 
@@ -89,6 +90,12 @@ export interface SerializeOptions {
    * evaluation mode is such a graph.
    */
   dynamicBatch?: readonly string[];
+  /**
+   * Write every eligible Conv as onnxruntime's blocked-channel CPU kernels with this block size (lib/graph/
+   * nchwc.ts; `nchwcBlockSize` (lib/graph/session.ts) says which size, if any, this processor has). 0 or absent: plain
+   * ONNX. Such bytes run only on onnxruntime's CPU provider.
+   */
+  nchwcBlock?: number;
 }
 
 /**
@@ -127,7 +134,23 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
   }));
   const extraInit: typeof initializer = [];
   let axesCounter = 0;
-  const nodes = g.nodes.map((n) => {
+  const block = opts.nchwcBlock ?? 0;
+  const taken = new Set<string>();
+  if (block) {
+    for (const n of g.nodes) {
+      for (const v of [...n.inputs, ...n.outputs]) if (v) taken.add(v.name);
+    }
+  }
+  let freshCounter = 0;
+  const fresh = (base: string) => {
+    let name = base;
+    while (taken.has(name)) name = `${base}_${freshCounter++}`;
+    taken.add(name);
+    return name;
+  };
+  const reordered = new Map<string, string>();
+  const shapes: ProtoShape[] = [];
+  const nodes = g.nodes.flatMap((n): ProtoNode[] | ProtoNode => {
     const schema = (ATTR_SCHEMA as Record<string, Record<string, AttrKind>>)[n.op] ?? {};
     const attrs = Object.entries(n.attrs as Record<string, unknown>).filter(([, v]) => v !== undefined);
     const input = n.inputs.map((v) => v?.name ?? "");
@@ -149,12 +172,24 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     }
     const output = n.outputs.map((v) => v?.name ?? "");
     while (output.length && output[output.length - 1] === "") output.pop();
+    if (block && nchwcEligible(n, block)) return lowerConv(n, attribute_, block, fresh, reordered, shapes);
     return { name: n.name, opType: n.op, domain: "", input, output, attribute: attribute_ };
   });
+  for (const s of shapes) {
+    extraInit.push({
+      name: s.name,
+      dataType: ONNX_DTYPE.int64,
+      dims: [s.dims.length],
+      rawData: bytesOf(BigInt64Array.from(s.dims.map(BigInt))),
+    });
+  }
   const model = {
     irVersion: 8,
     producerName: "transfusion",
-    opsetImport: [{ domain: "", version: opset }],
+    opsetImport: [
+      { domain: "", version: opset },
+      ...(shapes.length ? [{ domain: NCHWC_DOMAIN, version: 1 }] : []),
+    ],
     graph: {
       name: g.name,
       node: nodes,

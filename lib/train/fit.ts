@@ -16,7 +16,7 @@ import { writeSafetensors } from "../weights/safetensors.ts";
 import { DamagedCheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { type ModelFn, trainGraphOptionsFor } from "./step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
-import { Trainer, type TrainerOptions } from "./trainer.ts";
+import { Trainer, trainerBlock, type TrainerOptions } from "./trainer.ts";
 import { runConvChoices } from "./tune.ts";
 
 /** A batch as the data loader yields it. */
@@ -243,7 +243,7 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
     ? await runConvChoices(o.dir, o.model, { batch: o.batch, size: o.size }, {
       threads: o.threads,
       device: o.device,
-      grad: trainGraphOptionsFor(o.device).grad,
+      grad: trainGraphOptionsFor(o.device, { nchwcBlock: await trainerBlock(o) }).grad,
       cache: o.tuneCache,
       resuming: await exists(join(o.dir, "checkpoint.safetensors")),
     })

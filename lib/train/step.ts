@@ -30,6 +30,8 @@ export interface GraphShape {
 export interface TrainGraph {
   /** the serialised ONNX model */
   bytes: Uint8Array;
+  /** the blocked-channel block its Convs were lowered with (CPU provider only), or 0 */
+  nchwcBlock: number;
   /** every state_dict tensor the graph reads */
   specs: ParamSpec[];
   /** input names of the trainable parameters (their state_dict keys) */
@@ -115,19 +117,28 @@ export interface TrainGraphOptions {
    * the gradients, so the state can stay on the device between steps.
    */
   adam?: Omit<AdamOptions, "lr">;
+  /**
+   * Serialise eligible Convs as onnxruntime's blocked-channel CPU kernels with this block size
+   * (`SerializeOptions.nchwcBlock`; CPU provider only). 0 or absent: plain ONNX.
+   */
+  nchwcBlock?: number;
 }
 
 /**
  * The graph choices for a device: on webgpu the window-slice MaxPool backward (its MaxPool has no Indices
  * output), im2col by strided slices (its grouped Conv gave wrong columns), gradient sums as Adds (it has no
- * Sum kernel), the composed loss and in-graph Adam (device-resident state); elsewhere the defaults, with
- * Adam in TypeScript.
+ * Sum kernel), the composed loss and in-graph Adam (device-resident state); on the CPU the defaults, with
+ * Adam in TypeScript, and Convs lowered to the blocked-channel kernels of `nchwcBlock` (from
+ * `nchwcBlockSize()`; 0: none).
  */
 export function trainGraphOptionsFor(
   device: Device | undefined,
-  o: { auxWeight?: number; adam?: Omit<AdamOptions, "lr"> } = {},
+  o: { auxWeight?: number; adam?: Omit<AdamOptions, "lr">; nchwcBlock?: number } = {},
 ): TrainGraphOptions {
-  if (device !== "webgpu") return { auxWeight: o.auxWeight, grad: {} };
+  if (device !== "webgpu") {
+    const block = device === "cuda" ? 0 : o.nchwcBlock ?? 0;
+    return { auxWeight: o.auxWeight, grad: block ? { nchwcBlock: block } : {}, nchwcBlock: block };
+  }
   return {
     auxWeight: o.auxWeight,
     grad: { maxPool: "windows", im2col: "slices", sum: "add" },
@@ -181,7 +192,8 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
     loss = g.op.Add(loss, g.op.Mul(auxLoss, w));
   }
   const params = [...net.params.values()];
-  const grads = gradients(g, loss, params, opts.grad);
+  const block = opts.nchwcBlock ?? 0;
+  const grads = gradients(g, loss, params, { ...opts.grad, ...(block ? { nchwcBlock: block } : {}) });
   g.output(loss, "loss");
   g.output(out.logits, "logits");
   for (const p of params) {
@@ -214,7 +226,8 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
     p: net.dropoutP?.get(name) ?? 0.5,
   }));
   return {
-    bytes: g.toBytes(),
+    bytes: g.toBytes({ nchwcBlock: block }),
+    nchwcBlock: block,
     specs: net.specs,
     params: [...net.params.keys()],
     buffers: [...net.buffers.keys()],
@@ -232,8 +245,15 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
   };
 }
 
-/** Builds the evaluation graph (BN with running statistics, dropout off). */
-export function buildEvalGraph(model: ModelFn, shape: GraphShape): EvalGraph {
+/**
+ * Builds the evaluation graph (BN with running statistics, dropout off); `nchwcBlock` as in
+ * {@linkcode TrainGraphOptions}.
+ */
+export function buildEvalGraph(
+  model: ModelFn,
+  shape: GraphShape,
+  opts: { nchwcBlock?: number } = {},
+): EvalGraph {
   const g = new Graph("eval");
   const net = new GraphNet(g, { mode: "eval" });
   const { batch, size, channels = 3 } = shape;
@@ -249,7 +269,7 @@ export function buildEvalGraph(model: ModelFn, shape: GraphShape): EvalGraph {
     taps.set(name, o);
   }
   return {
-    bytes: g.toBytes(),
+    bytes: g.toBytes({ nchwcBlock: opts.nchwcBlock }),
     specs: net.specs,
     inputs: [...net.params.keys(), ...net.buffers.keys()],
     input: "input",

@@ -18,6 +18,7 @@ import {
   createSession,
   type Device,
   type Downloader,
+  nchwcBlockSize,
   type OutputLocation,
 } from "../graph/session.ts";
 import { Adam, type Optimizer } from "../optim/mod.ts";
@@ -72,6 +73,16 @@ export interface TrainerOptions {
    * choices. A run that resumes must pass the same table to stay bit-identical.
    */
   convChoices?: ConvChoices;
+  /**
+   * cpu: run the convolutions on onnxruntime's blocked-channel kernels where this processor has them
+   * (lib/graph/nchwc.ts; default true). false: the plain kernels, for comparisons.
+   */
+  nchwc?: boolean;
+}
+
+/** The conv lowering block a trainer with these options uses: `nchwcBlockSize()` on the CPU, else 0. */
+export async function trainerBlock(opts: Pick<TrainerOptions, "device" | "nchwc">): Promise<number> {
+  return (opts.device ?? "cpu") === "cpu" && opts.nchwc !== false ? await nchwcBlockSize() : 0;
 }
 
 /** What one evaluation pass returns. */
@@ -159,6 +170,7 @@ export class Trainer {
     const graphOpts = trainGraphOptionsFor(opts.device, {
       auxWeight: opts.auxWeight,
       adam: { weightDecay: opts.weightDecay ?? 0 },
+      nchwcBlock: await trainerBlock(opts),
     });
     if (opts.convChoices) {
       graphOpts.grad = { ...graphOpts.grad, convChoice: convChoiceHook(opts.convChoices) };
@@ -367,7 +379,9 @@ export class Trainer {
     const size = this.#opts.size, per = 3 * size * size;
     const eb = this.#opts.evalBatch ?? this.#opts.batch;
     if (!this.#evalSession) {
-      this.#eval = buildEvalGraph(this.#model, { batch: eb, size });
+      this.#eval = buildEvalGraph(this.#model, { batch: eb, size }, {
+        nchwcBlock: this.#train.nchwcBlock,
+      });
       this.#evalSession = await createSession(this.#eval.bytes, {
         device: this.#opts.device,
         threads: this.#opts.threads,

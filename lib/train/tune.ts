@@ -141,7 +141,7 @@ export function convGradGraph(
     options: { ...grad, convChoice: () => choice },
   });
   g.output(got[wrt === "x" ? 0 : 1] as Value, "grad");
-  return { bytes: g.toBytes(), dyShape: [...y.shape] };
+  return { bytes: g.toBytes({ nchwcBlock: grad.nchwcBlock }), dyShape: [...y.shape] };
 }
 
 /**
@@ -204,9 +204,10 @@ export async function timeConv(
   return { choice, ms };
 }
 
-/** The cache file's context key: the thread count and device the timings hold for. */
+/** The cache file's context key: the thread count, device and conv lowering the timings hold for. */
 export function tuneContext(opts: TuneOptions): string {
-  return `threads=${opts.threads ?? "default"} device=${opts.device ?? "cpu"}`;
+  const block = opts.grad?.nchwcBlock ? ` nchwc=${opts.grad.nchwcBlock}` : "";
+  return `threads=${opts.threads ?? "default"} device=${opts.device ?? "cpu"}${block}`;
 }
 
 /**

@@ -1,0 +1,116 @@
+/**
+ * Lowering of 2-D convolutions to onnxruntime's blocked-channel ("NCHWc") CPU kernels.
+ *
+ * onnxruntime rewrites a Conv to its `com.microsoft.nchwc` kernels only when the weight is a constant
+ * initializer (it reorders the filter once, at load). In a training step every weight is a graph input or a
+ * computed tensor (the flipped kernel of dX, the batch-transposed dY of dW), so all of them ran on the plain
+ * im2col + GEMM path: 1.3–3× slower at the small feature maps of 28²–128² images (bench/results). This
+ * lowering writes the blocked form itself, at serialisation, with the filter reorder as a Reshape →
+ * Transpose → Reshape inside the graph (cheap: a filter is small next to its activations):
+ *
+ *   ReorderInput(x) → nchwc.Conv(x̂, reorder(W), B) → ReorderOutput(channels = M)
+ *
+ * The graph built by {@linkcode Graph} stays standard ONNX (gradients, WebGPU, export); only the bytes given
+ * to the CPU provider differ, and only where `nchwcBlockSize` (lib/graph/session.ts) found the kernels on this processor.
+ * @module
+ */
+import type { Node, Value } from "./types.ts";
+
+/** The onnxruntime operator domain of the blocked-channel kernels. */
+export const NCHWC_DOMAIN = "com.microsoft.nchwc";
+
+/** A ModelProto node as the serialiser writes it. */
+export interface ProtoNode {
+  name: string;
+  opType: string;
+  domain: string;
+  input: string[];
+  output: string[];
+  attribute: Record<string, unknown>[];
+}
+
+/** An int64 initializer the lowering needs (a Reshape's target shape). */
+export interface ProtoShape {
+  name: string;
+  dims: number[];
+}
+
+/**
+ * Whether `node` is lowered with block size `block`: a 2-D, ungrouped, undilated float32 Conv with more than
+ * one kernel tap, whose output channels are a multiple of the block and whose input channels are either a
+ * multiple of it or fewer than it (the first conv: the kernel then reads the plain NCHW image). The channel
+ * conditions are onnxruntime's own for its rewrite (core/optimizer/nchwc_transformer.cc), less its padding
+ * of odd output-channel counts.
+ */
+export function nchwcEligible(node: Node, block: number): boolean {
+  if (node.op !== "Conv" || block < 2) return false;
+  const [x, w] = node.inputs as Value[];
+  const a = node.attrs as { group?: number; dilations?: number[] };
+  if (x.dtype !== "float32" || x.shape.length !== 4 || w.shape.length !== 4) return false;
+  if ((a.group ?? 1) !== 1 || (a.dilations ?? []).some((d) => d !== 1)) return false;
+  const [m, c, kh, kw] = w.shape;
+  // a 1×1 conv is already one GEMM on the plain path: blocked, it measured no faster (ResNet-50, 28²–128²)
+  // and pays the reorders
+  if (kh * kw === 1) return false;
+  return nchwcChannelsOk(m, c, block);
+}
+
+/** onnxruntime's channel conditions for a blocked Conv: M a multiple of the block; C one too, or below it. */
+export function nchwcChannelsOk(m: number, c: number, block: number): boolean {
+  return block >= 2 && m % block === 0 && (c < block || c % block === 0);
+}
+
+/**
+ * The nodes that replace an eligible Conv. `attribute` holds the Conv's own attributes as serialised;
+ * `fresh` makes names unique in the model; `reordered` shares one ReorderInput per input tensor across the
+ * convs that read it (ResNet's block input feeds both conv1 and the downsample).
+ */
+export function lowerConv(
+  node: Node,
+  attribute: Record<string, unknown>[],
+  block: number,
+  fresh: (base: string) => string,
+  reordered: Map<string, string>,
+  shapes: ProtoShape[],
+): ProtoNode[] {
+  const [x, w, b] = node.inputs as (Value | undefined)[];
+  const y = node.outputs[0]!;
+  const [m, c, kh, kw] = w!.shape;
+  const out: ProtoNode[] = [];
+  const shape = (dims: number[]) => {
+    const name = fresh(`${node.name}/nchwc_shape`);
+    shapes.push({ name, dims });
+    return name;
+  };
+  const add = (opType: string, domain: string, input: string[], attrs: Record<string, unknown>[] = []) => {
+    const o = fresh(`${node.name}/nchwc_${opType}`);
+    out.push({ name: o, opType, domain, input, output: [o], attribute: attrs });
+    return o;
+  };
+  const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
+  const int = (name: string, v: number) => ({ name, type: 2, i: v });
+  // Filter: OIHW → [M/B, C/B, kh, kw, Bi, Bo] (input channels ≥ B) or [M/B, C, kh, kw, Bo] (fewer): the
+  // layouts of MlasReorderFilterOIHWBiBo / OIHWBo, checked against onnxruntime's own reorder in the tests.
+  const blockedIn = c >= block;
+  const split = blockedIn ? [m / block, block, c / block, block, kh, kw] : [m / block, block, c, kh, kw];
+  const perm = blockedIn ? [0, 2, 4, 5, 3, 1] : [0, 2, 3, 4, 1];
+  const w6 = add("Reshape", "", [w!.name, shape(split)]);
+  const wt = add("Transpose", "", [w6], [ints("perm", perm)]);
+  const wr = add("Reshape", "", [wt, shape([m, c, kh, kw])]);
+  let xin = x!.name;
+  if (blockedIn) {
+    const have = reordered.get(x!.name);
+    xin = have ?? add("ReorderInput", NCHWC_DOMAIN, [x!.name]);
+    reordered.set(x!.name, xin);
+  }
+  const conv = add("Conv", NCHWC_DOMAIN, [xin, wr, ...(b ? [b.name] : [])], attribute);
+  out.push({
+    name: fresh(`${node.name}/nchwc_ReorderOutput`),
+    opType: "ReorderOutput",
+    domain: NCHWC_DOMAIN,
+    input: [conv],
+    output: [y.name],
+    attribute: [int("channels", m)],
+  });
+  return out;
+}
