@@ -45,9 +45,14 @@ export const expRule: GradRule<"Exp"> = (
 ) => [g.op.Mul(dy, y!)];
 
 /** dX = dY where Y > 0 (read from the output, so the input may be freed early). */
-export const reluRule: GradRule<"Relu"> = (
-  { g, y: [y], dout: dy },
-) => [g.op.Where(g.op.Greater(y!, scalar(g, 0, y!)), dy, scalar(g, 0, dy))];
+/**
+ * dY · (Y > 0) as a Mul by the cast mask: onnxruntime's CPU Where took 3× the time of Cast + Mul (CBR-Small
+ * at 128²: 38 ms a step). Unlike Where, a non-finite dY where Y = 0 gives NaN, not 0; the trainer's
+ * non-finite check then stops the step, as it does for any non-finite gradient.
+ */
+export const reluRule: GradRule<"Relu"> = ({ g, y: [y], dout: dy }) => [
+  g.op.Mul(dy, g.op.Cast(g.op.Greater(y!, scalar(g, 0, y!)), { to: dy.dtype })),
+];
 
 export const whereRule: GradRule<"Where"> = ({ g, x: [c, a, b], dout: dy, needs }) => {
   const zero: Value = scalar(g, 0, dy);
