@@ -8,7 +8,7 @@ import { Trainer } from "../../lib/train/trainer.ts";
 import type { GraphNet } from "../../lib/train/graph_net.ts";
 import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
-import { cbrNet, resNet } from "../train/parity_nets.ts";
+import { cbrNet, inceptionNet, resNet } from "../train/parity_nets.ts";
 import { gpuTest } from "./webgpu.ts";
 
 interface Golden {
@@ -88,11 +88,13 @@ function compare(gpu: Snapshot, cpu: Snapshot, m1: Map<string, Float32Array>, wh
   }
 }
 
-// the residual net also with the convolutions in NCHW (bench/gpu.ts measures both layouts)
+// the residual net also with the convolutions in NCHW (bench/gpu.ts measures both layouts); the Inception
+// net has the aux head (0.4 × its loss) and a dropout mask, drawn alike on both devices from seed and step
 const cases: [string, ModelFn, "NHWC" | "NCHW" | undefined][] = [
   ["cbr", cbrNet, undefined],
   ["res", resNet, undefined],
   ["res", resNet, "NCHW"],
+  ["inception", inceptionNet, undefined],
 ];
 
 for (const [name, model, layout] of cases) {
