@@ -104,12 +104,13 @@ export interface ConvSignature {
 /**
  * Equivalent formulations of one Conv's backward. dx: "conv" (stride-1 Conv of dY with the flipped kernel;
  * only where the default rules would use it or a 1×1 MatMul), "transpose" (ConvTranspose), "matmul" (1×1
- * stride-1 unpadded only). dw: "batched" (per-sample MatMuls summed), "gemm" (one Gemm over the batch) or "conv"
+ * stride-1 unpadded only: per-sample MatMuls), "fold" (1×1 unpadded, any stride: one GEMM over the
+ * batch-flattened dY, zeros between the strided pixels). dw: "batched" (per-sample MatMuls summed), "gemm" (one Gemm over the batch) or "conv"
  * (a Conv of the batch-transposed input by the batch-transposed dY).
  */
 export interface ConvChoice {
   /** input-gradient formulation */
-  dx?: "conv" | "transpose" | "matmul";
+  dx?: "conv" | "transpose" | "matmul" | "fold";
   /** weight-gradient formulation */
   dw?: "batched" | "gemm" | "conv";
 }

@@ -5,7 +5,15 @@
 import onnxProto from "npm:onnx-proto@8.0.1";
 import type { Graph, TensorData } from "./graph.ts";
 import { ATTR_SCHEMA, type AttrKind, type DType, type TensorAttr, type Value } from "./types.ts";
-import { lowerConv, NCHWC_DOMAIN, nchwcEligible, type ProtoNode, type ProtoShape } from "./nchwc.ts";
+import {
+  foldConv,
+  foldEligible,
+  lowerConv,
+  NCHWC_DOMAIN,
+  nchwcEligible,
+  type ProtoNode,
+  type ProtoShape,
+} from "./nchwc.ts";
 
 const { onnx } = onnxProto;
 
@@ -173,6 +181,7 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     const output = n.outputs.map((v) => v?.name ?? "");
     while (output.length && output[output.length - 1] === "") output.pop();
     if (block && nchwcEligible(n, block)) return lowerConv(n, attribute_, block, fresh, reordered, shapes);
+    if (block && foldEligible(n)) return foldConv(n, fresh, shapes);
     return { name: n.name, opType: n.op, domain: "", input, output, attribute: attribute_ };
   });
   for (const s of shapes) {
@@ -188,7 +197,7 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     producerName: "transfusion",
     opsetImport: [
       { domain: "", version: opset },
-      ...(shapes.length ? [{ domain: NCHWC_DOMAIN, version: 1 }] : []),
+      ...(nodes.some((n) => n.domain === NCHWC_DOMAIN) ? [{ domain: NCHWC_DOMAIN, version: 1 }] : []),
     ],
     graph: {
       name: g.name,

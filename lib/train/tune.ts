@@ -67,19 +67,26 @@ export function convSignatures(model: ModelFn, shape: GraphShape, grad: GradOpti
   return [...seen.values()];
 }
 
-/** The dX and dW formulations that apply to a conv of this shape (the first of each: the default rule's). */
+/**
+ * The dX and dW formulations that apply to a conv of this shape (the first of each: the default rule's,
+ * without the blocked-channel lowering, which makes "conv" the default dW where it applies).
+ */
 export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw: ConvChoice["dw"][] } {
   const [, , h, w] = sig.x, [m, , kh, kw] = sig.w, { s, p } = sig;
   const unit = s[0] === 1 && s[1] === 1;
   const pointwise = kh === 1 && kw === 1 && p.every((v) => v === 0);
   const flipOk = unit && p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw;
+  const ho = Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1,
+    wo = Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1;
+  // the Conv rule's default first: "fold" for a 1×1 conv on a few output pixels
+  const fold = pointwise && sig.x[0] > 1 && ho * wo <= (unit ? 4 : 16);
   const dx: ConvChoice["dx"][] = pointwise && unit
-    ? ["matmul", "conv", "transpose"]
+    ? fold ? ["fold", "matmul", "conv", "transpose"] : ["matmul", "conv", "transpose", "fold"]
+    : pointwise
+    ? fold ? ["fold", "transpose"] : ["transpose", "fold"]
     : flipOk
     ? ["conv", "transpose"]
     : ["transpose"];
-  const ho = Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1,
-    wo = Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1;
   const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
   // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
   // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)

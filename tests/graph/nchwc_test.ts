@@ -98,7 +98,8 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 Deno.test({
-  name: "nchwc: lowered convs equal the plain ones; 1×1, grouped and odd-channel convs stay plain",
+  name:
+    "nchwc: lowered and folded convs equal the plain ones; other 1×1, grouped, odd-channel convs stay plain",
   ignore,
   async fn() {
     const B = block;
@@ -124,7 +125,11 @@ Deno.test({
     const e = g.op.Conv(d, weight("w5", [B, B, 1, 1]));
     const f = g.op.Conv(e, weight("w6", [5, B, 3, 3]), undefined, { pads: [1, 1, 1, 1] });
     const q = g.op.Conv(e, weight("w7", [B, 1, 3, 3]), undefined, { pads: [1, 1, 1, 1], group: B });
-    for (const [v, n] of [[a, "a"], [d, "d"], [f, "f"], [q, "q"]] as const) g.output(v, n);
+    // folded into one GEMM over the batch: 1×1 onto ≤ 4 output pixels (strided, with bias; and unit stride)
+    const p1 = g.op.Conv(a, weight("w8", [5, B, 1, 1]), weight("b8", [5]), { strides: [3, 4] });
+    const p2 = g.op.Conv(g.op.Slice(a, [0, 0], [2, 2], [2, 3]), weight("w9", [7, B, 1, 1]));
+    const outs = [[a, "a"], [d, "d"], [f, "f"], [q, "q"], [p1, "p1"], [p2, "p2"]] as const;
+    for (const [v, n] of outs) g.output(v, n);
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, shape] of Object.entries(inputs)) {
       feeds[name] = new ort.Tensor(
@@ -138,8 +143,10 @@ Deno.test({
     assert.equal(ops.get(`${NCHWC_DOMAIN}:Conv`), 4);
     assert.equal(ops.get(`${NCHWC_DOMAIN}:ReorderInput`), 2, "h is reordered once for its two convs");
     assert.equal(ops.get("Conv"), 3);
+    assert.equal(ops.get("MatMul"), 2, "the two 1×1 convs on ≤ 4 pixels are folded");
+    assert.deepEqual([p1.shape, p2.shape], [[3, 5, 2, 2], [3, 7, 2, 2]]);
     const want = await run(g.toBytes(), feeds), got = await run(lowered, feeds);
-    for (const n of ["a", "d", "f", "q"]) {
+    for (const [, n] of outs) {
       // float32 with another summation order: measured 1e-7 relative
       const err = relErr(got[n].data as Float32Array, want[n].data as Float32Array);
       assert.ok(err < 1e-5, `${n}: relative error ${err}`);

@@ -28,8 +28,17 @@ const specs = paramSpecs("cbr-small", { classes: 5, inputSize: SIZE });
 Deno.test("tune: candidates start with the default rule's and fit the shape", () => {
   const sig = (x: number[], w: number[], s = [1, 1], p = [0, 0, 0, 0]) => ({ x, w, s, p, dtype: "float32" });
   const pw = convCandidates(sig([2, 8, 6, 6], [4, 8, 1, 1]));
-  assert.deepEqual(pw.dx, ["matmul", "conv", "transpose"]);
+  assert.deepEqual(pw.dx, ["matmul", "conv", "transpose", "fold"]);
   assert.equal(pw.dw[0], "batched"); // M 4 ≤ 36 output pixels
+  // a 1×1 conv onto ≤ 4 pixels (≤ 16 strided) folds the batch into one GEMM by default
+  assert.deepEqual(convCandidates(sig([2, 8, 2, 2], [4, 8, 1, 1])).dx, [
+    "fold",
+    "matmul",
+    "conv",
+    "transpose",
+  ]);
+  assert.deepEqual(convCandidates(sig([2, 8, 8, 8], [4, 8, 1, 1], [2, 2])).dx, ["fold", "transpose"]);
+  assert.deepEqual(convCandidates(sig([2, 8, 9, 9], [4, 8, 1, 1], [2, 2])).dx, ["transpose", "fold"]);
   const strided = convCandidates(sig([2, 8, 9, 9], [16, 8, 3, 3], [2, 2], [1, 1, 1, 1]));
   assert.deepEqual(strided.dx, ["transpose"]);
   assert.equal(strided.dw[0], "batched"); // M 16 ≤ 5×5 output pixels
