@@ -4,6 +4,9 @@
  * Usage: deno run -A bench/profile_train.ts MODEL [--batch 16] [--size 128] [--threads 2] [--steps 3] [--top 25]
  *        [--im2col conv|slices] [--max-pool indices|windows] [--conv-weight batched|gemm] (lib/autodiff GradOptions)
  *        [--tune FILE] (per-conv formulations measured and cached in FILE by lib/train/tune.ts)
+ *        [--dx FORM] [--dw FORM | --dw conv-k] (one formulation for every conv; conv-k: dW by Conv where the
+ *        kernel has more than one tap and stride 1) [--nchwc B] (the CPU lowering with block B, as the
+ *        Trainer does with nchwcBlockSize(); default 0: plain ONNX, so pass 16 or 8 to profile what trains)
  * @module
  */
 import { parseArgs } from "node:util";

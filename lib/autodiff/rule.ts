@@ -104,8 +104,9 @@ export interface ConvSignature {
 /**
  * Equivalent formulations of one Conv's backward. dx: "conv" (stride-1 Conv of dY with the flipped kernel;
  * only where the default rules would use it or a 1×1 MatMul), "transpose" (ConvTranspose), "matmul" (1×1
- * stride-1 unpadded only: per-sample MatMuls), "fold" (1×1 unpadded, any stride: one GEMM over the
- * batch-flattened dY, zeros between the strided pixels). dw: "batched" (per-sample MatMuls summed), "gemm" (one Gemm over the batch) or "conv"
+ * stride-1 unpadded only: per-sample MatMuls), "fold" (one GEMM over the batch-flattened dY: 1×1
+ * unpadded convs of any stride, zeros between the strided pixels; other kernels on maps of at most 64
+ * pixels, col2im as a product with a constant one-hot matrix). dw: "batched" (per-sample MatMuls summed), "gemm" (one Gemm over the batch) or "conv"
  * (a Conv of the batch-transposed input by the batch-transposed dY).
  */
 export interface ConvChoice {

@@ -10,7 +10,13 @@
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { createSession, type Device, Graph } from "../graph/mod.ts";
-import { type ConvChoice, type ConvSignature, GRAD_RULES, type GradOptions } from "../autodiff/mod.ts";
+import {
+  type ConvChoice,
+  type ConvSignature,
+  FOLD_MAP,
+  GRAD_RULES,
+  type GradOptions,
+} from "../autodiff/mod.ts";
 import type { Node, Value } from "../graph/types.ts";
 import { buildTrainGraph, type GraphShape, type ModelFn } from "./step.ts";
 import { join } from "node:path";
@@ -79,13 +85,18 @@ export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw
   const ho = Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1,
     wo = Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1;
   // the Conv rule's default first: "fold" for a 1×1 conv on a few output pixels
-  const fold = pointwise && sig.x[0] > 1 && ho * wo <= (unit ? 4 : 16);
+  const small = h * w <= FOLD_MAP;
+  const fold = sig.x[0] > 1 && (pointwise ? ho * wo <= (unit ? 4 : 16) : !flipOk && small);
   const dx: ConvChoice["dx"][] = pointwise && unit
     ? fold ? ["fold", "matmul", "conv", "transpose"] : ["matmul", "conv", "transpose", "fold"]
     : pointwise
     ? fold ? ["fold", "transpose"] : ["transpose", "fold"]
     : flipOk
-    ? ["conv", "transpose"]
+    ? small ? ["conv", "transpose", "fold"] : ["conv", "transpose"]
+    : fold
+    ? ["fold", "transpose"]
+    : small
+    ? ["transpose", "fold"]
     : ["transpose"];
   const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
   // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered

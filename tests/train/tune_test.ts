@@ -43,7 +43,12 @@ Deno.test("tune: candidates start with the default rule's and fit the shape", ()
   assert.deepEqual(strided.dx, ["transpose"]);
   assert.equal(strided.dw[0], "batched"); // M 16 ≤ 5×5 output pixels
   const late = convCandidates(sig([64, 128, 4, 4], [256, 128, 7, 7], [1, 1], [3, 3, 3, 3]));
-  assert.deepEqual(late.dx, ["conv", "transpose"]);
+  assert.deepEqual(late.dx, ["conv", "transpose", "fold"]);
+  // a strided k×k conv on ≤ 64 pixels: dX by one GEMM and a one-hot col2im product by default
+  assert.deepEqual(convCandidates(sig([2, 8, 8, 8], [16, 8, 3, 3], [2, 2], [1, 1, 1, 1])).dx, [
+    "fold",
+    "transpose",
+  ]);
   assert.deepEqual(late.dw, ["gemm", "batched", "conv"]);
   // the "conv" dW's window buffer of one channel would exceed 64 MiB at 587², batch 8
   const big = convCandidates(sig([8, 32, 587, 587], [64, 32, 7, 7], [1, 1], [3, 3, 3, 3]));
