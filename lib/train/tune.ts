@@ -85,10 +85,11 @@ export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw
   const ho = Math.floor((h + p[0] + p[2] - kh) / s[0]) + 1,
     wo = Math.floor((w + p[1] + p[3] - kw) / s[1]) + 1;
   // the Conv rule's default first: "fold" for a 1×1 conv on a few output pixels
-  const small = h * w <= FOLD_MAP;
-  const fold = sig.x[0] > 1 && (pointwise ? ho * wo <= (unit ? 4 : 16) : !flipOk && small);
+  const small = h * w <= FOLD_MAP, [n, c] = sig.x;
+  const fold = n > 1 &&
+    (pointwise ? ho * wo <= (unit ? 4 : 16) || (unit && c > m && ho * wo <= 64) : !flipOk && small);
   const dx: ConvChoice["dx"][] = pointwise && unit
-    ? fold ? ["fold", "matmul", "conv", "transpose"] : ["matmul", "conv", "transpose", "fold"]
+    ? fold ? ["fold", "conv", "matmul", "transpose"] : ["conv", "matmul", "transpose", "fold"]
     : pointwise
     ? fold ? ["fold", "transpose"] : ["transpose", "fold"]
     : flipOk
@@ -101,7 +102,7 @@ export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw
   const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
   // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
   // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)
-  const [n] = sig.x, bytes = sig.dtype === "float64" ? 8 : 4;
+  const bytes = sig.dtype === "float64" ? 8 : 4;
   if (n * ho * wo * kh * kw * bytes <= DW_CONV_BYTES) dw.push("conv");
   return { dx, dw };
 }

@@ -28,13 +28,20 @@ const specs = paramSpecs("cbr-small", { classes: 5, inputSize: SIZE });
 Deno.test("tune: candidates start with the default rule's and fit the shape", () => {
   const sig = (x: number[], w: number[], s = [1, 1], p = [0, 0, 0, 0]) => ({ x, w, s, p, dtype: "float32" });
   const pw = convCandidates(sig([2, 8, 6, 6], [4, 8, 1, 1]));
-  assert.deepEqual(pw.dx, ["matmul", "conv", "transpose", "fold"]);
+  // narrowing (C 8 > M 4) onto ≤ 64 pixels: folded; widening: a 1×1 Conv by the transposed weight
+  assert.deepEqual(pw.dx, ["fold", "conv", "matmul", "transpose"]);
+  assert.deepEqual(convCandidates(sig([2, 4, 6, 6], [8, 4, 1, 1])).dx, [
+    "conv",
+    "matmul",
+    "transpose",
+    "fold",
+  ]);
   assert.equal(pw.dw[0], "batched"); // M 4 ≤ 36 output pixels
   // a 1×1 conv onto ≤ 4 pixels (≤ 16 strided) folds the batch into one GEMM by default
-  assert.deepEqual(convCandidates(sig([2, 8, 2, 2], [4, 8, 1, 1])).dx, [
+  assert.deepEqual(convCandidates(sig([2, 4, 2, 2], [8, 4, 1, 1])).dx, [
     "fold",
-    "matmul",
     "conv",
+    "matmul",
     "transpose",
   ]);
   assert.deepEqual(convCandidates(sig([2, 8, 8, 8], [4, 8, 1, 1], [2, 2])).dx, ["fold", "transpose"]);
