@@ -13,15 +13,7 @@ import { Trainer } from "../../lib/train/trainer.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { cbrNet } from "../train/parity_nets.ts";
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
+import { relErr } from "../compare.ts";
 
 Deno.test("composed cross-entropy equals SoftmaxCrossEntropyLoss: loss, logits and every gradient", async () => {
   const n = 4, size = 16, rng = new Rng(5);

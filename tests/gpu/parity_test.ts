@@ -10,6 +10,7 @@ import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
 import { cbrNet, inceptionNet, resNet } from "../train/parity_nets.ts";
 import { gpuTest } from "./webgpu.ts";
+import { relErr } from "../compare.ts";
 
 interface Golden {
   input_shape: number[];
@@ -30,18 +31,6 @@ function toState(g: Golden): StateDict {
     });
   }
   return s;
-}
-
-/** max |a − b| / max |b| over the entries `keep` selects. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>, keep?: (i: number) => boolean): number {
-  assert.equal(a.length, b.length);
-  let num = 0, den = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    if (keep && !keep(i)) continue;
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
 }
 
 interface Snapshot {

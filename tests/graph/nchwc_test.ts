@@ -11,6 +11,7 @@ import { getModel, paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
 import { Rng } from "../../lib/util/random.ts";
+import { l2Err, relErr } from "../compare.ts";
 
 /**
  * The block onnxruntime itself uses: its own rewrite of a Conv with a constant weight (index values)
@@ -74,27 +75,6 @@ async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>) {
   } finally {
     await s.release();
   }
-}
-
-/** ‖a − b‖ / ‖b‖ */
-function l2Err(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 1e-30;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
-/** max |a − b| / max |b| */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0, den = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
 }
 
 Deno.test({

@@ -8,6 +8,7 @@ import { Trainer } from "../../lib/train/trainer.ts";
 import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
 import { cbrNet, inceptionNet, resNet } from "./parity_nets.ts";
+import { relErr } from "../compare.ts";
 
 interface Golden {
   input_shape: number[];
@@ -34,17 +35,6 @@ function toState(g: Golden): StateDict {
     });
   }
   return s;
-}
-
-/** max |a − b| / max |b|: relative to the tensor's scale, so near-zero entries don't dominate. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let num = 0, den = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
 }
 
 const cases: [string, ModelFn][] = [["cbr", cbrNet], ["res", resNet]];
