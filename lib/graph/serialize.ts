@@ -181,7 +181,8 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     const output = n.outputs.map((v) => v?.name ?? "");
     while (output.length && output[output.length - 1] === "") output.pop();
     if (block && nchwcEligible(n, block)) return lowerConv(n, attribute_, block, fresh, reordered, shapes);
-    if (block && foldEligible(n)) return foldConv(n, fresh, shapes);
+    // the fold writes the batch size into Reshape targets: not with a symbolic batch axis
+    if (block && batched.size === 0 && foldEligible(n)) return foldConv(n, fresh, shapes);
     return { name: n.name, opType: n.op, domain: "", input, output, attribute: attribute_ };
   });
   for (const s of shapes) {

@@ -7,6 +7,7 @@ import onnxProto from "npm:onnx-proto@8.0.1";
 import { gradients } from "../../lib/autodiff/mod.ts";
 import { createSession, Graph, nchwcBlockSize } from "../../lib/graph/mod.ts";
 import { NCHWC_DOMAIN } from "../../lib/graph/nchwc.ts";
+import { serializeGraph } from "../../lib/graph/serialize.ts";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
@@ -125,6 +126,10 @@ Deno.test({
     assert.equal(ops.get("Conv"), 3);
     assert.equal(ops.get("MatMul"), 2, "the two 1×1 convs on ≤ 4 pixels are folded");
     assert.deepEqual([p1.shape, p2.shape], [[3, 5, 2, 2], [3, 7, 2, 2]]);
+    // with a symbolic batch axis nothing may bake the batch size in: the 1×1 convs stay Convs
+    const symbolic = domains(serializeGraph(g, 17, { nchwcBlock: B, dynamicBatch: ["x"] }));
+    assert.equal(symbolic.get("MatMul"), undefined);
+    assert.equal(symbolic.get(`${NCHWC_DOMAIN}:Conv`), 4);
     const want = await run(g.toBytes(), feeds), got = await run(lowered, feeds);
     for (const [, n] of outs) {
       // float32 with another summation order: measured 1e-7 relative
