@@ -1,17 +1,17 @@
 /**
- * Lowering of 2-D convolutions to onnxruntime's blocked-channel ("NCHWc") CPU kernels.
+ * The CPU lowering: how the serialiser writes convolutions for onnxruntime's CPU provider.
  *
- * onnxruntime rewrites a Conv to its `com.microsoft.nchwc` kernels only when the weight is a constant
- * initializer (it reorders the filter once, at load). In a training step every weight is a graph input or a
- * computed tensor (the flipped kernel of dX, the batch-transposed dY of dW), so all of them ran on the plain
- * im2col + GEMM path: 1.3–3× slower at the small feature maps of 28²–128² images (bench/results). This
- * lowering writes the blocked form itself, at serialisation, with the filter reorder as a Reshape →
- * Transpose → Reshape inside the graph (cheap: a filter is small next to its activations):
+ * onnxruntime rewrites a Conv to its blocked-channel (`com.microsoft.nchwc`) kernels only when the weight is a
+ * constant initializer (it reorders the filter once, at load). In a training step every weight is a graph
+ * input or a computed tensor (the flipped kernel of dX, the batch-transposed dY of dW), so all of them ran on
+ * the plain im2col + GEMM path: 1.3–3× slower at the small feature maps of 28²–128² images. This lowering
+ * writes the blocked form itself, with the filter reorder inside the graph (cheap next to the activations):
  *
  *   ReorderInput(x) → nchwc.Conv(x̂, reorder(W), B) → ReorderOutput(channels = M)
  *
- * The graph built by {@linkcode Graph} stays standard ONNX (gradients, WebGPU, export); only the bytes given
- * to the CPU provider differ, and only where `nchwcBlockSize` (lib/graph/session.ts) found the kernels on this processor.
+ * and folds 1×1 convs onto a few pixels into one GEMM over the batch ({@linkcode foldConv}). The graph built
+ * by `Graph` stays standard ONNX (gradients, WebGPU, export); only the bytes given to the CPU provider differ,
+ * and only where `nchwcBlockSize` (lib/graph/session.ts) found the kernels on this processor.
  * @module
  */
 import type { Node, Value } from "./types.ts";

@@ -99,9 +99,11 @@ export interface SerializeOptions {
    */
   dynamicBatch?: readonly string[];
   /**
-   * Write every eligible Conv as onnxruntime's blocked-channel CPU kernels with this block size (lib/graph/
-   * nchwc.ts; `nchwcBlockSize` (lib/graph/session.ts) says which size, if any, this processor has). 0 or absent: plain
-   * ONNX. Such bytes run only on onnxruntime's CPU provider.
+   * Write the CPU lowering (lib/graph/nchwc.ts) with this channel block: every eligible Conv on onnxruntime's
+   * blocked-channel kernels, and 1×1 Convs onto ≤ 4 pixels folded into one GEMM over the batch (not with
+   * `dynamicBatch`: the fold writes the batch size into Reshape targets). `nchwcBlockSize` (session.ts) says
+   * which block, if any, this processor has. 0 or absent: plain ONNX. Such bytes run only on onnxruntime's
+   * CPU provider.
    */
   nchwcBlock?: number;
 }

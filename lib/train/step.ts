@@ -118,8 +118,9 @@ export interface TrainGraphOptions {
    */
   adam?: Omit<AdamOptions, "lr">;
   /**
-   * Serialise eligible Convs as onnxruntime's blocked-channel CPU kernels with this block size
-   * (`SerializeOptions.nchwcBlock`; CPU provider only). 0 or absent: plain ONNX.
+   * Serialise with the CPU lowering of this channel block (`SerializeOptions.nchwcBlock`: blocked-channel
+   * Convs, folded 1×1 Convs; CPU provider only), and let the Conv rule pick the backward formulations made for
+   * it (`GradOptions.nchwcBlock`). 0 or absent: plain ONNX.
    */
   nchwcBlock?: number;
 }
