@@ -37,6 +37,13 @@ export interface GraphNetOptions {
    * input (a standalone model). Each must be there with the spec's shape.
    */
   weights?: StateDict;
+  /**
+   * Write a conv whose input map has no more pixels than its kernel has taps (CBR-Small's 7×7 on 4×4 at 28²,
+   * ResNet's 3×3 on 2×2) as one dense matrix product, so that the forward and, by the MatMul and Gemm rules,
+   * the backward do only the multiply-adds that meet pixels ({@linkcode denseConv}). For the CPU provider
+   * (the trainer sets it with the CPU lowering); the same function either way, to float rounding.
+   */
+  denseSmallConvs?: boolean;
 }
 
 /**
@@ -78,6 +85,7 @@ export class GraphNet implements Net<Value> {
   readonly #expected?: readonly ParamSpec[];
   readonly #weights?: StateDict;
   #dropouts = 0;
+  #dense: boolean;
 
   /** Emits into `g` in the given mode. */
   constructor(g: Graph, opts: GraphNetOptions) {
@@ -88,6 +96,7 @@ export class GraphNet implements Net<Value> {
     this.mode = opts.mode;
     this.#expected = opts.specs;
     this.#weights = opts.weights;
+    this.#dense = opts.denseSmallConvs ?? false;
   }
 
   /** Records the specs of one layer; returns its float tensors (parameters, then buffers) as values. */
@@ -142,7 +151,16 @@ export class GraphNet implements Net<Value> {
     this.#image(x, `conv2d '${name}'`);
     const [w, b] = this.#tensors(conv2dSpecs(name, x.shape[1], o));
     const { stride: [sh, sw], padding: [ph, pw] } = convWindow(o);
-    return this.g.scope(name, () => this.g.op.Conv(x, w, b, { strides: [sh, sw], pads: [ph, pw, ph, pw] }));
+    const [, , kh, kw] = w.shape, [, c, h, wd] = x.shape;
+    // the dense matrix: M·Ho·Wo × H·W·C values; kept under 64 MiB
+    const dense = this.#dense && h * wd <= kh * kw && w.shape[0] * h * wd * c * h * wd * 4 <= 2 ** 26;
+    return this.g.scope(
+      name,
+      () =>
+        dense
+          ? denseConv(this.g, x, w, b, [sh, sw], [ph, pw])
+          : this.g.op.Conv(x, w, b, { strides: [sh, sw], pads: [ph, pw, ph, pw] }),
+    );
   }
 
   /** nn.BatchNorm2d: train mode normalises by batch statistics and records the running-stat updates. */
@@ -263,4 +281,43 @@ export function fillDropoutMask(mask: Float32Array, p: number, rng: { float(): n
   const keep = 1 - p, scale = 1 / keep;
   for (let i = 0; i < mask.length; i++) mask[i] = rng.float() < keep ? scale : 0;
   return mask;
+}
+
+/**
+ * A 2-D conv as one dense matrix product: Y[n, (m, p)] = Σ_(q, c) X[n, (q, c)] · T[(m, p), (q, c)] with
+ * T[m, p, q, c] = W[m, c, t] where tap t of output pixel p reads input pixel q (0 where none does). T is
+ * built by a MatMul of the constant one-hot E[(p, q), t] with W's taps, so the MatMul rule takes the weight
+ * gradient back through E. Where the input map has no more pixels than the kernel has taps, the dense
+ * product does no more multiply-adds than the direct conv, and only those that meet pixels (a 7×7 kernel
+ * on a 4×4 map: 16 of 49 taps per output pixel, where a direct conv also multiplies the padding).
+ */
+export function denseConv(
+  g: Graph,
+  x: Value,
+  w: Value,
+  b: Value | undefined,
+  s: readonly number[],
+  p: readonly number[],
+): Value {
+  const [n, c, h, wd] = x.shape, [m, , kh, kw] = w.shape;
+  const ho = Math.floor((h + 2 * p[0] - kh) / s[0]) + 1, wo = Math.floor((wd + 2 * p[1] - kw) / s[1]) + 1;
+  const kk = kh * kw, pout = ho * wo, pin = h * wd;
+  const e = new Float32Array(pout * pin * kk);
+  for (let y = 0; y < ho; y++) {
+    for (let xo = 0; xo < wo; xo++) {
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          const r = y * s[0] + i - p[0], q = xo * s[1] + j - p[1];
+          if (r >= 0 && r < h && q >= 0 && q < wd) {
+            e[((y * wo + xo) * pin + r * wd + q) * kk + i * kw + j] = 1;
+          }
+        }
+      }
+    }
+  }
+  const taps = g.op.Transpose(g.op.Reshape(w, [m, c, kk]), { perm: [0, 2, 1] }); // [M, taps, C]
+  const t = g.op.Reshape(g.op.MatMul(g.constant(e, "float32", [pout * pin, kk]), taps), [m * pout, pin * c]);
+  const xq = g.op.Reshape(g.op.Transpose(g.op.Reshape(x, [n, c, pin]), { perm: [0, 2, 1] }), [n, pin * c]);
+  const y = g.op.Reshape(g.op.Gemm(xq, t, undefined, { transB: 1 }), [n, m, ho, wo]);
+  return b ? g.op.Add(y, g.op.Reshape(b, [1, m, 1, 1])) : y;
 }

@@ -175,7 +175,7 @@ function composedCrossEntropyNodes(g: Graph, z: Value, labels: Value): Value {
  */
 export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGraphOptions = {}): TrainGraph {
   const g = new Graph("train_step");
-  const net = new GraphNet(g, { mode: "train" });
+  const net = new GraphNet(g, { mode: "train", denseSmallConvs: (opts.nchwcBlock ?? 0) > 0 });
   const { batch, size, channels = 3 } = shape;
   const composed = opts.loss === "composed";
   const labelsType = composed ? "int32" : "int64";
@@ -256,7 +256,7 @@ export function buildEvalGraph(
   opts: { nchwcBlock?: number } = {},
 ): EvalGraph {
   const g = new Graph("eval");
-  const net = new GraphNet(g, { mode: "eval" });
+  const net = new GraphNet(g, { mode: "eval", denseSmallConvs: (opts.nchwcBlock ?? 0) > 0 });
   const { batch, size, channels = 3 } = shape;
   const x = g.input("input", "float32", [batch, channels, size, size]);
   const out = model(net, x);

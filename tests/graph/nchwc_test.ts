@@ -1,6 +1,7 @@
-// The blocked-channel lowering (lib/graph/nchwc.ts) must compute what the plain Convs compute: forward convs
-// of every eligible kind, the gradients with the dW-by-Conv default it enables, and a whole training step of
-// real models. Skipped, saying why, only where this processor has no blocked kernels.
+// The CPU lowering (lib/graph/nchwc.ts) must compute what the plain Convs compute: forward convs of every
+// eligible kind, the gradients with the dW-by-Conv default it enables, the dense small-map conv, and a whole
+// training step of real models. Skipped, saying why, only where this processor has no blocked kernels (the
+// dense conv's test needs none).
 import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import onnxProto from "npm:onnx-proto@8.0.1";
@@ -11,6 +12,7 @@ import { serializeGraph } from "../../lib/graph/serialize.ts";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
+import { denseConv } from "../../lib/train/graph_net.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { l2Err, relErr } from "../compare.ts";
 
@@ -235,3 +237,44 @@ for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const)
     },
   });
 }
+
+Deno.test("dense small-map conv (GraphNet denseSmallConvs) equals Conv: output and the gradients of x, w, b", async () => {
+  // a 7×7 kernel on 4×4 (CBR-Small at 28²), 3×3 on 2×2 (ResNet-50's layer3 at 28²), strided, uneven
+  const cases = [
+    { x: [3, 5, 4, 4], w: [6, 5, 7, 7], s: [1, 1], p: [3, 3] },
+    { x: [2, 4, 2, 2], w: [3, 4, 3, 3], s: [1, 1], p: [1, 1] },
+    { x: [2, 3, 3, 3], w: [4, 3, 3, 3], s: [2, 1], p: [1, 0] },
+  ];
+  for (const c of cases) {
+    const rng = new Rng(`dense ${c.x}`);
+    const data = (shape: number[]) => Float32Array.from({ length: numel(shape) }, () => rng.normal());
+    const feeds = {
+      x: new ort.Tensor("float32", data(c.x), c.x),
+      w: new ort.Tensor("float32", data(c.w), c.w),
+      b: new ort.Tensor("float32", data([c.w[0]]), [c.w[0]]),
+    };
+    const build = (dense: boolean) => {
+      const g = new Graph();
+      const x = g.input("x", "float32", c.x),
+        w = g.input("w", "float32", c.w),
+        b = g.input("b", "float32", [c.w[0]]);
+      const y = dense
+        ? denseConv(g, x, w, b, c.s, c.p)
+        : g.op.Conv(x, w, b, { strides: c.s, pads: [c.p[0], c.p[1], c.p[0], c.p[1]] });
+      const r = g.constant(
+        Float32Array.from({ length: numel(y.shape) }, (_, i) => Math.cos(i)),
+        "float32",
+        y.shape,
+      );
+      const grads = gradients(g, g.op.ReduceSum(g.op.Mul(y, r), undefined, { keepdims: 0 }), [x, w, b]);
+      g.output(y, "y");
+      for (const k of ["x", "w", "b"]) g.output(grads.get(k)!, `d${k}`);
+      return g.toBytes();
+    };
+    const want = await run(build(false), feeds), got = await run(build(true), feeds);
+    for (const k of ["y", "dx", "dw", "db"]) {
+      const err = relErr(got[k].data as Float32Array, want[k].data as Float32Array);
+      assert.ok(err < 1e-5, `x ${c.x} w ${c.w} ${k}: relative error ${err}`);
+    }
+  }
+});
