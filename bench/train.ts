@@ -20,7 +20,7 @@ import process from "node:process";
 import { getModel } from "../lib/models/registry.ts";
 import { paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
-import { buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
+import { buildTrainGraph, gradOptionsOf, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
 import { nchwcBlockSize } from "../lib/graph/session.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { tuneConvs } from "../lib/train/tune.ts";
@@ -81,7 +81,7 @@ async function child(name: string): Promise<void> {
     await Deno.mkdir(tuneFile.replace(/[^/]*$/, "") || ".", { recursive: true });
     convChoices = await tuneConvs(model, { batch, size }, tuneFile, {
       threads,
-      grad: trainGraphOptionsFor("cpu", { nchwcBlock }).grad,
+      grad: gradOptionsOf(trainGraphOptionsFor("cpu", { nchwcBlock })),
     });
   }
   const tuneS = Math.max(0, (performance.now() - t) / 1000 - buildS);

@@ -4,7 +4,7 @@
  */
 export { gradients } from "./gradients.ts";
 export { DIFFERENTIABLE_OPS, GRAD_RULES } from "./registry.ts";
-export { FOLD_MAP } from "./rules/conv.ts";
+export { defaultDx, FOLD_MAP, foldApplies } from "./rules/conv.ts";
 export {
   type ConvChoice,
   type ConvSignature,

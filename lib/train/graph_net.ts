@@ -8,6 +8,7 @@
  */
 import type { Graph } from "../graph/graph.ts";
 import { batchNormTraining } from "../graph/batchnorm.ts";
+import { windowOut } from "../graph/ops.ts";
 import { fmtShape, type Value } from "../graph/types.ts";
 import {
   batchNorm2dSpecs,
@@ -151,9 +152,10 @@ export class GraphNet implements Net<Value> {
     this.#image(x, `conv2d '${name}'`);
     const [w, b] = this.#tensors(conv2dSpecs(name, x.shape[1], o));
     const { stride: [sh, sw], padding: [ph, pw] } = convWindow(o);
-    const [, , kh, kw] = w.shape, [, c, h, wd] = x.shape;
+    const [m, , kh, kw] = w.shape, [, c, h, wd] = x.shape;
     // the dense matrix: M·Ho·Wo × H·W·C values; kept under 64 MiB
-    const dense = this.#dense && h * wd <= kh * kw && w.shape[0] * h * wd * c * h * wd * 4 <= 2 ** 26;
+    const pout = windowOut(h, kh, sh, ph, ph) * windowOut(wd, kw, sw, pw, pw);
+    const dense = this.#dense && h * wd <= kh * kw && m * pout * h * wd * c * 4 <= 2 ** 26;
     return this.g.scope(
       name,
       () =>
@@ -300,7 +302,7 @@ export function denseConv(
   p: readonly number[],
 ): Value {
   const [n, c, h, wd] = x.shape, [m, , kh, kw] = w.shape;
-  const ho = Math.floor((h + 2 * p[0] - kh) / s[0]) + 1, wo = Math.floor((wd + 2 * p[1] - kw) / s[1]) + 1;
+  const ho = windowOut(h, kh, s[0], p[0], p[0]), wo = windowOut(wd, kw, s[1], p[1], p[1]);
   const kk = kh * kw, pout = ho * wo, pin = h * wd;
   const e = new Float32Array(pout * pin * kk);
   for (let y = 0; y < ho; y++) {

@@ -129,17 +129,14 @@ export interface TrainGraphOptions {
  * The graph choices for a device: on webgpu the window-slice MaxPool backward (its MaxPool has no Indices
  * output), im2col by strided slices (its grouped Conv gave wrong columns), gradient sums as Adds (it has no
  * Sum kernel), the composed loss and in-graph Adam (device-resident state); on the CPU the defaults, with
- * Adam in TypeScript, and Convs lowered to the blocked-channel kernels of `nchwcBlock` (from
- * `nchwcBlockSize()`; 0: none).
+ * Adam in TypeScript, and the CPU lowering of `nchwcBlock` (the trainer passes `nchwcBlockSize()` on
+ * the CPU, 0 elsewhere).
  */
 export function trainGraphOptionsFor(
   device: Device | undefined,
   o: { auxWeight?: number; adam?: Omit<AdamOptions, "lr">; nchwcBlock?: number } = {},
 ): TrainGraphOptions {
-  if (device !== "webgpu") {
-    const block = device === "cuda" ? 0 : o.nchwcBlock ?? 0;
-    return { auxWeight: o.auxWeight, grad: block ? { nchwcBlock: block } : {}, nchwcBlock: block };
-  }
+  if (device !== "webgpu") return { auxWeight: o.auxWeight, grad: {}, nchwcBlock: o.nchwcBlock ?? 0 };
   return {
     auxWeight: o.auxWeight,
     grad: { maxPool: "windows", im2col: "slices", sum: "add" },
@@ -169,6 +166,11 @@ function composedCrossEntropyNodes(g: Graph, z: Value, labels: Value): Value {
   return g.op.ReduceMean(g.op.Sub(lse, picked), { keepdims: 0 });
 }
 
+/** The backward choices a training graph with these options uses (the conv tuner times the same). */
+export function gradOptionsOf(opts: TrainGraphOptions): GradOptions {
+  return opts.nchwcBlock ? { ...opts.grad, nchwcBlock: opts.nchwcBlock } : { ...opts.grad };
+}
+
 /**
  * Builds the training step. The loss is the mean softmax cross-entropy of the logits, plus `auxWeight` ×
  * that of the auxiliary logits when the model has them (torchvision's Inception-v3 recipe: 0.4).
@@ -194,7 +196,7 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
   }
   const params = [...net.params.values()];
   const block = opts.nchwcBlock ?? 0;
-  const grads = gradients(g, loss, params, { ...opts.grad, ...(block ? { nchwcBlock: block } : {}) });
+  const grads = gradients(g, loss, params, gradOptionsOf(opts));
   g.output(loss, "loss");
   g.output(out.logits, "logits");
   for (const p of params) {

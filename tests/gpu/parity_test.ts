@@ -6,32 +6,11 @@ import assert from "node:assert/strict";
 import type { ModelFn } from "../../lib/train/step.ts";
 import { Trainer } from "../../lib/train/trainer.ts";
 import type { GraphNet } from "../../lib/train/graph_net.ts";
-import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
 import { cbrNet, inceptionNet, resNet } from "../train/parity_nets.ts";
 import { gpuTest } from "./webgpu.ts";
 import { relErr } from "../compare.ts";
-
-interface Golden {
-  input_shape: number[];
-  x: number[];
-  y: number[];
-  state: Record<string, { shape: number[]; data: number[] }>;
-  adam_lr: number;
-}
-
-function toState(g: Golden): StateDict {
-  const s: StateDict = new Map();
-  for (const [k, v] of Object.entries(g.state)) {
-    s.set(k, {
-      shape: v.shape,
-      data: k.endsWith("num_batches_tracked")
-        ? BigInt64Array.from(v.data, BigInt)
-        : Float32Array.from(v.data),
-    });
-  }
-  return s;
-}
+import { type GoldenStep, toState } from "../train/golden_state.ts";
 
 interface Snapshot {
   state: Map<string, Float32Array | BigInt64Array>;
@@ -93,7 +72,7 @@ for (const [name, model, layout] of cases) {
         layout ? ` (${layout})` : ""
       }: 1 and 3 resident Adam steps of the ${name} net equal the CPU provider's`,
       async () => {
-        const g = await readJson<Golden>(
+        const g = await readJson<GoldenStep>(
           new URL(`../../fixtures/golden/train_${name}.json`, import.meta.url).pathname,
         );
         const [n, , size] = g.input_shape;
@@ -128,7 +107,9 @@ for (const [name, model, layout] of cases) {
 }
 
 Deno.test(gpuTest("webgpu: host state written from outside is uploaded by the next step", async () => {
-  const g = await readJson<Golden>(new URL("../../fixtures/golden/train_res.json", import.meta.url).pathname);
+  const g = await readJson<GoldenStep>(
+    new URL("../../fixtures/golden/train_res.json", import.meta.url).pathname,
+  );
   const [n, , size] = g.input_shape;
   const x = Float32Array.from(g.x), y = Int32Array.from(g.y);
   const opts = { batch: n, size, lr: g.adam_lr, threads: 1 };
@@ -161,7 +142,7 @@ Deno.test(gpuTest("webgpu: host state written from outside is uploaded by the ne
 
 Deno.test(
   gpuTest("webgpu: a non-finite gradient under a finite loss is refused and the state kept", async () => {
-    const g = await readJson<Golden>(
+    const g = await readJson<GoldenStep>(
       new URL("../../fixtures/golden/train_res.json", import.meta.url).pathname,
     );
     const [n, , size] = g.input_shape;

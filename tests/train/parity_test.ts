@@ -5,36 +5,18 @@ import * as ort from "npm:onnxruntime-node@1.30.0";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
 import { createSession } from "../../lib/graph/session.ts";
 import { Trainer } from "../../lib/train/trainer.ts";
-import type { StateDict } from "../../lib/weights/state_dict.ts";
 import { readJson } from "../../lib/util/fs.ts";
 import { cbrNet, inceptionNet, resNet } from "./parity_nets.ts";
 import { relErr } from "../compare.ts";
+import { type GoldenStep, toState } from "./golden_state.ts";
 
-interface Golden {
-  input_shape: number[];
-  x: number[];
-  y: number[];
-  state: Record<string, { shape: number[]; data: number[] }>;
+interface Golden extends GoldenStep {
   loss: number;
   logits: number[];
   grads: Record<string, number[]>;
   buffers_after_1: Record<string, number[]>;
-  adam_lr: number;
   adam_losses: number[];
   state_after_3: Record<string, number[]>;
-}
-
-function toState(g: Golden): StateDict {
-  const s: StateDict = new Map();
-  for (const [k, v] of Object.entries(g.state)) {
-    s.set(k, {
-      shape: v.shape,
-      data: k.endsWith("num_batches_tracked")
-        ? BigInt64Array.from(v.data, BigInt)
-        : Float32Array.from(v.data),
-    });
-  }
-  return s;
 }
 
 const cases: [string, ModelFn][] = [["cbr", cbrNet], ["res", resNet]];

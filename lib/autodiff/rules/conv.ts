@@ -18,6 +18,7 @@
  * @module
  */
 import type { Graph } from "../../graph/graph.ts";
+import { windowOut } from "../../graph/ops.ts";
 import type { Value } from "../../graph/types.ts";
 import { type ConvChoice, type GradOptions, type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
 import { nchwcChannelsOk } from "../../graph/nchwc.ts";
@@ -141,23 +142,13 @@ function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["
   const { w, dy, k, s, p } = c;
   const [n, ch, h, wd] = c.x.shape, m = w.shape[0];
   const [, , ho, wo] = dy.shape;
-  if (form === "fold" && !c.pointwise) return foldedColumnsGradient(g, c);
+  if (form === "fold" && !(c.pointwise && s[0] === 1 && s[1] === 1)) return foldedColumnsGradient(g, c);
   if (form === "fold") {
     // one GEMM over the batch-flattened dY: onnxruntime multiplies a per-sample [C, M]·[M, Ho·Wo] at a
     // fraction of its rate when Ho·Wo is a few pixels (ResNet-50's layer4 at 64²: 9 ms instead of 1.6)
     const dyc = g.op.Reshape(g.op.Transpose(dy, { perm: [1, 0, 2, 3] }), [m, n * ho * wo]);
     const wt = g.op.Transpose(g.op.Reshape(w, [m, ch]), { perm: [1, 0] });
-    let dx = g.op.Transpose(g.op.Reshape(g.op.MatMul(wt, dyc), [ch, n, ho, wo]), { perm: [1, 0, 2, 3] });
-    if (s[0] === 1 && s[1] === 1) return dx;
-    // strided: the pixels the conv skipped get zeros; then cut or extend to H × W
-    dx = g.op.Reshape(dx, [n, ch, ho, 1, wo, 1]);
-    dx = padAxis(g, padAxis(g, dx, 5, 0, s[1] - 1), 3, 0, s[0] - 1);
-    dx = g.op.Reshape(dx, [n, ch, ho * s[0], wo * s[1]]);
-    const [hh, ww] = [ho * s[0], wo * s[1]];
-    if (hh > h || ww > wd) dx = g.op.Slice(dx, [0, 0], [Math.min(h, hh), Math.min(wd, ww)], [2, 3]);
-    if (hh < h) dx = padAxis(g, dx, 2, 0, h - hh);
-    if (ww < wd) dx = padAxis(g, dx, 3, 0, wd - ww);
-    return dx;
+    return g.op.Transpose(g.op.Reshape(g.op.MatMul(wt, dyc), [ch, n, ho, wo]), { perm: [1, 0, 2, 3] });
   }
   if (form === "matmul") {
     const wt = g.op.Transpose(g.op.Reshape(w, [m, ch]), { perm: [1, 0] });
@@ -172,11 +163,11 @@ function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["
   return g.op.ConvTranspose(dy, w, undefined, { strides: s, pads: p, output_padding: outPad });
 }
 
-/** Largest input map (pixels) on which a k×k conv's dX may go by {@linkcode foldedColumnsGradient}. */
+/** Largest input map (pixels) on which a strided or k×k conv's dX may go by {@linkcode foldedColumnsGradient}. */
 export const FOLD_MAP = 64;
 
 /**
- * dX of a k×k conv on a small map as two matrix products: the columns dcols[(c, t), (n, y)] = Σ_m W[m, c, t]
+ * dX of a strided or k×k conv on a small map as two matrix products: the columns dcols[(c, t), (n, y)] = Σ_m W[m, c, t]
  * dY[n, m, y] in one GEMM over the batch, then col2im as a product with the constant one-hot E[(t, y), pixel]
  * (tap t of output y reads that pixel; none where it reads padding). onnxruntime's ConvTranspose multiplies
  * per sample with Ho·Wo columns: ResNet-50's layer4.0.conv2 (3×3 stride 2 on 4×4, batch 32) took 23 ms.
@@ -349,15 +340,41 @@ function blockedDwConv(c: ConvGeometry, block: number): boolean {
  * "matmul" measured slowest or near it in every case (onnxruntime fuses its weight Transpose into a
  * FusedMatMul that runs at half speed): ResNet-50 at 64² × 32, 2 threads, dX ms by matmul / conv / fold —
  * 256→64 on 16²: 9.3 / 6.8 / 8.2; 64→256 on 16²: 6.8 / 2.1 / 8.7; 512→128 on 8²: 7.8 / 8.1 / 3.1; 128→512 on
- * 8²: 2.3 / 1.7 / 6.6; 1024→256 on 4²: 7.6 / 3.3 / 2.1. Strided: "fold" on small maps, else ConvTranspose.
+ * 8²: 2.3 / 1.7 / 6.6; 1024→256 on 4²: 7.6 / 3.3 / 2.1. Strided: "fold" on maps of ≤ {@linkcode FOLD_MAP}
+ * pixels (1×1: onto ≤ 16), else ConvTranspose. On the conv's (cropped) shapes, as the rule sees them.
  */
-function defaultDx(c: ConvGeometry): NonNullable<ConvChoice["dx"]> {
-  const [n, ch, h, wd] = c.x.shape, m = c.w.shape[0], [, , ho, wo] = c.dy.shape;
-  const unit = c.s[0] === 1 && c.s[1] === 1;
-  if (c.pointwise && unit) return n > 1 && (ho * wo <= 4 || (ch > m && ho * wo <= 64)) ? "fold" : "conv";
-  if (c.pointwise) return n > 1 && ho * wo <= 16 ? "fold" : "transpose";
-  if (c.flipOk) return "conv";
-  return n > 1 && h * wd <= FOLD_MAP ? "fold" : "transpose";
+export function defaultDx(
+  x: readonly number[],
+  w: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+): NonNullable<ConvChoice["dx"]> {
+  const [n, ch, h, wd] = x, [m, , kh, kw] = w;
+  const ho = windowOut(h, kh, s[0], p[0], p[2]), wo = windowOut(wd, kw, s[1], p[1], p[3]);
+  const unit = s[0] === 1 && s[1] === 1, pointwise = kh === 1 && kw === 1 && p.every((v) => v === 0);
+  const flipOk = unit && p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw;
+  if (pointwise && unit) return n > 1 && (ho * wo <= 4 || (ch > m && ho * wo <= 64)) ? "fold" : "conv";
+  if (flipOk) return "conv";
+  const small = pointwise ? ho * wo <= 16 : h * wd <= FOLD_MAP;
+  return n > 1 && small ? "fold" : "transpose";
+}
+
+/**
+ * Whether "fold" applies: any 1×1 unpadded stride-1 conv; other convs while the col2im matrix of
+ * {@linkcode foldedColumnsGradient} stays small (an input map of ≤ {@linkcode FOLD_MAP} pixels, or a strided
+ * 1×1 conv onto ≤ 64).
+ */
+export function foldApplies(
+  x: readonly number[],
+  w: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+): boolean {
+  const [, , h, wd] = x, [, , kh, kw] = w;
+  const pointwise = kh === 1 && kw === 1 && p.every((v) => v === 0);
+  if (pointwise && s[0] === 1 && s[1] === 1) return true;
+  const ho = windowOut(h, kh, s[0], p[0], p[2]), wo = windowOut(wd, kw, s[1], p[1], p[3]);
+  return pointwise ? ho * wo <= 64 : h * wd <= FOLD_MAP;
 }
 
 /** Largest output tile (per axis) of one blocked dW Conv. */
@@ -372,24 +389,21 @@ export const convRule: GradRule<"Conv"> = (ctx) => {
     options.convChoice?.({ x: c.x.shape, w: c.w.shape, s, p, dtype: c.dtype, needsDx: needs[0] }) ??
       {};
   const [, , ho, wo] = c.dy.shape, m = c.w.shape[0];
-  const dxForm = choice.dx ?? defaultDx(c);
+  const dxForm = choice.dx ?? defaultDx(c.x.shape, c.w.shape, s, p);
   if (
     (dxForm === "matmul" && !(pointwise && unit)) || (dxForm === "conv" && !flipOk) ||
-    (dxForm === "fold" && !pointwise && c.x.shape[2] * c.x.shape[3] > FOLD_MAP)
+    (dxForm === "fold" && !foldApplies(c.x.shape, c.w.shape, s, p))
   ) {
     throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
   }
+  const blockedDw = blockedDwConv(c, options.nchwcBlock ?? 0);
   const dwForm = choice.dw ??
-    (blockedDwConv(c, options.nchwcBlock ?? 0)
-      ? "conv"
-      : m <= ho * wo && options.convWeight !== "gemm"
-      ? "batched"
-      : "gemm");
+    (blockedDw ? "conv" : m <= ho * wo && options.convWeight !== "gemm" ? "batched" : "gemm");
   const dx = needs[0] ? inputGradient(g, c, dxForm) : undefined;
   let dw: Value | undefined;
   if (needs[1]) {
     dw = dwForm === "conv"
-      ? weightGradientByConv(g, c, options, blockedDwConv(c, options.nchwcBlock ?? 0) ? DW_TILE : 0)
+      ? weightGradientByConv(g, c, options, blockedDw ? DW_TILE : 0)
       : dwForm === "batched"
       ? weightGradientBatched(g, c, options)
       : weightGradientGemm(g, c, options);
