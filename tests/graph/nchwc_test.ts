@@ -127,6 +127,8 @@ Deno.test({
     assert.equal(ops.get(`${NCHWC_DOMAIN}:ReorderInput`), 2, "h is reordered once for its two convs");
     assert.equal(ops.get("Conv"), 3);
     assert.equal(ops.get("MatMul"), 2, "the two 1×1 convs on ≤ 4 pixels are folded");
+    // padded left and right first: the 7×7 on the plain image and the 1×7 on the blocked h (not the 7×1)
+    assert.equal(ops.get("Pad"), 2);
     assert.deepEqual([p1.shape, p2.shape], [[3, 5, 2, 2], [3, 7, 2, 2]]);
     // with a symbolic batch axis nothing may bake the batch size in: the 1×1 convs stay Convs
     const symbolic = domains(serializeGraph(g, 17, { nchwcBlock: B, dynamicBatch: ["x"] }));
