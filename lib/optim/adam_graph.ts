@@ -14,8 +14,8 @@ import type { AdamOptions } from "./adam.ts";
 export interface AdamGraphIo {
   /** input name of the float32 scalar lr / (1 − β₁ᵗ) */
   stepSize: string;
-  /** input name of the float32 scalar 1 / √(1 − β₂ᵗ) */
-  invBc2Sqrt: string;
+  /** input name of the float32 scalar √(1 − β₂ᵗ) */
+  bc2Sqrt: string;
   /** input name of the first moments of all parameters, flattened and concatenated ([size]) */
   m: string;
   /** input name of the flat second moments ([size]) */
@@ -37,13 +37,16 @@ export interface AdamGraphIo {
   paramOut: Map<string, string>;
 }
 
-/** The per-step scalar inputs of an in-graph Adam for step `t` (from 1), exactly as {@linkcode Adam} computes them. */
+/**
+ * Adam's bias corrections at step `t` (from 1), in float64 as torch computes them: {@linkcode Adam} and the
+ * in-graph Adam's per-step scalar inputs.
+ */
 export function adamScalars(
   t: number,
   o: { lr: number; beta1: number; beta2: number },
-): { stepSize: number; invBc2Sqrt: number } {
+): { stepSize: number; bc2Sqrt: number } {
   if (!(Number.isInteger(t) && t >= 1)) throw new RangeError(`Adam step must be an integer ≥ 1, got ${t}`);
-  return { stepSize: o.lr / (1 - o.beta1 ** t), invBc2Sqrt: 1 / Math.sqrt(1 - o.beta2 ** t) };
+  return { stepSize: o.lr / (1 - o.beta1 ** t), bc2Sqrt: Math.sqrt(1 - o.beta2 ** t) };
 }
 
 // WebGPU shaders bind each input and output as a storage buffer (16 per shader on lavapipe): Concat and
@@ -69,7 +72,7 @@ function splitTree(g: Graph, x: Value, sizes: number[]): Value[] {
 
 /**
  * Appends Adam over all `params` to `g` as one update of their concatenation: m ← β₁m + (1−β₁)g,
- * v ← β₂v + (1−β₂)g², p ← p − stepSize · m / (√v · invBc2Sqrt + ε), with g ← g + weightDecay · p first when
+ * v ← β₂v + ((1−β₂)g)g, p ← p − stepSize · (m / (√v / bc2Sqrt + ε)), with g ← g + weightDecay · p first when
  * weightDecay ≠ 0 — the same float32 arithmetic per element as per tensor, in 13 elementwise ops for the
  * whole net instead of 13 per tensor (ResNet-50 has 161: dispatches are what a GPU step pays for). The
  * moments are flat inputs `adam.m` / `adam.v` (outputs `new.adam.m` / `new.adam.v`), each parameter's
@@ -107,7 +110,7 @@ export function appendAdam(
   }
   const io: AdamGraphIo = {
     stepSize: "adam.step_size",
-    invBc2Sqrt: "adam.inv_bc2_sqrt",
+    bc2Sqrt: "adam.bc2_sqrt",
     m: "adam.m",
     v: "adam.v",
     mOut: "new.adam.m",
@@ -118,7 +121,7 @@ export function appendAdam(
     paramOut: new Map(),
   };
   const stepSize = g.input(io.stepSize, "float32", []);
-  const invBc2Sqrt = g.input(io.invBc2Sqrt, "float32", []);
+  const bc2Sqrt = g.input(io.bc2Sqrt, "float32", []);
   const m = g.input(io.m, "float32", [size]);
   const v = g.input(io.v, "float32", [size]);
   g.scope("adam", () => {
@@ -130,9 +133,10 @@ export function appendAdam(
     g.output(g.op.ReduceSum(g.op.Mul(grad, c(0)), [0], { keepdims: 0 }), io.gradCheck);
     const gr = wd === 0 ? grad : g.op.Add(grad, g.op.Mul(p, c(wd)));
     const m2 = g.op.Add(g.op.Mul(m, c(b1)), g.op.Mul(gr, c(1 - b1)));
-    const v2 = g.op.Add(g.op.Mul(v, c(b2)), g.op.Mul(g.op.Mul(gr, gr), c(1 - b2)));
-    const denom = g.op.Add(g.op.Mul(g.op.Sqrt(v2), invBc2Sqrt), c(eps));
-    const p2 = g.op.Sub(p, g.op.Div(g.op.Mul(m2, stepSize), denom));
+    // torch's order of operations, as adam.wat
+    const v2 = g.op.Add(g.op.Mul(v, c(b2)), g.op.Mul(g.op.Mul(gr, c(1 - b2)), gr));
+    const denom = g.op.Add(g.op.Div(g.op.Sqrt(v2), bc2Sqrt), c(eps));
+    const p2 = g.op.Sub(p, g.op.Mul(g.op.Div(m2, denom), stepSize));
     const parts = splitTree(g, p2, params.map((q) => offsets.get(q.name)!.length));
     params.forEach((q, i) => {
       const name = `new.${q.name}`;

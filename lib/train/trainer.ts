@@ -256,9 +256,9 @@ export class Trainer {
     const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.#dev);
     feeds[tg.input] = new ort.Tensor("float32", x, [batch, 3, size, size]);
     feeds[tg.labels] = new ort.Tensor("int32", y, [batch]);
-    const { stepSize, invBc2Sqrt } = adamScalars(step, this.#adam);
+    const { stepSize, bc2Sqrt } = adamScalars(step, this.#adam);
     feeds[io.stepSize] = new ort.Tensor("float32", Float32Array.of(stepSize), []);
-    feeds[io.invBc2Sqrt] = new ort.Tensor("float32", Float32Array.of(invBc2Sqrt), []);
+    feeds[io.bc2Sqrt] = new ort.Tensor("float32", Float32Array.of(bc2Sqrt), []);
     this.#maskFeeds(step, feeds);
     const out = await this.#trainSession.run(feeds);
     const loss = Number((out[tg.loss].data as Float32Array)[0]);

@@ -74,7 +74,7 @@ Deno.test("in-graph Adam equals the TypeScript Adam over 3 steps (flat moments, 
       [io.m]: new ort.Tensor("float32", m, [io.size]),
       [io.v]: new ort.Tensor("float32", v, [io.size]),
       [io.stepSize]: new ort.Tensor("float32", Float32Array.of(k.stepSize), []),
-      [io.invBc2Sqrt]: new ort.Tensor("float32", Float32Array.of(k.invBc2Sqrt), []),
+      [io.bc2Sqrt]: new ort.Tensor("float32", Float32Array.of(k.bc2Sqrt), []),
     };
     for (const w of ws) {
       feeds[w.name] = new ort.Tensor("float32", p.get(w.name)!, [...w.shape]);
