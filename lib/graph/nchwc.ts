@@ -182,20 +182,46 @@ export function lowerConv(
   // already OIHWBo. For OIHWBiBo, (Bi, k) rows of Bo values then swap by a Gather of whole rows: 2.5–3× faster
   // than one 5-D Transpose (onnxruntime's generic path: 9 ms for ResNet-50's 512×512×3×3).
   const kk = kh * kw;
-  const wt = add("Transpose", "", [add("Reshape", "", [w!.name, shape([m / block, block, c * kk])])], [
-    ints("perm", [0, 2, 1]),
-  ]);
   const blockedIn = c >= block;
-  let wr = wt;
-  if (blockedIn) {
-    // row j of the output (k = j / B, bi = j % B) is row bi·K + k of the input
-    const order = fresh(`${node.name}/nchwc_rows`);
-    shapes.push({
-      name: order,
-      dims: Array.from({ length: block * kk }, (_, j) => (j % block) * kk + Math.floor(j / block)),
-    });
-    const rows = add("Reshape", "", [wt, shape([(m / block) * (c / block), block * kk, block])]);
-    wr = add("Gather", "", [rows, order], [int("axis", 1)]);
+  const flipOf = node.meta?.flippedWeightOf;
+  let wr: string;
+  if (flipOf) {
+    // W[o, i, t] = F[i, o, kk−1−t]: F's rows of B output channels after one batched transpose,
+    // [c, kk, m] = rows (i, t, ob), gathered into the blocked order with the taps reversed
+    const ft = add("Transpose", "", [add("Reshape", "", [flipOf.name, shape([c, m, kk])])], [
+      ints("perm", [0, 2, 1]),
+    ]);
+    const mb = m / block, src = (i: number, t: number, ob: number) => (i * kk + t) * mb + ob;
+    const order: number[] = [];
+    for (let ob = 0; ob < mb; ob++) {
+      if (blockedIn) {
+        for (let ib = 0; ib < c / block; ib++) {
+          for (let t = 0; t < kk; t++) {
+            for (let bi = 0; bi < block; bi++) order.push(src(ib * block + bi, kk - 1 - t, ob));
+          }
+        }
+      } else {
+        for (let i = 0; i < c; i++) for (let t = 0; t < kk; t++) order.push(src(i, kk - 1 - t, ob));
+      }
+    }
+    const rows = fresh(`${node.name}/nchwc_rows`);
+    shapes.push({ name: rows, dims: order });
+    wr = add("Gather", "", [add("Reshape", "", [ft, shape([c * kk * mb, block])]), rows], [int("axis", 0)]);
+  } else {
+    const wt = add("Transpose", "", [add("Reshape", "", [w!.name, shape([m / block, block, c * kk])])], [
+      ints("perm", [0, 2, 1]),
+    ]);
+    wr = wt;
+    if (blockedIn) {
+      // row j of the output (k = j / B, bi = j % B) is row bi·K + k of the input
+      const order = fresh(`${node.name}/nchwc_rows`);
+      shapes.push({
+        name: order,
+        dims: Array.from({ length: block * kk }, (_, j) => (j % block) * kk + Math.floor(j / block)),
+      });
+      const rows = add("Reshape", "", [wt, shape([(m / block) * (c / block), block * kk, block])]);
+      wr = add("Gather", "", [rows, order], [int("axis", 1)]);
+    }
   }
   wr = add("Reshape", "", [wr, shape([m, c, kh, kw])]);
   let xin = x!.name;

@@ -35,6 +35,33 @@ export function dtypeFromOnnx(code: number): DType | undefined {
 const ATTR_TYPE: Record<AttrKind, number> = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 };
 const REDUCE_AXES_INPUT_FROM_18 = new Set(["ReduceMean", "ReduceSumSquare", "ReduceMax"]);
 
+/**
+ * Drops, in place, the nodes no output depends on and the initializers only they read. The CPU lowering
+ * leaves some behind (a dX conv's flipped weight when it reorders the original kernel instead), and
+ * onnxruntime runs every node it is given, used or not.
+ */
+function pruneDead(
+  nodes: ProtoNode[],
+  outputs: readonly string[],
+  initializer: { name: string }[],
+  shapes: ProtoShape[],
+): void {
+  const live = new Set(outputs), read = new Set<string>();
+  for (const n of nodes) for (const i of n.input) read.add(i);
+  const kept: ProtoNode[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (!nodes[i].output.some((o) => live.has(o))) continue;
+    kept.push(nodes[i]);
+    for (const x of nodes[i].input) live.add(x);
+  }
+  if (kept.length === nodes.length) return;
+  nodes.splice(0, nodes.length, ...kept.reverse());
+  const orphan = (name: string) => read.has(name) && !live.has(name);
+  for (const list of [initializer, shapes] as { name: string }[][]) {
+    for (let i = list.length - 1; i >= 0; i--) if (orphan(list[i].name)) list.splice(i, 1);
+  }
+}
+
 /** Lowest and highest opset this serialiser writes. */
 export const OPSET_RANGE: readonly [number, number] = [17, 21];
 
@@ -187,6 +214,7 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     if (block && batched.size === 0 && foldEligible(n)) return foldConv(n, fresh, shapes);
     return { name: n.name, opType: n.op, domain: "", input, output, attribute: attribute_ };
   });
+  pruneDead(nodes, g.outputs.map((v) => v.name), initializer, shapes);
   for (const s of shapes) {
     extraInit.push({
       name: s.name,

@@ -155,9 +155,12 @@ function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["
     return g.op.Reshape(g.op.MatMul(wt, g.op.Reshape(dy, [n, m, ho * wo])), [n, ch, h, wd]);
   }
   if (form === "conv") {
-    return g.op.Conv(dy, flippedTranspose(g, w, c.dtype), undefined, {
+    const dx = g.op.Conv(dy, flippedTranspose(g, w, c.dtype), undefined, {
       pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
     });
+    const o = g.origin(dx);
+    if (o.kind === "node") o.node.meta = { flippedWeightOf: w };
+    return dx;
   }
   const outPad = [h - (s[0] * (ho - 1) + k[0] - p[0] - p[2]), wd - (s[1] * (wo - 1) + k[1] - p[1] - p[3])];
   return g.op.ConvTranspose(dy, w, undefined, { strides: s, pads: p, output_padding: outPad });
