@@ -300,6 +300,23 @@ Deno.test("MatMul 2-D and batched with broadcasting", async () => {
   });
 });
 
+Deno.test("Transpose of a MatMul operand: its gradient as the product of the transposes, (PQ)ᵀ = QᵀPᵀ", async () => {
+  // the dense small-map conv's form: a constant-like 2-D left operand, a transposed batched weight
+  await check({
+    ...F64,
+    name: "transposed operand",
+    inputs: [{ name: "e", shape: [5, 3] }, { name: "w", shape: [2, 4, 3] }],
+    build: (g, v) => g.op.MatMul(v.e, g.op.Transpose(v.w, { perm: [0, 2, 1] })),
+  });
+  // the left operand transposed, the right one 2-D
+  await check({
+    ...F64,
+    name: "transposed left operand",
+    inputs: [{ name: "a", shape: [2, 4, 3] }, { name: "b", shape: [4, 5] }],
+    build: (g, v) => g.op.MatMul(g.op.Transpose(v.a, { perm: [0, 2, 1] }), v.b),
+  });
+});
+
 for (const reduction of ["mean", "sum", "none"] as const) {
   Deno.test(`SoftmaxCrossEntropyLoss reduction=${reduction}`, () =>
     check({

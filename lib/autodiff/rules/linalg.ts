@@ -3,6 +3,7 @@
  * dA' = α·dY·B'ᵀ, dB' = α·A'ᵀ·dY, each written as one Gemm with transpose flags; dC = β·dY summed to C's shape.
  * @module
  */
+import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
 import { type GradRule, reduceToShape, scalar } from "../rule.ts";
 
@@ -28,9 +29,23 @@ export const gemmRule: GradRule<"Gemm"> = ({ g, attrs, x: [a, b, c], dout: dy, n
   return [da, db, dc];
 };
 
-function swapLast(g: Parameters<GradRule<"MatMul">>[0]["g"], v: Value): Value {
+/** The last two axes of `v` swapped; a value that is itself such a swap is unwrapped instead. */
+export function swapLast(g: Graph, v: Value): Value {
   const r = v.shape.length;
+  const o = g.origin(v);
+  if (
+    o.kind === "node" && o.node.op === "Transpose" &&
+    swapsLastTwo((o.node.attrs as { perm?: number[] }).perm, r)
+  ) {
+    return o.node.inputs[0]!;
+  }
   return g.op.Transpose(v, { perm: [...Array(r - 2).keys(), r - 1, r - 2] });
+}
+
+/** Whether `perm` (of rank `r`) swaps the last two axes and keeps the others. */
+export function swapsLastTwo(perm: readonly number[] | undefined, r: number): boolean {
+  return r >= 2 && perm !== undefined && perm.length === r &&
+    perm.every((p, i) => p === (i < r - 2 ? i : i === r - 2 ? r - 1 : r - 2));
 }
 
 export const matMulRule: GradRule<"MatMul"> = ({ g, x: [a, b], dout: dy, needs }) => {
