@@ -17,6 +17,13 @@
  */
 import type { Node, Value } from "./types.ts";
 
+/**
+ * Revision of this lowering, raised whenever a change alters what a conv formulation costs under it (here: the
+ * padded-width input, the dX filter from the forward kernel): conv timings cached under an older one
+ * (lib/train/tune.ts) are measured again.
+ */
+export const LOWERING_REVISION = 2;
+
 /** The onnxruntime operator domain of the blocked-channel kernels. */
 export const NCHWC_DOMAIN = "com.microsoft.nchwc";
 

@@ -2,8 +2,8 @@
  * The training runtime: owns the state dict's Float32Arrays, runs the training-step graph with
  * onnxruntime-node and the evaluation graph.
  *
- * On the CPU (and CUDA) the step graph returns gradients, Adam runs in TypeScript over the state dict's
- * arrays and the new BN statistics are copied back; tensors handed to onnxruntime wrap the existing arrays
+ * On the CPU (and CUDA) the step graph returns gradients, Adam runs on the host (WebAssembly SIMD,
+ * lib/optim/adam.wat) over the state dict's arrays and the new BN statistics are copied back; tensors handed to onnxruntime wrap the existing arrays
  * (no copy). On webgpu the state is device-resident: the step graph contains Adam and the BN update and
  * returns the new parameters, moments and BN buffers as gpu-buffer tensors that the next step (and the
  * evaluation graph) takes as inputs, so per step only the batch, labels and two Adam scalars go up and the

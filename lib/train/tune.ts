@@ -18,6 +18,7 @@ import {
   GRAD_RULES,
   type GradOptions,
 } from "../autodiff/mod.ts";
+import { LOWERING_REVISION } from "../graph/nchwc.ts";
 import type { Node, Value } from "../graph/types.ts";
 import { buildTrainGraph, type GraphShape, type ModelFn } from "./step.ts";
 import { join } from "node:path";
@@ -219,7 +220,7 @@ export async function timeConv(
 
 /** The cache file's context key: the thread count, device and conv lowering the timings hold for. */
 export function tuneContext(opts: TuneOptions): string {
-  const block = opts.grad?.nchwcBlock ? ` nchwc=${opts.grad.nchwcBlock}` : "";
+  const block = opts.grad?.nchwcBlock ? ` nchwc=${opts.grad.nchwcBlock} r${LOWERING_REVISION}` : "";
   return `threads=${opts.threads ?? "default"} device=${opts.device ?? "cpu"}${block}`;
 }
 
