@@ -28,7 +28,8 @@ export function median(xs: readonly number[]): number {
 
 /**
  * Replaces the text between the two `<!-- latest -->` markers of `path` with `body` (atomically), or starts
- * the file with `title` and the marked body when it has no markers yet.
+ * the file with `title` and the marked body when it has no markers yet; then formats it with `deno fmt`, so
+ * that a committed results file passes `deno task check` as written.
  */
 export async function writeLatest(path: string, body: string, title: string): Promise<void> {
   let prev = "";
@@ -42,4 +43,13 @@ export async function writeLatest(path: string, body: string, title: string): Pr
     path,
     re.test(prev) ? prev.replace(re, () => marked) : `# ${title}\n\n${marked}\n${prev}`,
   );
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", path],
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (!fmt.success) {
+    console.error(`${path}: written, but deno fmt failed: ${new TextDecoder().decode(fmt.stderr).trim()}`);
+  }
 }
