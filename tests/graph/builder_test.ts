@@ -4,6 +4,7 @@
  * for every supported opset.
  */
 import assert from "node:assert/strict";
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { Graph } from "../../lib/graph/graph.ts";
 import { createSession, feedTensor } from "../../lib/graph/session.ts";
 import { OPSET_RANGE } from "../../lib/graph/serialize.ts";
@@ -198,4 +199,16 @@ Deno.test("every supported opset serialises and runs the same reductions", async
     assert.deepEqual(out.s.dims, [1, 3, 1], `opset ${opset}`);
   }
   assert.throws(() => new Graph().toBytes({ opset: 16 }), /Opset must be an integer from 17/);
+});
+
+Deno.test("serialising drops the nodes no output needs and the constants only they read", () => {
+  const g = new Graph("dead");
+  const x = g.input("x", "float32", [2, 3]);
+  const k = g.constant(Float32Array.of(7, 8, 9), "float32", [3]);
+  g.op.Mul(g.op.Add(x, k), x); // reaches no output
+  g.output(g.op.Add(x, x), "y");
+  const m = onnxProto.onnx.ModelProto.decode(g.toBytes());
+  assert.deepEqual(m.graph!.node!.map((n) => n.opType), ["Add"]);
+  assert.equal(m.graph!.initializer!.length, 0, "the constant only the dead Add read is dropped too");
+  assert.deepEqual(m.graph!.input!.map((v) => v.name), ["x"], "graph inputs stay, read or not");
 });
