@@ -241,14 +241,15 @@ export function lowerConv(
   let attrs = attribute;
   if (padWidthFirst(x!.shape[3], kw, pads)) {
     // onnxruntime calls a blocked tensor [N, C, H, W] but stores it [N, C/B, H, W, B]: pad that view's W
-    const [n, , h, wd] = x!.shape;
+    // (the batch as 0, "as the input", so a symbolic batch axis stays symbolic)
+    const [, , h, wd] = x!.shape;
     const key = `${xin}|padw ${pads[1]},${pads[3]}`;
     let have = reordered.get(key);
     if (!have) {
       if (blockedIn) {
-        const v = add("Reshape", "", [xin, shape([n, c / block, h, wd, block])]);
+        const v = add("Reshape", "", [xin, shape([0, c / block, h, wd, block])]);
         const padded = add("Pad", "", [v, shape([0, 0, 0, pads[1], 0, 0, 0, 0, pads[3], 0])]);
-        have = add("Reshape", "", [padded, shape([n, c, h, wd + pads[1] + pads[3]])]);
+        have = add("Reshape", "", [padded, shape([0, c, h, wd + pads[1] + pads[3]])]);
       } else {
         have = add("Pad", "", [xin, shape([0, 0, 0, pads[1], 0, 0, 0, pads[3]])]);
       }

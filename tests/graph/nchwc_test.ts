@@ -140,6 +140,24 @@ Deno.test({
       const err = relErr(got[n].data as Float32Array, want[n].data as Float32Array);
       assert.ok(err < 1e-5, `${n}: relative error ${err}`);
     }
+    // a symbolic batch axis runs another batch size, padded-width convs included
+    const dyn = ["x", ...outs.map(([, n]) => n)];
+    const five = {
+      ...feeds,
+      x: new ort.Tensor("float32", Float32Array.from({ length: 5 * 3 * 13 * 11 }, () => rng.normal()), [
+        5,
+        3,
+        13,
+        11,
+      ]),
+    };
+    const want5 = await run(serializeGraph(g, 17, { dynamicBatch: dyn }), five);
+    const got5 = await run(serializeGraph(g, 17, { nchwcBlock: B, dynamicBatch: dyn }), five);
+    for (const n of ["a", "d", "f", "q"]) {
+      assert.equal(got5[n].dims[0], 5);
+      const err = relErr(got5[n].data as Float32Array, want5[n].data as Float32Array);
+      assert.ok(err < 1e-5, `${n}, batch 5: relative error ${err}`);
+    }
   },
 });
 
