@@ -20,9 +20,9 @@ import process from "node:process";
 import { getModel } from "../lib/models/registry.ts";
 import { paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
-import { buildTrainGraph, gradOptionsOf, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
+import { buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
 import { nchwcBlockSize } from "../lib/graph/session.ts";
-import { Trainer } from "../lib/train/trainer.ts";
+import { Trainer, trainerBlock, trainerGradOptions } from "../lib/train/trainer.ts";
 import { tuneConvs } from "../lib/train/tune.ts";
 import { median, STEP_OPTIONS, TORCH_NAME, writeLatest } from "./common.ts";
 
@@ -70,18 +70,20 @@ async function child(name: string): Promise<void> {
   const opts = { classes: 5, aux: false, transformInput: false };
   const model: ModelFn = (net, x) => def.build(net, x, opts);
   const state = randomInit(paramSpecs(name, { ...opts, inputSize: size }), 1);
+  const lowering = { nchwc: !values["no-nchwc"] };
+  const nchwcBlock = await trainerBlock(lowering);
   let t = performance.now();
-  buildTrainGraph(model, { batch, size }); // timed alone; Trainer.create builds its own
+  // timed alone, as the Trainer builds it (Trainer.create builds its own)
+  buildTrainGraph(model, { batch, size }, trainGraphOptionsFor("cpu", { nchwcBlock }));
   const buildS = (performance.now() - t) / 1000;
   t = performance.now();
-  const nchwcBlock = values["no-nchwc"] ? 0 : await nchwcBlockSize();
   const tuneFile = values["no-tune"] ? undefined : values.tune!;
   let convChoices;
   if (tuneFile) {
     await Deno.mkdir(tuneFile.replace(/[^/]*$/, "") || ".", { recursive: true });
     convChoices = await tuneConvs(model, { batch, size }, tuneFile, {
       threads,
-      grad: gradOptionsOf(trainGraphOptionsFor("cpu", { nchwcBlock })),
+      grad: await trainerGradOptions(lowering),
     });
   }
   const tuneS = Math.max(0, (performance.now() - t) / 1000 - buildS);
@@ -96,7 +98,7 @@ async function child(name: string): Promise<void> {
     threads,
     lr: 1e-3,
     convChoices,
-    nchwc: !values["no-nchwc"],
+    ...lowering,
   });
   const sessionS = (performance.now() - t) / 1000 - buildS;
   const x = new Float32Array(batch * 3 * size * size);

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { getModel, paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
 import type { ModelFn } from "../lib/train/step.ts";
-import { Trainer } from "../lib/train/trainer.ts";
+import { Trainer, trainerGradOptions } from "../lib/train/trainer.ts";
 import { tuneConvs } from "../lib/train/tune.ts";
 import { median } from "./common.ts";
 
@@ -33,7 +33,11 @@ const def = getModel(name);
 const mopts = { classes: 5, aux: false, transformInput: false };
 const model: ModelFn = (net, x) => def.build(net, x, mopts);
 await Deno.mkdir(values.tune!.replace(/[^/]*$/, "") || ".", { recursive: true });
-const choices = await tuneConvs(model, { batch, size }, values.tune, { threads });
+// timed with the backward options the trainers below use (the CPU lowering included)
+const choices = await tuneConvs(model, { batch, size }, values.tune, {
+  threads,
+  grad: await trainerGradOptions({}),
+});
 console.log(
   `${name} ${batch}×${size}²: ${
     Object.entries(choices).map(([k, c]) => `${k} → ${c.dx ?? "-"}/${c.dw}`).join("; ")

@@ -4,7 +4,7 @@
  */
 export { gradients } from "./gradients.ts";
 export { DIFFERENTIABLE_OPS, GRAD_RULES } from "./registry.ts";
-export { defaultDx, FOLD_MAP, foldApplies } from "./rules/conv.ts";
+export { convForm, defaultDx, dxForms, FOLD_MAP, foldApplies } from "./rules/conv.ts";
 export {
   type ConvChoice,
   type ConvSignature,

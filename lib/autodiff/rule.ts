@@ -78,9 +78,10 @@ export interface GradOptions {
   convCrop?: boolean;
   /**
    * The channel block of the blocked-channel CPU kernels the graph's Convs will be lowered to (lib/graph/
-   * nchwc.ts), or 0/absent. With it, a stride-1 conv whose output map is at most 16×16 takes its weight
-   * gradient as a Conv of the batch-transposed tensors ("conv" in {@linkcode ConvChoice}) where that Conv is
-   * lowered too: 3–6× faster than im2col there (CBR-Small at 28²), far slower on larger maps.
+   * nchwc.ts), or 0/absent. With it, a stride-1 conv takes its weight gradient as a Conv of the
+   * batch-transposed tensors ("conv" in {@linkcode ConvChoice}), itself lowered, where the output map is at
+   * most 16×16 or the kernel has 25 taps or more (then in 16×16 tiles): 3–6× faster than im2col on
+   * CBR-Small's maps at 28², slower for 3×3 kernels on larger maps (the Conv rule's `blockedDwConv`).
    */
   nchwcBlock?: number;
 }

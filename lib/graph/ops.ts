@@ -40,6 +40,33 @@ export function windowOut(
   return out;
 }
 
+/**
+ * Calls `f(t, y, q)` for every kernel tap t and output pixel y of a 2-D window (both row-major) whose tap reads
+ * an input pixel q (row-major in h × w), skipping taps that read padding: the one statement of which pixel a
+ * tap of a strided, padded window reads (the one-hot matrices of the dense conv and of col2im by a product).
+ */
+export function forEachTap(
+  [h, w]: readonly number[],
+  [ho, wo]: readonly number[],
+  k: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+  f: (t: number, y: number, q: number) => void,
+): void {
+  for (let i = 0; i < k[0]; i++) {
+    for (let j = 0; j < k[1]; j++) {
+      for (let oy = 0; oy < ho; oy++) {
+        const r = oy * s[0] + i - p[0];
+        if (r < 0 || r >= h) continue;
+        for (let ox = 0; ox < wo; ox++) {
+          const c = ox * s[1] + j - p[1];
+          if (c >= 0 && c < w) f(i * k[1] + j, oy * wo + ox, r * w + c);
+        }
+      }
+    }
+  }
+}
+
 function normAxis(axis: number, rank: number, where: string): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank) {

@@ -127,8 +127,9 @@ export interface SerializeOptions {
   dynamicBatch?: readonly string[];
   /**
    * Write the CPU lowering (lib/graph/nchwc.ts) with this channel block: every eligible Conv on onnxruntime's
-   * blocked-channel kernels, and 1×1 Convs onto ≤ 4 pixels folded into one GEMM over the batch (not with
-   * `dynamicBatch`: the fold writes the batch size into Reshape targets). `nchwcBlockSize` (session.ts) says
+   * blocked-channel kernels (wide kernels on narrow maps reading a pre-padded input), and 1×1 Convs onto ≤ 4
+   * pixels folded into one GEMM over the batch (not with `dynamicBatch`: the fold writes the batch size into
+   * Reshape targets). Nodes no output needs are dropped either way. `nchwcBlockSize` (session.ts) says
    * which block, if any, this processor has. 0 or absent: plain ONNX. Such bytes run only on onnxruntime's
    * CPU provider.
    */

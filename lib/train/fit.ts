@@ -14,9 +14,9 @@ import { exists, readJson, removeLeftoverTmp, writeFileAtomic, writeJsonAtomic }
 import { acquireLock } from "../util/lock.ts";
 import { writeSafetensors } from "../weights/safetensors.ts";
 import { DamagedCheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { gradOptionsOf, type ModelFn, trainGraphOptionsFor } from "./step.ts";
+import type { ModelFn } from "./step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
-import { Trainer, trainerBlock, type TrainerOptions } from "./trainer.ts";
+import { Trainer, trainerGradOptions, type TrainerOptions } from "./trainer.ts";
 import { runConvChoices } from "./tune.ts";
 
 /** A batch as the data loader yields it. */
@@ -243,7 +243,7 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
     ? await runConvChoices(o.dir, o.model, { batch: o.batch, size: o.size }, {
       threads: o.threads,
       device: o.device,
-      grad: gradOptionsOf(trainGraphOptionsFor(o.device, { nchwcBlock: await trainerBlock(o) })),
+      grad: await trainerGradOptions(o),
       cache: o.tuneCache,
       resuming: await exists(join(o.dir, "checkpoint.safetensors")),
     })

@@ -8,7 +8,7 @@
  */
 import type { Graph } from "../graph/graph.ts";
 import { batchNormTraining } from "../graph/batchnorm.ts";
-import { windowOut } from "../graph/ops.ts";
+import { forEachTap, windowOut } from "../graph/ops.ts";
 import { fmtShape, type Value } from "../graph/types.ts";
 import {
   batchNorm2dSpecs,
@@ -305,18 +305,7 @@ export function denseConv(
   const ho = windowOut(h, kh, s[0], p[0], p[0]), wo = windowOut(wd, kw, s[1], p[1], p[1]);
   const kk = kh * kw, pout = ho * wo, pin = h * wd;
   const e = new Float32Array(pout * pin * kk);
-  for (let y = 0; y < ho; y++) {
-    for (let xo = 0; xo < wo; xo++) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const r = y * s[0] + i - p[0], q = xo * s[1] + j - p[1];
-          if (r >= 0 && r < h && q >= 0 && q < wd) {
-            e[((y * wo + xo) * pin + r * wd + q) * kk + i * kw + j] = 1;
-          }
-        }
-      }
-    }
-  }
+  forEachTap([h, wd], [ho, wo], [kh, kw], s, [p[0], p[1]], (t, y, q) => e[(y * pin + q) * kk + t] = 1);
   const taps = g.op.Transpose(g.op.Reshape(w, [m, c, kk]), { perm: [0, 2, 1] }); // [M, taps, C]
   const t = g.op.Reshape(g.op.MatMul(g.constant(e, "float32", [pout * pin, kk]), taps), [m * pout, pin * c]);
   const xq = g.op.Reshape(g.op.Transpose(g.op.Reshape(x, [n, c, pin]), { perm: [0, 2, 1] }), [n, pin * c]);

@@ -129,8 +129,8 @@ export interface TrainGraphOptions {
  * The graph choices for a device: on webgpu the window-slice MaxPool backward (its MaxPool has no Indices
  * output), im2col by strided slices (its grouped Conv gave wrong columns), gradient sums as Adds (it has no
  * Sum kernel), the composed loss and in-graph Adam (device-resident state); on the CPU the defaults, with
- * Adam in TypeScript, and the CPU lowering of `nchwcBlock` (the trainer passes `nchwcBlockSize()` on
- * the CPU, 0 elsewhere).
+ * Adam on the host, and the CPU lowering of `nchwcBlock` (the trainer passes `nchwcBlockSize()` on the CPU,
+ * 0 elsewhere).
  */
 export function trainGraphOptionsFor(
   device: Device | undefined,

@@ -3,8 +3,8 @@
  * onnxruntime-node and the evaluation graph.
  *
  * On the CPU (and CUDA) the step graph returns gradients, Adam runs on the host (WebAssembly SIMD,
- * lib/optim/adam.wat) over the state dict's arrays and the new BN statistics are copied back; tensors handed to onnxruntime wrap the existing arrays
- * (no copy). On webgpu the state is device-resident: the step graph contains Adam and the BN update and
+ * lib/optim/adam.wat) over the state dict's arrays and the new BN statistics are copied back; tensors handed
+ * to onnxruntime wrap the existing arrays (no copy). On webgpu the state is device-resident: the step graph contains Adam and the BN update and
  * returns the new parameters, moments and BN buffers as gpu-buffer tensors that the next step (and the
  * evaluation graph) takes as inputs, so per step only the batch, labels and two Adam scalars go up and the
  * loss and logits come down. The host copies (`state`, `optimizer.state`) are brought up to date by
@@ -30,10 +30,12 @@ import {
   buildEvalGraph,
   buildTrainGraph,
   type EvalGraph,
+  gradOptionsOf,
   type ModelFn,
   type TrainGraph,
   trainGraphOptionsFor,
 } from "./step.ts";
+import type { GradOptions } from "../autodiff/mod.ts";
 import { loadStateDict, type StateDict } from "../weights/state_dict.ts";
 import { convChoiceHook, type ConvChoices } from "./tune.ts";
 
@@ -83,6 +85,13 @@ export interface TrainerOptions {
 /** The conv lowering block a trainer with these options uses: `nchwcBlockSize()` on the CPU, else 0. */
 export async function trainerBlock(opts: Pick<TrainerOptions, "device" | "nchwc">): Promise<number> {
   return (opts.device ?? "cpu") === "cpu" && opts.nchwc !== false ? await nchwcBlockSize() : 0;
+}
+
+/** The backward options a trainer with these options builds its step with: what the conv tuner must time. */
+export async function trainerGradOptions(
+  opts: Pick<TrainerOptions, "device" | "nchwc">,
+): Promise<GradOptions> {
+  return gradOptionsOf(trainGraphOptionsFor(opts.device, { nchwcBlock: await trainerBlock(opts) }));
 }
 
 /** What one evaluation pass returns. */

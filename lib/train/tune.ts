@@ -9,12 +9,13 @@
  * @module
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import { createSession, type Device, Graph, windowOut } from "../graph/mod.ts";
+import { createSession, type Device, Graph } from "../graph/mod.ts";
 import {
   type ConvChoice,
+  convForm,
   type ConvSignature,
   defaultDx,
-  foldApplies,
+  dxForms,
   GRAD_RULES,
   type GradOptions,
 } from "../autodiff/mod.ts";
@@ -80,20 +81,11 @@ export function convSignatures(model: ModelFn, shape: GraphShape, grad: GradOpti
  * without the blocked-channel lowering, which makes "conv" the default dW where it applies).
  */
 export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw: ConvChoice["dw"][] } {
-  const [n, , h, w] = sig.x, [m, , kh, kw] = sig.w, { s, p } = sig;
-  const unit = s[0] === 1 && s[1] === 1;
-  const pointwise = kh === 1 && kw === 1 && p.every((v) => v === 0);
-  const flipOk = unit && p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw;
-  const ho = windowOut(h, kh, s[0], p[0], p[2]), wo = windowOut(w, kw, s[1], p[1], p[3]);
-  const fold = foldApplies(sig.x, sig.w, s, p) ? ["fold" as const] : [];
-  const forms: ConvChoice["dx"][] = pointwise && unit
-    ? ["conv", "matmul", "transpose", ...fold]
-    : flipOk
-    ? ["conv", "transpose", ...fold]
-    : ["transpose", ...fold];
+  const [n] = sig.x, [m, , kh, kw] = sig.w, { s, p } = sig;
+  const { ho, wo } = convForm(sig.x, sig.w, s, p);
   // the Conv rule's default first
   const first = defaultDx(sig.x, sig.w, s, p);
-  const dx = [first, ...forms.filter((f) => f !== first)];
+  const dx = [first, ...dxForms(sig.x, sig.w, s, p).filter((f) => f !== first)];
   const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
   // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
   // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)

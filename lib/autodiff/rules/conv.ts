@@ -18,7 +18,7 @@
  * @module
  */
 import type { Graph } from "../../graph/graph.ts";
-import { windowOut } from "../../graph/ops.ts";
+import { forEachTap, windowOut } from "../../graph/ops.ts";
 import type { Value } from "../../graph/types.ts";
 import { type ConvChoice, type GradOptions, type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
 import { nchwcChannelsOk } from "../../graph/nchwc.ts";
@@ -99,8 +99,6 @@ interface ConvGeometry {
   dtype: Float;
   /** 1×1 and unpadded */
   pointwise: boolean;
-  /** stride 1 with pads ≤ k−1: the flipped-kernel Conv applies */
-  flipOk: boolean;
 }
 
 function convGeometry(
@@ -121,7 +119,7 @@ function convGeometry(
   const p = cropped
     ? [win.p[0] - lo[0], win.p[1] - lo[1], win.p[2] - (win.k[0] - hi[0]), win.p[3] - (win.k[1] - hi[1])]
     : win.p;
-  const unit = s[0] === 1 && s[1] === 1;
+  const { pointwise } = convForm(x!.shape, [...w0!.shape.slice(0, 2), ...k], s, p);
   return {
     x: x!,
     w: cropped ? g.op.Slice(w0!, lo, hi, [2, 3]) : w0!,
@@ -132,24 +130,52 @@ function convGeometry(
     k0: win.k,
     crop: cropped ? { lo, hi } : undefined,
     dtype: x!.dtype as Float,
-    pointwise: k[0] === 1 && k[1] === 1 && p.every((v) => v === 0),
-    flipOk: unit && p[0] < k[0] && p[2] < k[0] && p[1] < k[1] && p[3] < k[1],
+    pointwise,
   };
 }
 
-/** dX by the chosen formulation: 1×1 MatMul, the flipped-kernel Conv, or ConvTranspose. */
+/** What a conv's shapes alone decide: its output map and which backward formulations can apply. */
+export function convForm(
+  x: readonly number[],
+  w: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+): { ho: number; wo: number; unit: boolean; pointwise: boolean; flipOk: boolean } {
+  const [, , h, wd] = x, [, , kh, kw] = w;
+  const unit = s[0] === 1 && s[1] === 1;
+  return {
+    ho: windowOut(h, kh, s[0], p[0], p[2]),
+    wo: windowOut(wd, kw, s[1], p[1], p[3]),
+    unit,
+    // 1×1 and unpadded
+    pointwise: kh === 1 && kw === 1 && p.every((v) => v === 0),
+    // stride 1 with pads ≤ k−1: the flipped-kernel Conv applies
+    flipOk: unit && p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw,
+  };
+}
+
+/** The dX formulations that apply to a conv of these shapes, in the tuner's order after the default. */
+export function dxForms(
+  x: readonly number[],
+  w: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+): NonNullable<ConvChoice["dx"]>[] {
+  const { unit, pointwise, flipOk } = convForm(x, w, s, p);
+  return [
+    ...(flipOk ? ["conv" as const] : []),
+    ...(pointwise && unit ? ["matmul" as const] : []),
+    "transpose",
+    ...(foldApplies(x, w, s, p) ? ["fold" as const] : []),
+  ];
+}
+
+/** dX by the chosen formulation: 1×1 MatMul, the flipped-kernel Conv, ConvTranspose or the folded GEMM. */
 function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["dx"]>): Value {
   const { w, dy, k, s, p } = c;
   const [n, ch, h, wd] = c.x.shape, m = w.shape[0];
   const [, , ho, wo] = dy.shape;
-  if (form === "fold" && !(c.pointwise && s[0] === 1 && s[1] === 1)) return foldedColumnsGradient(g, c);
-  if (form === "fold") {
-    // one GEMM over the batch-flattened dY: onnxruntime multiplies a per-sample [C, M]·[M, Ho·Wo] at a
-    // fraction of its rate when Ho·Wo is a few pixels (ResNet-50's layer4 at 64²: 9 ms instead of 1.6)
-    const dyc = g.op.Reshape(g.op.Transpose(dy, { perm: [1, 0, 2, 3] }), [m, n * ho * wo]);
-    const wt = g.op.Transpose(g.op.Reshape(w, [m, ch]), { perm: [1, 0] });
-    return g.op.Transpose(g.op.Reshape(g.op.MatMul(wt, dyc), [ch, n, ho, wo]), { perm: [1, 0, 2, 3] });
-  }
+  if (form === "fold") return foldedColumnsGradient(g, c);
   if (form === "matmul") {
     const wt = g.op.Transpose(g.op.Reshape(w, [m, ch]), { perm: [1, 0] });
     return g.op.Reshape(g.op.MatMul(wt, g.op.Reshape(dy, [n, m, ho * wo])), [n, ch, h, wd]);
@@ -170,10 +196,12 @@ function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["
 export const FOLD_MAP = 64;
 
 /**
- * dX of a strided or k×k conv on a small map as two matrix products: the columns dcols[(c, t), (n, y)] = Σ_m W[m, c, t]
- * dY[n, m, y] in one GEMM over the batch, then col2im as a product with the constant one-hot E[(t, y), pixel]
- * (tap t of output y reads that pixel; none where it reads padding). onnxruntime's ConvTranspose multiplies
- * per sample with Ho·Wo columns: ResNet-50's layer4.0.conv2 (3×3 stride 2 on 4×4, batch 32) took 23 ms.
+ * dX as one GEMM over the batch-flattened dY: the columns dcols[(c, t), (n, y)] = Σ_m W[m, c, t] dY[n, m, y],
+ * then, unless the conv is 1×1 with unit stride (its columns are dX), col2im as a product with the constant
+ * one-hot E[(t, y), pixel] (tap t of output y reads that pixel; none where it reads padding). onnxruntime
+ * multiplies a Conv or ConvTranspose per sample, at a fraction of its rate when Ho·Wo is a few pixels
+ * (ResNet-50's layer4 at 64²: a 1×1 dX 9 ms instead of 1.6; layer4.0.conv2, 3×3 stride 2 on 4×4 at batch 32,
+ * 23 ms instead of 5).
  */
 function foldedColumnsGradient(g: Graph, c: ConvGeometry): Value {
   const { w, dy, k, s, p } = c;
@@ -181,24 +209,14 @@ function foldedColumnsGradient(g: Graph, c: ConvGeometry): Value {
   const [, , ho, wo] = dy.shape;
   const kk = k[0] * k[1], np = ho * wo, hw = h * wd;
   const wt = g.op.Transpose(g.op.Reshape(w, [m, ch * kk]), { perm: [1, 0] });
-  const dyc = g.op.Reshape(g.op.Transpose(dy, { perm: [1, 0, 2, 3] }), [m, n * np]);
-  const cols = g.op.Transpose(g.op.Reshape(g.op.MatMul(wt, dyc), [ch, kk, n, np]), { perm: [0, 2, 1, 3] });
+  const prod = g.op.MatMul(wt, channelsFirst(g, dy)); // [C·kk, N·Ho·Wo]
+  const back = (t: Value) => g.op.Transpose(g.op.Reshape(t, [ch, n, h, wd]), { perm: [1, 0, 2, 3] });
+  if (c.pointwise && s[0] === 1 && s[1] === 1) return back(prod);
+  const cols = g.op.Transpose(g.op.Reshape(prod, [ch, kk, n, np]), { perm: [0, 2, 1, 3] });
   const e = cachedConst(g, `col2im_${[h, wd, ...k, ...s, ...p].join("_")}`, c.dtype, [kk * np, hw], (d) => {
-    for (let i = 0; i < k[0]; i++) {
-      for (let j = 0; j < k[1]; j++) {
-        for (let y = 0; y < ho; y++) {
-          for (let x = 0; x < wo; x++) {
-            const r = y * s[0] + i - p[0], q = x * s[1] + j - p[1];
-            if (r >= 0 && r < h && q >= 0 && q < wd) {
-              d[((i * k[1] + j) * np + y * wo + x) * hw + r * wd + q] = 1;
-            }
-          }
-        }
-      }
-    }
+    forEachTap([h, wd], [ho, wo], k, s, p, (t, y, q) => d[(t * np + y) * hw + q] = 1);
   });
-  const dx = g.op.MatMul(g.op.Reshape(cols, [ch * n, kk * np]), e);
-  return g.op.Transpose(g.op.Reshape(dx, [ch, n, h, wd]), { perm: [1, 0, 2, 3] });
+  return back(g.op.MatMul(g.op.Reshape(cols, [ch * n, kk * np]), e));
 }
 
 /** im2col columns of `xs` for `rows` output rows with the given pads (a row band has its own). */
@@ -352,10 +370,8 @@ export function defaultDx(
   s: readonly number[],
   p: readonly number[],
 ): NonNullable<ConvChoice["dx"]> {
-  const [n, ch, h, wd] = x, [m, , kh, kw] = w;
-  const ho = windowOut(h, kh, s[0], p[0], p[2]), wo = windowOut(wd, kw, s[1], p[1], p[3]);
-  const unit = s[0] === 1 && s[1] === 1, pointwise = kh === 1 && kw === 1 && p.every((v) => v === 0);
-  const flipOk = unit && p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw;
+  const [n, ch, h, wd] = x, [m] = w;
+  const { ho, wo, unit, pointwise, flipOk } = convForm(x, w, s, p);
   if (pointwise && unit) return n > 1 && (ho * wo <= 4 || (ch > m && ho * wo <= 64)) ? "fold" : "conv";
   if (flipOk) return "conv";
   const small = pointwise ? ho * wo <= 16 : h * wd <= FOLD_MAP;
@@ -373,10 +389,8 @@ export function foldApplies(
   s: readonly number[],
   p: readonly number[],
 ): boolean {
-  const [, , h, wd] = x, [, , kh, kw] = w;
-  const pointwise = kh === 1 && kw === 1 && p.every((v) => v === 0);
-  if (pointwise && s[0] === 1 && s[1] === 1) return true;
-  const ho = windowOut(h, kh, s[0], p[0], p[2]), wo = windowOut(wd, kw, s[1], p[1], p[3]);
+  const [, , h, wd] = x, { ho, wo, unit, pointwise } = convForm(x, w, s, p);
+  if (pointwise && unit) return true;
   return pointwise ? ho * wo <= 64 : h * wd <= FOLD_MAP;
 }
 
@@ -386,17 +400,13 @@ const DW_TILE = 16;
 export const convRule: GradRule<"Conv"> = (ctx) => {
   const { g, node, x: [, , b], needs, options } = ctx;
   const c = convGeometry(ctx);
-  const { k, s, p, pointwise, flipOk } = c;
-  const unit = s[0] === 1 && s[1] === 1;
+  const { k, s, p } = c;
   const choice =
     options.convChoice?.({ x: c.x.shape, w: c.w.shape, s, p, dtype: c.dtype, needsDx: needs[0] }) ??
       {};
   const [, , ho, wo] = c.dy.shape, m = c.w.shape[0];
   const dxForm = choice.dx ?? defaultDx(c.x.shape, c.w.shape, s, p);
-  if (
-    (dxForm === "matmul" && !(pointwise && unit)) || (dxForm === "conv" && !flipOk) ||
-    (dxForm === "fold" && !foldApplies(c.x.shape, c.w.shape, s, p))
-  ) {
+  if (!dxForms(c.x.shape, c.w.shape, s, p).includes(dxForm)) {
     throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
   }
   const blockedDw = blockedDwConv(c, options.nchwcBlock ?? 0);
