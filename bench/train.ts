@@ -1,5 +1,5 @@
 /**
- * Training-step benchmark of the engine (lib/train's Trainer: onnxruntime-node session + Adam in TypeScript +
+ * Training-step benchmark of the engine (lib/train's Trainer: onnxruntime-node session + Adam on the host +
  * BN buffer copy) against PyTorch on the same machine, same script run: median ms per step after 2 warm-ups,
  * peak RSS, graph build and session creation time. Each model runs in its own child process (so RSS is per
  * model), ours and torch's alternately.

@@ -1,6 +1,6 @@
 /**
  * The training runtime: training-step and evaluation graphs from one model definition, a trainer that runs
- * them with onnxruntime-node and Adam in TypeScript, resumable runs with atomic checkpoints, and the same
+ * them with onnxruntime-node and Adam on the host (WebAssembly), resumable runs with atomic checkpoints, and the same
  * evaluation-mode graph as a standalone ONNX model (what `predict` runs and `export` writes).
  * @module
  */

@@ -1,6 +1,6 @@
 // The composed cross-entropy of the WebGPU step graph (ReduceMax/Exp/ReduceSum/Log over int32 labels) equals
 // the ONNX SoftmaxCrossEntropyLoss op, in value and in every gradient, on the CPU provider; so does the Adam
-// graph equal the TypeScript Adam (weight decay included). No GPU needed.
+// graph equal the host Adam (weight decay included). No GPU needed.
 import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { Graph } from "../../lib/graph/graph.ts";
@@ -46,7 +46,7 @@ Deno.test("composed cross-entropy equals SoftmaxCrossEntropyLoss: loss, logits a
   }
 });
 
-Deno.test("in-graph Adam equals the TypeScript Adam over 3 steps (flat moments, weight decay, bias correction)", async () => {
+Deno.test("in-graph Adam equals the host Adam over 3 steps (flat moments, weight decay, bias correction)", async () => {
   const g = new Graph("adam");
   // more tensors than a Concat or Split node takes at once (a tree of them), of mixed shapes
   const shapes = Array.from({ length: 11 }, (_, i) => (i % 3 === 0 ? [i + 1] : [2, i + 1, 3]));
