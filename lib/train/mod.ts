@@ -1,7 +1,7 @@
 /**
  * The training runtime: training-step and evaluation graphs from one model definition, a trainer that runs
- * them with onnxruntime-node and Adam on the host (WebAssembly), resumable runs with atomic checkpoints, and the same
- * evaluation-mode graph as a standalone ONNX model (what `predict` runs and `export` writes).
+ * them with onnxruntime-node and Adam on the host (WebAssembly), resumable runs with atomic checkpoints, and
+ * the same evaluation-mode graph as a standalone ONNX model (what `predict` runs and `export` writes).
  * @module
  */
 export { GraphNet, type GraphNetOptions } from "./graph_net.ts";
