@@ -11,8 +11,8 @@ import {
   lowerConv,
   NCHWC_DOMAIN,
   nchwcEligible,
+  type ProtoConst,
   type ProtoNode,
-  type ProtoShape,
 } from "./nchwc.ts";
 
 const { onnx } = onnxProto;
@@ -44,7 +44,7 @@ function pruneDead(
   nodes: ProtoNode[],
   outputs: readonly string[],
   initializer: { name: string }[],
-  shapes: ProtoShape[],
+  shapes: ProtoConst[],
 ): void {
   const live = new Set(outputs), read = new Set<string>();
   for (const n of nodes) for (const i of n.input) read.add(i);
@@ -187,7 +187,7 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     return name;
   };
   const reordered = new Map<string, string>();
-  const shapes: ProtoShape[] = [];
+  const shapes: ProtoConst[] = [];
   const nodes = g.nodes.flatMap((n): ProtoNode[] | ProtoNode => {
     const schema = (ATTR_SCHEMA as Record<string, Record<string, AttrKind>>)[n.op] ?? {};
     const attrs = Object.entries(n.attrs as Record<string, unknown>).filter(([, v]) => v !== undefined);
@@ -217,6 +217,10 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
   });
   pruneDead(nodes, g.outputs.map((v) => v.name), initializer, shapes);
   for (const s of shapes) {
+    if (s.float) {
+      extraInit.push({ name: s.name, dataType: ONNX_DTYPE.float32, dims: s.dims, rawData: bytesOf(s.float) });
+      continue;
+    }
     extraInit.push({
       name: s.name,
       dataType: ONNX_DTYPE.int64,
