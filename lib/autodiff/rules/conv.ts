@@ -358,7 +358,8 @@ function weightGradientGemm(g: Graph, c: ConvGeometry, options: GradOptions): Va
 /**
  * Whether the weight gradient goes by {@linkcode weightGradientByConv} by default (in tiles of
  * {@linkcode DW_TILE}): stride 1 (the dW Conv is then undilated), more than one kernel tap, a dW Conv (input
- * channels = the batch, output channels = M) that the blocked-channel lowering takes, and either an output
+ * channels = the batch, output channels = M; untiled it runs with the roles swapped, output channels = C,
+ * where the lowering takes that too) that the blocked-channel lowering takes, and either an output
  * map of at most 16×16 or a kernel of 25 taps or more. Measured against im2col (2 threads, fixed rules
  * otherwise): CBR-Small's 7×7 convs 188 → 182 ms/step at 28² (maps ≤ 16² only; 320 without the lowering),
  * 466 → 430 at 64², 850 → 800 at 128² (tiled); ResNet-50's 3×3 convs on maps above 16² went 2–4 % slower
