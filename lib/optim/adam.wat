@@ -42,4 +42,15 @@
           (f32x4.div (local.get $m)
             (f32x4.add (f32x4.div (f32x4.sqrt (local.get $v)) (local.get $bc2)) (local.get $eps))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next))))
+  ;; p ← p + g over n lanes (n a multiple of 4): adds the steps Adam.stepAsync's worker computed against p = 0
+  (func (export "add") (param $n i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (v128.store (local.get $i)
+          (f32x4.add (v128.load (local.get $i)) (v128.load offset=65536 (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $next)))))

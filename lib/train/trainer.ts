@@ -248,7 +248,7 @@ export class Trainer {
       // a non-finite sum: a NaN or ±Infinity entry, or (rarely) finite entries whose sum overflowed
       if (!sums || !Number.isFinite(sums[i++])) assertFiniteGradients(step, new Map([[p, gr]]));
     }
-    this.optimizer.step(this.#params, grads);
+    await this.#adam.stepAsync(this.#params, grads);
     for (const [b, o] of tg.bufferOut) {
       (this.state.get(b)!.data as Float32Array).set(out[o].data as Float32Array);
     }
@@ -443,6 +443,7 @@ export class Trainer {
     await this.#trainSession.release();
     await this.#evalSession?.release();
     await this.#downloader?.release();
+    this.#adam.close();
   }
 }
 

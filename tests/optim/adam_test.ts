@@ -1,7 +1,7 @@
 // The WebAssembly Adam (lib/optim/adam.wat) computes exactly torch.optim.Adam's float32 arithmetic, element
 // for element, across chunk and SIMD-lane boundaries; and its binary is the one adam.wat compiles to.
 import assert from "node:assert/strict";
-import { Adam, adamScalars } from "../../lib/optim/mod.ts";
+import { Adam, adamScalars, PARALLEL_MIN_ELEMENTS } from "../../lib/optim/mod.ts";
 import { wasmModule, watToWasm } from "../../scripts/build_wasm.ts";
 import { Rng } from "../../lib/util/random.ts";
 
@@ -64,4 +64,33 @@ Deno.test("adam: without weight decay an infinite parameter does not turn its gr
   const p = new Map([["w", Float32Array.of(Infinity, 1, 2, 3, 4)]]);
   new Adam({ lr: 0.1 }).step(p, new Map([["w", Float32Array.of(0.5, 0.5, 0.5, 0.5, 0.5)]]));
   assert.deepEqual([...p.get("w")!].map((x) => Math.round(x * 1e4) / 1e4), [Infinity, 0.9, 1.9, 2.9, 3.9]);
+});
+
+Deno.test("adam: stepAsync (a worker thread takes the larger tensors) equals step bit for bit", async () => {
+  const rng = new Rng("adam async");
+  // above PARALLEL_MIN_ELEMENTS in all, odd sizes across chunk and lane edges
+  const sizes = [700_001, 400_003, 16385, 5, 1];
+  assert.ok(sizes.reduce((a, b) => a + b) >= PARALLEL_MIN_ELEMENTS);
+  const init = new Map(sizes.map((n) => [`p${n}`, Float32Array.from({ length: n }, () => rng.normal())]));
+  const copy = (m: Map<string, Float32Array>) => new Map([...m].map(([k, a]) => [k, a.slice()]));
+  const pSync = copy(init), pAsync = copy(init);
+  const sync = new Adam({ lr: 3e-3 }), parallel = new Adam({ lr: 3e-3 });
+  try {
+    for (let t = 1; t <= 3; t++) {
+      const grads = new Map([...init].map(([k, a]) => [k, Float32Array.from(a, () => rng.normal() * 1e-2)]));
+      const held = copy(grads);
+      sync.step(pSync, grads);
+      await parallel.stepAsync(pAsync, held);
+      // the worker's share came back: its gradients were handed over
+      assert.ok([...held.values()].some((g) => g.buffer.byteLength === 0), "no tensor went to the worker");
+    }
+    assert.equal(parallel.state.step, 3);
+    for (const [k, a] of pSync) {
+      assert.deepEqual(pAsync.get(k), a, `${k}: parameters`);
+      assert.deepEqual(parallel.state.m.get(k), sync.state.m.get(k), `${k}: first moment`);
+      assert.deepEqual(parallel.state.v.get(k), sync.state.v.get(k), `${k}: second moment`);
+    }
+  } finally {
+    parallel.close();
+  }
 });
