@@ -9,6 +9,7 @@
 import type { Graph } from "../graph/graph.ts";
 import { batchNormTraining } from "../graph/batchnorm.ts";
 import { forEachTap, windowOut } from "../graph/ops.ts";
+import { nchwcChannelsOk } from "../graph/nchwc.ts";
 import { fmtShape, type Value } from "../graph/types.ts";
 import {
   batchNorm2dSpecs,
@@ -45,6 +46,11 @@ export interface GraphNetOptions {
    * (the trainer sets it with the CPU lowering); the same function either way, to float rounding.
    */
   denseSmallConvs?: boolean;
+  /**
+   * The CPU lowering's channel block (lib/graph/nchwc.ts), with `denseSmallConvs`: a small-map conv whose
+   * batch and channels are multiples of it runs as {@linkcode swappedConv} instead. 0 (default): never.
+   */
+  nchwcBlock?: number;
 }
 
 /**
@@ -87,6 +93,7 @@ export class GraphNet implements Net<Value> {
   readonly #weights?: StateDict;
   #dropouts = 0;
   #dense: boolean;
+  #block: number;
 
   /** Emits into `g` in the given mode. */
   constructor(g: Graph, opts: GraphNetOptions) {
@@ -98,6 +105,7 @@ export class GraphNet implements Net<Value> {
     this.#expected = opts.specs;
     this.#weights = opts.weights;
     this.#dense = opts.denseSmallConvs ?? false;
+    this.#block = opts.nchwcBlock ?? 0;
   }
 
   /** Records the specs of one layer; returns its float tensors (parameters, then buffers) as values. */
@@ -159,7 +167,9 @@ export class GraphNet implements Net<Value> {
     return this.g.scope(
       name,
       () =>
-        dense
+        dense && swapApplies(x.shape, w.shape, [sh, sw], [ph, pw], this.#block)
+          ? swappedConv(this.g, x, w, b)
+          : dense
           ? denseConv(this.g, x, w, b, [sh, sw], [ph, pw])
           : this.g.op.Conv(x, w, b, { strides: [sh, sw], pads: [ph, pw, ph, pw] }),
     );
@@ -310,5 +320,42 @@ export function denseConv(
   const t = g.op.Reshape(g.op.MatMul(g.constant(e, "float32", [pout * pin, kk]), taps), [m * pout, pin * c]);
   const xq = g.op.Reshape(g.op.Transpose(g.op.Reshape(x, [n, c, pin]), { perm: [0, 2, 1] }), [n, pin * c]);
   const y = g.op.Reshape(g.op.Gemm(xq, t, undefined, { transB: 1 }), [n, m, ho, wo]);
+  return b ? g.op.Add(y, g.op.Reshape(b, [1, m, 1, 1])) : y;
+}
+
+/**
+ * Whether {@linkcode swappedConv} applies: stride 1 and padding k − H (and k − W), so that every output pixel
+ * sees the whole input map and the output is as large as the map's (k − H + 1); the batch and the input
+ * channels blocked (the swapped Conv's output and input channels) so that it runs on the blocked kernels.
+ */
+export function swapApplies(
+  x: readonly number[],
+  w: readonly number[],
+  s: readonly number[],
+  p: readonly number[],
+  block: number,
+): boolean {
+  const [n, c, h, wd] = x, [, , kh, kw] = w;
+  return s[0] === 1 && s[1] === 1 && p[0] === kh - h && p[1] === kw - wd && p[0] >= 0 && p[1] >= 0 &&
+    nchwcChannelsOk(n, c, block);
+}
+
+/**
+ * A small-map conv with the roles swapped: the weight [M, C, kh, kw] is the Conv's input (M as the batch) and
+ * the activation [N, C, H, W] its kernel, unpadded: out[m, n, a, b] = Σ W[m, c, a + i, b + j] · X[n, c, i, j],
+ * which is Y[n, m, Ho − 1 − a, Wo − 1 − b] where padding is k − H ({@linkcode swapApplies}). One blocked Conv
+ * of only the multiply-adds that meet pixels, where {@linkcode denseConv} first builds its M·Ho·Wo × H·W·C
+ * matrix by a one-hot product (and takes the weight gradient back through it): CBR-Small at 28², 64 a batch,
+ * block4's forward 12 → 6.3 ms, forward and backward 35 → 31 ms. The output is turned by the anti-identity
+ * over its Ho·Wo pixels and its first two axes swapped (a [N, M, Ho, Wo] Transpose of a few pixels).
+ */
+export function swappedConv(g: Graph, x: Value, w: Value, b: Value | undefined): Value {
+  const [n, , h, wd] = x.shape, [m, , kh, kw] = w.shape;
+  const ho = kh - h + 1, wo = kw - wd + 1, pp = ho * wo;
+  const out = g.op.Conv(w, x, undefined, {});
+  const turn = new Float32Array(pp * pp);
+  for (let i = 0; i < pp; i++) turn[i * pp + pp - 1 - i] = 1;
+  const turned = g.op.MatMul(g.op.Reshape(out, [m, n, pp]), g.constant(turn, "float32", [pp, pp]));
+  const y = g.op.Reshape(g.op.Transpose(turned, { perm: [1, 0, 2] }), [n, m, ho, wo]);
   return b ? g.op.Add(y, g.op.Reshape(b, [1, m, 1, 1])) : y;
 }

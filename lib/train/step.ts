@@ -177,7 +177,11 @@ export function gradOptionsOf(opts: TrainGraphOptions): GradOptions {
  */
 export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGraphOptions = {}): TrainGraph {
   const g = new Graph("train_step");
-  const net = new GraphNet(g, { mode: "train", denseSmallConvs: (opts.nchwcBlock ?? 0) > 0 });
+  const net = new GraphNet(g, {
+    mode: "train",
+    denseSmallConvs: (opts.nchwcBlock ?? 0) > 0,
+    nchwcBlock: opts.nchwcBlock,
+  });
   const { batch, size, channels = 3 } = shape;
   const composed = opts.loss === "composed";
   const labelsType = composed ? "int32" : "int64";
@@ -258,7 +262,11 @@ export function buildEvalGraph(
   opts: { nchwcBlock?: number } = {},
 ): EvalGraph {
   const g = new Graph("eval");
-  const net = new GraphNet(g, { mode: "eval", denseSmallConvs: (opts.nchwcBlock ?? 0) > 0 });
+  const net = new GraphNet(g, {
+    mode: "eval",
+    denseSmallConvs: (opts.nchwcBlock ?? 0) > 0,
+    nchwcBlock: opts.nchwcBlock,
+  });
   const { batch, size, channels = 3 } = shape;
   const x = g.input("input", "float32", [batch, channels, size, size]);
   const out = model(net, x);

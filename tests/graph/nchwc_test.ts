@@ -12,7 +12,7 @@ import { serializeGraph } from "../../lib/graph/serialize.ts";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
-import { denseConv } from "../../lib/train/graph_net.ts";
+import { denseConv, swapApplies, swappedConv } from "../../lib/train/graph_net.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { l2Err, relErr } from "../compare.ts";
 
@@ -266,14 +266,18 @@ for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const)
   });
 }
 
-Deno.test("dense small-map conv (GraphNet denseSmallConvs) equals Conv: output and the gradients of x, w, b", async () => {
-  // a 7×7 kernel on 4×4 (CBR-Small at 28²), 3×3 on 2×2 (ResNet-50's layer3 at 28²), strided, uneven
+Deno.test("small-map convs, dense and swapped (GraphNet denseSmallConvs), equal Conv: output and the gradients of x, w, b", async () => {
+  // dense: a 7×7 kernel on 4×4 (CBR-Small at 28²), 3×3 on 2×2 (ResNet-50's layer3 at 28²), strided, uneven;
+  // swapped: 7×7 on 4×4 and 5×5 on 3×2 (padding k − H), blocked batch and channels
   const cases = [
     { x: [3, 5, 4, 4], w: [6, 5, 7, 7], s: [1, 1], p: [3, 3] },
     { x: [2, 4, 2, 2], w: [3, 4, 3, 3], s: [1, 1], p: [1, 1] },
     { x: [2, 3, 3, 3], w: [4, 3, 3, 3], s: [2, 1], p: [1, 0] },
+    { x: [16, 16, 4, 4], w: [6, 16, 7, 7], s: [1, 1], p: [3, 3], swap: true },
+    { x: [16, 8, 3, 2], w: [5, 8, 5, 5], s: [1, 1], p: [2, 3], swap: true },
   ];
   for (const c of cases) {
+    assert.equal(swapApplies(c.x, c.w, c.s, c.p, 16), c.swap === true, `x ${c.x} w ${c.w}: swap applies`);
     const rng = new Rng(`dense ${c.x}`);
     const data = (shape: number[]) => Float32Array.from({ length: numel(shape) }, () => rng.normal());
     const feeds = {
@@ -287,7 +291,7 @@ Deno.test("dense small-map conv (GraphNet denseSmallConvs) equals Conv: output a
         w = g.input("w", "float32", c.w),
         b = g.input("b", "float32", [c.w[0]]);
       const y = dense
-        ? denseConv(g, x, w, b, c.s, c.p)
+        ? (c.swap ? swappedConv(g, x, w, b) : denseConv(g, x, w, b, c.s, c.p))
         : g.op.Conv(x, w, b, { strides: c.s, pads: [c.p[0], c.p[1], c.p[0], c.p[1]] });
       const r = g.constant(
         Float32Array.from({ length: numel(y.shape) }, (_, i) => Math.cos(i)),
