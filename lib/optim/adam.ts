@@ -180,17 +180,21 @@ export class Adam implements Optimizer {
 
   /** Stops the worker {@linkcode Adam.stepAsync} started (a later call starts another). */
   close(): void {
+    // as the idle timer does: the next step sees a stopped worker and starts another
     this.#worker?.close();
-    this.#worker = undefined;
   }
 
   #worker?: AdamWorker;
+  #noWorker = false;
   #failed?: Error;
 
+  // a worker stopped while idle is started again; one that could not start is not tried again
   async #startWorker(): Promise<AdamWorker | undefined> {
-    if (!this.#worker) this.#worker = new AdamWorker();
+    if (this.#noWorker) return undefined;
+    if (!this.#worker?.alive) this.#worker = new AdamWorker();
     if (await this.#worker.ready) return this.#worker;
     this.#worker = undefined;
+    this.#noWorker = true;
     return undefined;
   }
 
@@ -271,6 +275,11 @@ class AdamWorker {
       this.close();
       p?.reject(new Error(`Adam's worker thread failed: ${e.message}`));
     };
+  }
+
+  /** Whether the worker runs (false once closed, by {@linkcode Adam.close}, when idle or after a failure). */
+  get alive(): boolean {
+    return this.#w !== undefined;
   }
 
   /** Posts `job`; `each` gets every tensor back as the worker finishes it; settles after the last. */

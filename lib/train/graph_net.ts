@@ -325,8 +325,8 @@ export function denseConv(
 
 /**
  * Whether {@linkcode swappedConv} applies: stride 1 and padding k − H (and k − W), so that every output pixel
- * sees the whole input map and the output is as large as the map's (k − H + 1); the batch and the input
- * channels blocked (the swapped Conv's output and input channels) so that it runs on the blocked kernels.
+ * sees the whole input map (the output has k − H + 1 rows); the batch and the input channels blocked (the
+ * swapped Conv's output and input channels) so that it runs on the blocked kernels.
  */
 export function swapApplies(
   x: readonly number[],

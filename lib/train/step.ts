@@ -40,7 +40,10 @@ export interface TrainGraph {
   buffers: string[];
   /** buffer name → output name of its updated value */
   bufferOut: Map<string, string>;
-  /** parameter name → output name of its gradient, in the parameter's element order but of any shape (empty when Adam is in the graph) */
+  /**
+   * parameter name → output name of its gradient, in the parameter's element order but of any shape (empty
+   * when Adam is in the graph)
+   */
   gradOut: Map<string, string>;
   /**
    * with gradients out: output name of the [P] vector of each gradient's sum, in `gradOut`'s order. A NaN or

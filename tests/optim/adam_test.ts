@@ -80,6 +80,8 @@ Deno.test("adam: stepAsync (a worker thread takes the larger tensors) equals ste
       const grads = new Map([...init].map(([k, a]) => [k, Float32Array.from(a, () => rng.normal() * 1e-2)]));
       const held = copy(grads);
       sync.step(pSync, grads);
+      // a stopped worker (closed, or idle for a minute) is started again by the next step
+      if (t === 2) parallel.close();
       await parallel.stepAsync(pAsync, held);
       // the worker's share came back: its gradients were handed over
       assert.ok([...held.values()].some((g) => g.buffer.byteLength === 0), "no tensor went to the worker");
