@@ -217,8 +217,10 @@ export const PARALLEL_MIN_ELEMENTS = 1 << 20;
 // to add the worker's steps; measured even at 0.6 of the elements (ResNet-50: 25 ms here, 18 more waiting).
 const WORKER_SHARE = 0.6;
 
-// An idle worker keeps the process alive: one not used for this long is stopped (a later step restarts it).
-const WORKER_IDLE_MS = 60_000;
+// An idle worker keeps the process alive (a caller that never closes it waits this long at exit): it stops
+// after four times the last interval between its jobs, at least 5 s and at most 60 s (ResNet-50's steps at
+// 587² take 12 s); a later step starts another, which costs about 0.4 s.
+const WORKER_IDLE_MS = [5_000, 60_000];
 
 function ownsBuffer(a: Float32Array): boolean {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength &&
@@ -251,6 +253,8 @@ class AdamWorker {
   #w: Worker | undefined;
   #pending?: { each: (r: AdamResult) => void; reject: (e: Error) => void };
   #idle?: number;
+  #lastJob?: number;
+  #interval = 0;
 
   constructor() {
     let started: (ok: boolean) => void;
@@ -288,6 +292,9 @@ class AdamWorker {
     each: (i: number, g: Float32Array, m: Float32Array, v: Float32Array) => void,
   ): Promise<void> {
     clearTimeout(this.#idle);
+    const now = performance.now();
+    if (this.#lastJob !== undefined) this.#interval = now - this.#lastJob;
+    this.#lastJob = now;
     const w = this.#w;
     if (!w) return Promise.reject(new Error("Adam's worker thread has stopped"));
     let left = job.g.length;
@@ -309,7 +316,9 @@ class AdamWorker {
   // an idle worker keeps the process alive: stop it after a while unused (the timer itself does not)
   #arm(): void {
     clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => this.close(), WORKER_IDLE_MS) as unknown as number;
+    const [least, most] = WORKER_IDLE_MS;
+    const ms = Math.min(most, Math.max(least, 4 * this.#interval));
+    this.#idle = setTimeout(() => this.close(), ms) as unknown as number;
     Deno.unrefTimer(this.#idle);
   }
 
