@@ -87,11 +87,7 @@ export class Adam implements Optimizer {
     const { beta1: b1, beta2: b2, eps, weightDecay: wd } = this;
     const { stepSize, bc2Sqrt } = adamScalars(t, this);
     for (const [name, g] of grads) {
-      const p = params.get(name);
-      if (!p) throw new RangeError(`Gradient for unknown parameter ${name}`);
-      if (p.length !== g.length) {
-        throw new RangeError(`Gradient of ${name} has ${g.length} elements, the parameter ${p.length}`);
-      }
+      const p = checkedParam(params, name, g);
       const [m, v] = this.#moments(name, p.length);
       adamUpdate(p, g, m, v, b1, b2, wd, stepSize, bc2Sqrt, eps);
     }
@@ -112,15 +108,9 @@ export class Adam implements Optimizer {
    */
   async stepAsync(params: Map<string, Float32Array>, grads: Map<string, Float32Array>): Promise<void> {
     if (this.#failed) throw this.#failed;
+    // all checked before anything moves to the worker
     let total = 0;
-    for (const [name, g] of grads) {
-      const p = params.get(name);
-      if (!p) throw new RangeError(`Gradient for unknown parameter ${name}`);
-      if (p.length !== g.length) {
-        throw new RangeError(`Gradient of ${name} has ${g.length} elements, the parameter ${p.length}`);
-      }
-      total += g.length;
-    }
+    for (const [name, g] of grads) total += checkedParam(params, name, g).length;
     if (this.weightDecay !== 0 || total < PARALLEL_MIN_ELEMENTS) return this.step(params, grads);
     // the worker's share: whole tensors, largest first, that own their buffers (a view cannot be transferred)
     const names = [...grads.keys()].sort((a, b) => grads.get(b)!.length - grads.get(a)!.length);
@@ -221,6 +211,16 @@ const WORKER_SHARE = 0.6;
 // after four times the last interval between its jobs, at least 5 s and at most 60 s (ResNet-50's steps at
 // 587² take 12 s); a later step starts another, which costs about 0.4 s.
 const WORKER_IDLE_MS = [5_000, 60_000];
+
+/** The parameter `grads` names, of the gradient's length (a RangeError otherwise). */
+function checkedParam(params: Map<string, Float32Array>, name: string, g: Float32Array): Float32Array {
+  const p = params.get(name);
+  if (!p) throw new RangeError(`Gradient for unknown parameter ${name}`);
+  if (p.length !== g.length) {
+    throw new RangeError(`Gradient of ${name} has ${g.length} elements, the parameter ${p.length}`);
+  }
+  return p;
+}
 
 function ownsBuffer(a: Float32Array): boolean {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength &&

@@ -10,6 +10,7 @@ import type { Graph } from "../graph/graph.ts";
 import { batchNormTraining } from "../graph/batchnorm.ts";
 import { forEachTap, windowOut } from "../graph/ops.ts";
 import { nchwcChannelsOk } from "../graph/nchwc.ts";
+import { reverseTaps } from "../autodiff/rules/conv.ts";
 import { fmtShape, type Value } from "../graph/types.ts";
 import {
   batchNorm2dSpecs,
@@ -164,10 +165,12 @@ export class GraphNet implements Net<Value> {
     // the dense matrix: M·Ho·Wo × H·W·C values; kept under 64 MiB
     const pout = windowOut(h, kh, sh, ph, ph) * windowOut(wd, kw, sw, pw, pw);
     const dense = this.#dense && h * wd <= kh * kw && m * pout * h * wd * c * 4 <= 2 ** 26;
+    // the swapped Conv builds no matrix: no size bound
+    const swap = this.#dense && swapApplies(x.shape, w.shape, [sh, sw], [ph, pw], this.#block);
     return this.g.scope(
       name,
       () =>
-        dense && swapApplies(x.shape, w.shape, [sh, sw], [ph, pw], this.#block)
+        swap
           ? swappedConv(this.g, x, w, b)
           : dense
           ? denseConv(this.g, x, w, b, [sh, sw], [ph, pw])
@@ -346,16 +349,17 @@ export function swapApplies(
  * which is Y[n, m, Ho − 1 − a, Wo − 1 − b] where padding is k − H ({@linkcode swapApplies}). One blocked Conv
  * of only the multiply-adds that meet pixels, where {@linkcode denseConv} first builds its M·Ho·Wo × H·W·C
  * matrix by a one-hot product (and takes the weight gradient back through it): CBR-Small at 28², 64 a batch,
- * block4's forward 12 → 6.3 ms, forward and backward 35 → 31 ms. The output is turned by the anti-identity
- * over its Ho·Wo pixels and its first two axes swapped (a [N, M, Ho, Wo] Transpose of a few pixels).
+ * block4's forward 12 → 6.3 ms, forward and backward 35 → 31 ms. The output is turned by the conv rule's
+ * {@linkcode reverseTaps} (the anti-identity over its Ho·Wo pixels) and its first two axes swapped (a
+ * [N, M, Ho, Wo] Transpose of a few pixels).
  */
 export function swappedConv(g: Graph, x: Value, w: Value, b: Value | undefined): Value {
   const [n, , h, wd] = x.shape, [m, , kh, kw] = w.shape;
-  const ho = kh - h + 1, wo = kw - wd + 1, pp = ho * wo;
-  const out = g.op.Conv(w, x, undefined, {});
-  const turn = new Float32Array(pp * pp);
-  for (let i = 0; i < pp; i++) turn[i * pp + pp - 1 - i] = 1;
-  const turned = g.op.MatMul(g.op.Reshape(out, [m, n, pp]), g.constant(turn, "float32", [pp, pp]));
-  const y = g.op.Reshape(g.op.Transpose(turned, { perm: [1, 0, 2] }), [n, m, ho, wo]);
+  const ho = kh - h + 1, wo = kw - wd + 1;
+  const turned = reverseTaps(g, g.op.Conv(w, x, undefined, {}), x.dtype as "float32" | "float64");
+  const y = g.op.Reshape(
+    g.op.Transpose(g.op.Reshape(turned, [m, n, ho * wo]), { perm: [1, 0, 2] }),
+    [n, m, ho, wo],
+  );
   return b ? g.op.Add(y, g.op.Reshape(b, [1, m, 1, 1])) : y;
 }

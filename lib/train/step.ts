@@ -296,7 +296,7 @@ export function buildEvalGraph(
 /**
  * `v` before the Reshapes that end its computation (same values, same order). A gradient goes out flat — the
  * trainer reads it as a Float32Array — because onnxruntime copies a Reshape whose result is a graph output
- * instead of aliasing it: ResNet-50's weight gradients at 128², 10 ms a step.
+ * instead of aliasing it: ResNet-50 at 128², Reshape time 10.1 → 4.4 ms a step.
  */
 function unreshaped(g: Graph, v: Value): Value {
   for (let o = g.origin(v); o.kind === "node" && o.node.op === "Reshape"; o = g.origin(v)) {

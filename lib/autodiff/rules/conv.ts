@@ -41,8 +41,11 @@ function flippedTranspose(g: Graph, w: Value, dtype: Float): Value {
   return g.op.Reshape(g.op.Transpose(flat, { perm: [1, 0, 2] }), [c, m, kh, kw]);
 }
 
-/** W [A, B, kh, kw] with its kernel taps in reverse order (a 180° turn), by the kh·kw anti-identity. */
-function reverseTaps(g: Graph, w: Value, dtype: Float): Value {
+/**
+ * W [A, B, kh, kw] with its kernel taps in reverse order (a 180° turn), by the kh·kw anti-identity (one per
+ * graph and size); also turns the swapped small-map conv's output (lib/train/graph_net.ts).
+ */
+export function reverseTaps(g: Graph, w: Value, dtype: Float): Value {
   const [a, b, kh, kw] = w.shape, kk = kh * kw;
   if (kk === 1) return w;
   const j = cachedConst(g, `flip_${kk}`, dtype, [kk, kk], (data) => {
