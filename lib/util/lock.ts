@@ -1,25 +1,25 @@
 /**
- * One writer per folder: a lock file (`<folder>/.lock`) created atomically, holding the writer's host, PID,
- * start time and the folder it guards. Every step that writes a study folder holds one (the data step, the
- * pretraining, each run folder, analyze, report), so two processes on one `--out` cannot interleave their
- * writes; runs of one grid still train in parallel (`--shard`), each process holding its own runs' locks.
+ * One writer per folder: a lock file (`<folder>/.lock`) that its writer holds an exclusive advisory lock on
+ * (flock, taken by the kernel) and fills with its host, PID, start time and the folder's identity. Every step
+ * that writes a study folder holds one (the data step, the pretraining, each run folder, analyze, report), so
+ * two processes on one `--out` cannot interleave their writes; runs of one grid still train in parallel
+ * (`--shard`), each process holding its own runs' locks.
  *
- * Stale locks are taken over with a one-line message: one copied along with its folder (`cp -a`: it names
- * another folder), one whose writer is gone, one cut short while being written. Whether the writer is gone
- * is told by its heartbeat: the holder touches its lock every {@linkcode HEARTBEAT_MS} from a worker thread
- * (so a busy main thread does not stop it). A lock from this host whose writer may be gone is watched for up
- * to {@linkcode LOCAL_STALE_MS}: a touch means a live writer, none means it is gone (a SIGKILL, a crash; the
- * rerun waits those few seconds once). Deno lets a process ask the OS whether a PID runs only with
- * `--allow-run`; where granted, that answers at once. A lock from another host (a shared filesystem on a
- * cluster) counts as abandoned once untouched for {@linkcode FOREIGN_STALE_MS}, so a node that died does not
- * block its resubmitted task for good, while a live writer on another node is never taken over (the hosts'
- * clocks must agree to within that time).
+ * The kernel decides who holds a folder, not the path text or a timer: the same folder reached through a
+ * link (or a mount at another path) is the same lock file, a holder that is stopped (Ctrl-Z, SIGSTOP) or
+ * busy still holds it, and a holder that died in any way (SIGKILL, a crash) has lost it, so its lock file is
+ * taken over at once with a one-line message. A lock file copied along with its folder (`cp -a`) is held by
+ * nobody and is taken over too. On a shared filesystem that does not carry advisory locks between hosts
+ * (some cluster filesystems), the holder's heartbeat is the second line of defence: it touches its lock
+ * every {@linkcode HEARTBEAT_MS} from a worker thread, and a lock of another host counts as abandoned only
+ * once untouched for {@linkcode FOREIGN_STALE_MS} (the hosts' clocks must agree to within that time).
  *
- * Locks are released when their body ends, and on SIGTERM / SIGINT by {@linkcode stopOnSignals}.
+ * Locks are released when their body ends, and on SIGTERM / SIGINT by {@linkcode stopOnSignals}. A lock
+ * file left behind by a dead process needs no clearing; to clear one by hand, make sure no process of the
+ * study runs (`ps`, `squeue`) and delete the `.lock` file.
  * @module
  */
 import { hostname } from "node:os";
-import process from "node:process";
 import { join, resolve } from "node:path";
 import { errorMessage } from "./errors.ts";
 
@@ -27,8 +27,6 @@ import { errorMessage } from "./errors.ts";
 export const LOCK_NAME = ".lock";
 /** How often a holder touches its lock file. */
 export const HEARTBEAT_MS = 1_000;
-/** A lock of this host untouched this long belongs to a process that is gone. */
-export const LOCAL_STALE_MS = 5_000;
 /** A lock of another host untouched this long is abandoned (its node died or lost the filesystem). */
 export const FOREIGN_STALE_MS = 60_000;
 
@@ -40,8 +38,12 @@ export interface LockInfo {
   pid: number;
   /** ISO time the lock was taken */
   since: string;
-  /** the absolute folder the lock guards (a copied lock names the original) */
+  /** the absolute folder the lock guards, as its writer named it (a copied lock names the original) */
   folder: string;
+  /** the folder's device and inode: what identifies it, whatever path reaches it */
+  dev?: number;
+  /** see `dev` */
+  ino?: number;
 }
 
 /** A held lock. */
@@ -72,7 +74,14 @@ export interface LockOptions {
   log?: (line: string) => void;
 }
 
-const held = new Map<string, { text: string; beat: Worker }>();
+/** The locks this process holds (two may share a path: one deleted by hand, then taken again). */
+const held = new Set<Held>();
+
+interface Held {
+  path: string;
+  beat: Worker;
+  file: Deno.FsFile;
+}
 
 // the heartbeat: a worker thread touching the lock file, so that a main thread busy for minutes still beats
 const BEAT = URL.createObjectURL(
@@ -91,52 +100,6 @@ function thisHost(): string {
   }
 }
 
-/** True / false when this process may ask the OS whether `pid` runs here (`--allow-run`); null otherwise. */
-function alive(pid: number): boolean | null {
-  if (pid === Deno.pid) return true;
-  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") return null;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else
-    return (e as { code?: string }).code === "EPERM";
-  }
-}
-
-async function mtimeMs(path: string): Promise<number | null> {
-  try {
-    return (await Deno.stat(path)).mtime?.getTime() ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** Why an existing lock is stale, or null when its writer is (or may be) live. */
-async function staleReason(
-  info: LockInfo,
-  folder: string,
-  path: string,
-  mtime: number,
-): Promise<string | null> {
-  if (info.folder && resolve(info.folder) !== folder) return `it was copied from ${info.folder}`;
-  const secs = (ms: number) => `${Math.round(ms / 1000)} s`;
-  if (info.host !== thisHost()) {
-    const age = Date.now() - mtime;
-    return age > FOREIGN_STALE_MS ? `its heartbeat stopped ${secs(age)} ago` : null;
-  }
-  const a = alive(info.pid);
-  if (a !== null) return a ? null : `PID ${info.pid} is no longer running`;
-  // watch the heartbeat: a live holder touches the file within HEARTBEAT_MS
-  while (Date.now() - mtime <= LOCAL_STALE_MS) {
-    await new Promise((r) => setTimeout(r, 200));
-    const m = await mtimeMs(path);
-    if (m === null) return "it was released meanwhile";
-    if (m !== mtime) return null;
-  }
-  return `PID ${info.pid} is no longer running (no heartbeat for ${secs(Date.now() - mtime)})`;
-}
-
 function parse(text: string): LockInfo | null {
   try {
     const o = JSON.parse(text);
@@ -146,20 +109,28 @@ function parse(text: string): LockInfo | null {
   }
 }
 
-async function readLock(path: string): Promise<{ text: string; mtimeMs: number } | null> {
-  try {
-    const [text, st] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
-    return { text, mtimeMs: st.mtime?.getTime() ?? Date.now() };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw new Error(`Cannot read lock ${path}: ${errorMessage(e)}`);
+/** The holder named in a locked lock file: its writer may be filling it in right now, so read a few times. */
+async function holderOf(path: string): Promise<LockInfo> {
+  for (let i = 0; i < 20; i++) {
+    const info = parse(await Deno.readTextFile(path).catch(() => ""));
+    if (info) return info;
+    await new Promise((r) => setTimeout(r, 50));
   }
+  return { host: "an unknown host", pid: -1, since: "an unknown time", folder: "" };
+}
+
+/** Why the previous holder named in an unlocked lock file has no claim any more. */
+function goneReason(prev: LockInfo, folder: string, ino: number, ageMs: number): string {
+  const copied = prev.ino !== undefined ? prev.ino !== ino : prev.folder !== folder;
+  if (copied) return `it was copied from ${prev.folder}`;
+  if (prev.host !== thisHost()) return `its heartbeat stopped ${Math.round(ageMs / 1000)} s ago`;
+  return `PID ${prev.pid} is no longer running`;
 }
 
 /**
  * Takes `<folder>/.lock` for this process, creating the folder if needed. A live writer's lock makes it throw
- * {@linkcode FolderLockedError} ("<folder> is being written by PID N on HOST since <time>"); a stale lock
- * is taken over with a one-line message saying why it was stale.
+ * {@linkcode FolderLockedError} ("<folder> is being written by PID N on HOST since <time>"); a lock file
+ * whose writer is gone is taken over with a one-line message saying why.
  *
  * @example
  * ```ts
@@ -173,21 +144,62 @@ export async function acquireLock(folder: string, opts: LockOptions = {}): Promi
   const log = opts.log ?? ((line: string) => console.error(line));
   folder = resolve(folder);
   const path = join(folder, LOCK_NAME);
-  const info: LockInfo = { host: thisHost(), pid: Deno.pid, since: new Date().toISOString(), folder };
-  const text = JSON.stringify(info) + "\n";
   await Deno.mkdir(folder, { recursive: true });
+  const dirStat = await Deno.stat(folder);
+  const id = { dev: dirStat.dev, ino: dirStat.ino ?? 0 };
+  const info: LockInfo = {
+    host: thisHost(),
+    pid: Deno.pid,
+    since: new Date().toISOString(),
+    folder,
+    dev: id.dev,
+    ino: id.ino,
+  };
+  const text = JSON.stringify(info) + "\n";
   for (let attempt = 0; attempt < 5; attempt++) {
+    let f: Deno.FsFile;
     try {
-      // createNew is O_CREAT | O_EXCL: of two processes racing here exactly one succeeds
-      const f = await Deno.open(path, { write: true, createNew: true });
+      f = await Deno.open(path, { read: true, write: true, create: true });
+    } catch (e) {
+      throw new Error(`Cannot create lock ${path}: ${errorMessage(e)}`);
+    }
+    let keep = false;
+    try {
+      let locked: boolean;
       try {
-        await f.write(new TextEncoder().encode(text));
-      } finally {
-        f.close();
+        locked = await f.tryLock(true);
+      } catch (e) {
+        throw new Error(`Cannot lock ${path}: ${errorMessage(e)} (the filesystem must support file locks)`);
       }
+      if (!locked) throw new FolderLockedError(folder, await holderOf(path));
+      // a releasing holder may have removed the file between our open and our lock: lock what the path is
+      const [mine, now] = await Promise.all([f.stat(), Deno.stat(path).catch(() => null)]);
+      if (now === null || now.ino !== mine.ino || now.dev !== mine.dev) continue;
+      const prevText = await Deno.readTextFile(path);
+      const prev = prevText.trim() === "" ? null : parse(prevText);
+      const age = Date.now() - (mine.mtime?.getTime() ?? 0);
+      // a filesystem that does not carry locks between hosts: a fresh heartbeat of another host is a holder
+      // (inodes, unlike device numbers, are the same on every host)
+      const foreign = prev !== null && prev.host !== thisHost() && (prev.ino ?? id.ino) === id.ino;
+      if (foreign && age <= FOREIGN_STALE_MS) throw new FolderLockedError(folder, prev);
+      await f.truncate(0);
+      await f.seek(0, Deno.SeekMode.Start);
+      const bytes = new TextEncoder().encode(text);
+      for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
       const beat = new Worker(BEAT, { type: "module" });
       beat.postMessage({ path, ms: HEARTBEAT_MS });
-      held.set(path, { text, beat });
+      const h: Held = { path, beat, file: f };
+      held.add(h);
+      keep = true;
+      if (prevText.trim() !== "") {
+        log(
+          prev
+            ? `${folder}: taking over the lock of PID ${prev.pid} on ${prev.host} (since ${prev.since}): ${
+              goneReason(prev, folder, id.ino, age)
+            }`
+            : `${folder}: taking over a damaged lock file: it is unreadable`,
+        );
+      }
       let released = false;
       return {
         path,
@@ -195,61 +207,41 @@ export async function acquireLock(folder: string, opts: LockOptions = {}): Promi
         release: async () => {
           if (released) return;
           released = true;
-          await releasePath(path);
+          await releaseHeld(h);
         },
       };
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) {
-        throw new Error(`Cannot create lock ${path}: ${errorMessage(e)}`);
-      }
+    } finally {
+      if (!keep) f.close();
     }
-    const cur = await readLock(path);
-    if (!cur) continue; // released in between: try again
-    const other = parse(cur.text);
-    // a lock file that is not JSON was cut short by a kill while it was being written
-    const why = other ? await staleReason(other, folder, path, cur.mtimeMs) : "it is unreadable";
-    if (!why) throw new FolderLockedError(folder, other!);
-    // move the stale lock aside, then check that what moved is what was judged stale: another process
-    // may have taken it over (and written its own) between the read and the rename
-    const aside = `${path}.${Deno.pid}.stale`;
-    try {
-      await Deno.rename(path, aside);
-    } catch {
-      continue;
-    }
-    const moved = await Deno.readTextFile(aside).catch(() => "");
-    if (moved !== cur.text) {
-      await Deno.rename(aside, path).catch(() => {});
-      continue;
-    }
-    await Deno.remove(aside).catch(() => {});
-    log(
-      other
-        ? `${folder}: taking over the lock of PID ${other.pid} on ${other.host} (since ${other.since}): ${why}`
-        : `${folder}: taking over a damaged lock file: ${why}`,
-    );
   }
   throw new Error(`Cannot take the lock ${path}: other processes keep taking it`);
 }
 
-async function releasePath(path: string): Promise<void> {
-  const h = held.get(path);
-  if (!h) return;
+async function releaseHeld(h: Held): Promise<void> {
+  if (!held.delete(h)) return;
   h.beat.terminate();
-  held.delete(path);
-  // remove it only while it is still ours (a lock taken over as stale belongs to its new holder)
-  const cur = await Deno.readTextFile(path).catch(() => null);
-  if (cur === h.text) await Deno.remove(path).catch(() => {});
+  const path = h.path;
+  // removed while still locked, and only while the path is still our file (one deleted by hand and taken
+  // since by another process is that process's)
+  const [cur, mine] = await Promise.all([Deno.stat(path).catch(() => null), h.file.stat()]);
+  if (cur && cur.ino === mine.ino && cur.dev === mine.dev) await Deno.remove(path).catch(() => {});
+  h.file.close();
 }
 
 /** Removes every lock this process holds, synchronously (signal handlers and exits). */
 export function releaseAllSync(): void {
-  for (const [path, h] of held) {
+  for (const h of held) {
     h.beat.terminate();
     try {
-      if (Deno.readTextFileSync(path) === h.text) Deno.removeSync(path);
+      const cur = Deno.statSync(h.path), mine = h.file.statSync();
+      if (cur.ino === mine.ino && cur.dev === mine.dev) Deno.removeSync(h.path);
     } catch {
       // already gone
+    }
+    try {
+      h.file.close();
+    } catch {
+      // closed
     }
   }
   held.clear();

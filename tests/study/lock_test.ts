@@ -1,13 +1,15 @@
 // One writer per study folder (issue 11, item 1): two data steps on one --out used to interleave their
 // shards (the second process's manifest pointed 164 of 200 photos at other photos' pixels, both exiting 0);
 // now the second refuses with one line naming the first. Plus the lock's own rules: stale locks of dead
-// processes, copied folders and stopped heartbeats are taken over; live ones are not.
+// processes, copied folders and stopped foreign heartbeats are taken over; live ones are not, whatever path
+// reaches the folder and whether or not the holder is running right now (issue 23, item 3).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   acquireLock,
   FolderLockedError,
   FOREIGN_STALE_MS,
+  HEARTBEAT_MS,
   LOCK_NAME,
   type LockInfo,
 } from "../../lib/util/lock.ts";
@@ -69,8 +71,8 @@ Deno.test("lock: stale locks are taken over with one line saying why; live forei
       new RegExp(`taking over the lock of PID ${pid} .*: PID ${pid} is no longer running`),
     );
 
-    // copied along with its folder (cp -a of a study folder being written)
-    await writeLock(dir, { host: hostname(), pid: Deno.pid, since, folder: "/elsewhere/B" });
+    // copied along with its folder (cp -a of a study folder being written): another folder's inode
+    await writeLock(dir, { host: hostname(), pid: Deno.pid, since, folder: "/elsewhere/B", dev: 1, ino: 1 });
     await (await acquireLock(dir, { log })).release();
     assert.match(lines[1], /it was copied from \/elsewhere\/B/);
 
@@ -151,5 +153,88 @@ Deno.test("lock: two data steps on one --out: the second refuses, the cache's pi
     for (const d of ["data/fundus", "cache/fundus-32"]) assert.ok(!(await exists(join(out, d, LOCK_NAME))));
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("lock: the same folder through a link is the same lock", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(root, "out"));
+    await Deno.symlink(join(root, "out"), join(root, "link"));
+    const a = await acquireLock(join(root, "out"));
+    const lines: string[] = [];
+    await assert.rejects(
+      acquireLock(join(root, "link"), { log: (l) => lines.push(l) }),
+      (e: Error) => e instanceof FolderLockedError && e.holder.pid === Deno.pid,
+    );
+    assert.deepEqual(lines, [], "nothing was taken over");
+    await a.release();
+    await (await acquireLock(join(root, "link"))).release();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("lock: a lock file deleted by hand and taken by another writer stays that writer's", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const a = await acquireLock(dir);
+    await Deno.remove(join(dir, LOCK_NAME));
+    const b = await acquireLock(dir);
+    await a.release();
+    assert.ok(await exists(join(dir, LOCK_NAME)), "the first holder's release removed the second's lock");
+    await assert.rejects(acquireLock(dir), FolderLockedError);
+    await b.release();
+    assert.ok(!(await exists(join(dir, LOCK_NAME))));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lock: a holder stopped with SIGSTOP still holds its folder (checked without --allow-run)", async () => {
+  const dir = await Deno.makeTempDir();
+  const mod = new URL("../../lib/util/lock.ts", import.meta.url).href;
+  // the holder takes the lock, says so, and waits to be told to let go
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { acquireLock } from "${mod}"; const l = await acquireLock(${JSON.stringify(dir)}); ` +
+      `console.log("locked"); for await (const _ of Deno.stdin.readable) break; await l.release();`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  try {
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /locked/);
+    Deno.kill(holder.pid, "SIGSTOP");
+    // longer than any heartbeat timeout this host uses
+    await new Promise((r) => setTimeout(r, 2 * HEARTBEAT_MS + 4_000));
+    // as a study step runs: no --allow-run, so it cannot ask the OS whether the holder's PID lives
+    const script = join(await Deno.makeTempDir(), "other.ts");
+    await Deno.writeTextFile(
+      script,
+      `import { acquireLock } from "${mod}"; try { await acquireLock(${JSON.stringify(dir)}); ` +
+        `console.log("taken"); } catch (e) { console.log(e.message); } Deno.exit(0);`,
+    );
+    const other = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", script],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(other.stdout).trim();
+    assert.match(said, new RegExp(`is being written by PID ${holder.pid} on `), said);
+  } finally {
+    Deno.kill(holder.pid, "SIGCONT");
+    const w = holder.stdin.getWriter();
+    await w.write(new TextEncoder().encode("go\n"));
+    await w.close();
+    reader.releaseLock();
+    await holder.stdout.cancel();
+    await holder.status;
+    await Deno.remove(dir, { recursive: true });
   }
 });
