@@ -4,7 +4,8 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { exists, readJson, sha256File } from "./fs.ts";
+import { fileURLToPath } from "node:url";
+import { readJson, sha256File } from "./fs.ts";
 
 /** One entry of `vendor/manifest.json`. */
 export interface VendoredEntry {
@@ -19,9 +20,26 @@ export interface VendoredEntry {
 }
 
 /**
- * If `path` lies in a folder with a `manifest.json` that lists it (the project's `vendor/`), checks its
- * sha256 and throws a one-line error naming the file when it differs. Returns the entry, or null for a
- * file no manifest lists (the user's own data or weights are not checked).
+ * The project's `vendor/` folder, or null when the package is imported from a URL (no file is vendored then).
+ */
+export const VENDOR_DIR: string | null = new URL(import.meta.url).protocol === "file:"
+  ? join(dirname(fileURLToPath(import.meta.url)), "..", "..", "vendor")
+  : null;
+
+async function realPath(path: string): Promise<string | null> {
+  try {
+    return await Deno.realPath(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/**
+ * If `path` (links followed) is a file of the vendor folder `vendorDir` (default: the project's `vendor/`)
+ * that its `manifest.json` lists, checks its sha256 and throws a one-line error naming the file when it
+ * differs. Returns the entry, or null for any other file: the user's own data and weights are not checked,
+ * and nothing beside them (a `manifest.json` of their own) is read.
  *
  * @example
  * ```ts
@@ -31,15 +49,20 @@ export interface VendoredEntry {
  * await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify({
  *   "a.txt": { sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", bytes: 3, licence: "", source: "" },
  * }));
- * if (!(await verifyVendored(`${dir}/a.txt`))) throw new Error("not listed");
+ * if (!(await verifyVendored(`${dir}/a.txt`, dir))) throw new Error("not listed");
  * ```
  */
-export async function verifyVendored(path: string): Promise<VendoredEntry | null> {
-  const manifest = join(dirname(path), "manifest.json");
-  if (!(await exists(manifest))) return null;
-  const entry = (await readJson<Record<string, VendoredEntry>>(manifest))[basename(path)];
+export async function verifyVendored(
+  path: string,
+  vendorDir: string | null = VENDOR_DIR,
+): Promise<VendoredEntry | null> {
+  if (vendorDir === null) return null;
+  const [file, dir] = await Promise.all([realPath(path), realPath(vendorDir)]);
+  if (file === null || dir === null || dirname(file) !== dir) return null;
+  const manifest = join(dir, "manifest.json");
+  const entry = (await readJson<Record<string, VendoredEntry>>(manifest))[basename(file)];
   if (!entry) return null;
-  const got = await sha256File(path);
+  const got = await sha256File(file);
   if (got !== entry.sha256) {
     throw new Error(
       `${path}: sha256 ${got} does not match ${entry.sha256} in ${manifest} (the file is changed or ` +

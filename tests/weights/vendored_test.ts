@@ -23,13 +23,28 @@ Deno.test("vendor: a changed file is refused in one line; an unlisted file is no
   try {
     await Deno.copyFile(join(VENDOR, "manifest.json"), join(dir, "manifest.json"));
     await Deno.writeTextFile(join(dir, "retinamnist.npz"), "not the dataset");
-    await assert.rejects(() => verifyVendored(join(dir, "retinamnist.npz")), (e: Error) => {
+    await assert.rejects(() => verifyVendored(join(dir, "retinamnist.npz"), dir), (e: Error) => {
       assert.match(e.message, /retinamnist\.npz: sha256 [0-9a-f]{64} does not match 254915f5/);
       assert.ok(!e.message.includes("\n"));
       return true;
     });
     await Deno.writeTextFile(join(dir, "mine.npz"), "x");
-    assert.equal(await verifyVendored(join(dir, "mine.npz")), null);
+    assert.equal(await verifyVendored(join(dir, "mine.npz"), dir), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vendor: a file outside vendor/ is not checked, and nothing beside it is read", async () => {
+  // the user's own folder may hold a manifest.json of another kind (or none readable): it is none of ours
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "manifest.json"), "not json at all");
+    await Deno.writeTextFile(join(dir, "retinamnist.npz"), "the user's own file");
+    assert.equal(await verifyVendored(join(dir, "retinamnist.npz")), null);
+    // a link into vendor/ is the vendored file
+    await Deno.symlink(join(VENDOR, "retinamnist.npz"), join(dir, "linked.npz"));
+    assert.ok(await verifyVendored(join(dir, "linked.npz")));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
