@@ -5,9 +5,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { DatasetFormat } from "./formats.ts";
 import { errorMessage } from "../util/errors.ts";
 
@@ -128,6 +128,15 @@ export async function openCache(dir: string): Promise<Cache> {
   if (manifest.version !== 1 || !manifest.settings || !Array.isArray(manifest.entries)) {
     throw new TypeError(`${path} is not a version-1 cache manifest`);
   }
+  // a shard is a file of this cache's shards/ folder: an edited manifest cannot send a read elsewhere
+  for (const s of manifest.shards ?? []) {
+    if (typeof s?.file !== "string" || !/^[\w-][\w.-]*$/.test(s.file)) {
+      throw new RangeError(
+        `${path}: shard file ${JSON.stringify(s?.file)} is not a file name of ${dir}/shards`,
+      );
+    }
+  }
+  const shardDir = join(realpathSync(dir), "shards");
   const size = manifest.settings.size;
   const per = size * size * 3;
   const entries = manifest.entries;
@@ -137,10 +146,17 @@ export async function openCache(dir: string): Promise<Cache> {
     if (f === undefined) {
       const s = manifest.shards[shard];
       if (!s) throw new RangeError(`${path}: shard ${shard} is not listed`);
+      const file = join(dir, "shards", s.file);
+      let real: string;
       try {
-        f = openSync(join(dir, "shards", s.file), "r");
+        real = realpathSync(file);
+        f = openSync(real, "r");
       } catch (e) {
         throw new Error(`Cannot open shard ${s.file} of ${dir}: ${errorMessage(e)}`);
+      }
+      if (dirname(real) !== shardDir) {
+        closeSync(f);
+        throw new RangeError(`${file} is a link to ${real}, outside the cache's shards folder`);
       }
       fds.set(shard, f);
     }

@@ -53,8 +53,9 @@ export interface ListOptions {
   /** labels must lie in [0, classes); default 5 (DR grades 0-4) */
   classes?: number;
   /**
-   * let a generic CSV name files outside its own folder (absolute paths, `..`, links that lead out);
-   * default false: such a row is refused, so that a listing cannot pull arbitrary files into a cache
+   * let a listing (Kaggle, APTOS or a generic CSV) name files outside its own folder (absolute paths, `..`,
+   * links that lead out); default false: such a row is refused, so that a listing cannot pull arbitrary
+   * files into a cache
    */
   allowOutsidePaths?: boolean;
 }
@@ -238,7 +239,13 @@ export async function listDataset(path: string, opts: ListOptions = {}): Promise
       const label = parseLabel(listing, line, row[labelCol], classes);
       const m = /^(.+)_(left|right)$/i.exec(id);
       const patient = format === "kaggle" && m ? m[1] : id;
-      items.push({ id, file: join(root, where.sub, id + where.ext), label, patient });
+      const file = join(root, where.sub, id + where.ext);
+      if (!opts.allowOutsidePaths && (!inside(root, file) || isAbsolute(id))) {
+        throw new RangeError(
+          `${listing} line ${line}: ${idCol} '${id}' leaves the CSV's folder ${root} (${OUTSIDE_HINT})`,
+        );
+      }
+      items.push({ id, file, label, patient });
     }
   } else {
     const rows = readCsv(listing, text, ["path", "label"]);
@@ -266,7 +273,7 @@ export async function listDataset(path: string, opts: ListOptions = {}): Promise
   const missing: { id: string; file: string }[] = [];
   const present: DatasetItem[] = [];
   // links are followed: one that leads out of the folder reads outside it as surely as "../"
-  const realRoot = format === "csv" && !opts.allowOutsidePaths ? await realpath(root) : null;
+  const realRoot = opts.allowOutsidePaths ? null : await realpath(root);
   for (const it of items) {
     if (!(await isFile(it.file))) {
       missing.push({ id: it.id, file: it.file });
