@@ -12,6 +12,7 @@ export const main: (argv: string[]) => Promise<number> = studyStepMain("train", 
   "weights",
   "device",
   "cache",
+  "runs",
 ], trainStep);
 
 if (import.meta.main) {

@@ -25,7 +25,7 @@ import {
   prepareLayer,
 } from "../similarity/mod.ts";
 import { readSafetensors } from "../weights/safetensors.ts";
-import { exists, readJson, readText, writeJsonAtomic } from "../util/fs.ts";
+import { exists, readJson, readText, sha256File, writeJsonAtomic } from "../util/fs.ts";
 import {
   ANALYSIS_VERSION,
   type AnalysisFile,
@@ -42,7 +42,9 @@ import type {
   RunResult,
   SimilarityRow,
 } from "./results.ts";
-import { runGrid, type RunSpec, type StudyConfig } from "./config.ts";
+import { baselineModels, runGrid, type RunSpec, type StudyConfig } from "./config.ts";
+import { identityDiff, readRunIdentity, runIdentity } from "./run_identity.ts";
+import { studyPaths } from "./paths.ts";
 import type { BestEpoch } from "../train/fit.ts";
 import { errorMessage } from "../util/errors.ts";
 
@@ -619,16 +621,9 @@ async function similarityOfModel(
 
 async function fingerprint(config: StudyConfig, reps: number, level: number): Promise<string> {
   const h = createHash("sha256");
-  h.update(JSON.stringify({
-    v: ANALYSIS_VERSION,
-    models: config.models,
-    inits: config.inits,
-    seeds: config.seeds,
-    epochs: config.epochs,
-    aucTarget: config.aucTarget,
-    reps,
-    level,
-  }));
+  // every setting a run's result or the analysis follows from; not where or how fast it ran
+  const { out: _o, shard: _s, threads: _t, device: _d, retrain: _r, preset: _p, ...settings } = config;
+  h.update(JSON.stringify({ v: ANALYSIS_VERSION, settings, reps, level }));
   for (const spec of runGrid(config)) {
     const dir = join(config.out, spec.id);
     h.update(`\n${spec.id}`);
@@ -682,10 +677,25 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
   const loaded: LoadedRun[] = [];
   const missing: MissingRun[] = [];
   const notes: string[] = [];
+  const p = studyPaths(config);
+  const cacheHash = async (dir: string) => {
+    const f = join(dir, "manifest.json");
+    return await exists(f) ? await sha256File(f) : undefined;
+  };
+  const caches = { main: await cacheHash(p.cache), baseline: await cacheHash(p.baselineCache) };
   for (const spec of grid) {
     const dir = join(config.out, spec.id);
     if (!(await exists(join(dir, "done.json")))) {
       missing.push({ ...spec, reason: await missingReason(dir, config.epochs) });
+      continue;
+    }
+    // a run trained with other settings (other data, probe photos, epochs …) is not this study's
+    const baseline = baselineModels(config).includes(spec.model);
+    const size = baseline ? (config.baselineSize ?? config.size) : config.size;
+    const want = await runIdentity(config, spec, size, { cache: baseline ? caches.baseline : caches.main });
+    const diff = identityDiff(await readRunIdentity(dir) ?? {}, want);
+    if (diff.length) {
+      missing.push({ ...spec, reason: `trained with other settings: ${diff.join(", ")}` });
       continue;
     }
     try {

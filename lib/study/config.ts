@@ -4,6 +4,7 @@
  * split into shards for job arrays.
  * @module
  */
+import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getModel } from "../models/registry.ts";
 import { joinNegativeValues } from "../util/cli.ts";
@@ -117,13 +118,18 @@ export interface StudyConfig {
   probeCount: number;
   /** the referable-DR AUC that "steps to reach" (convergence speed) counts up to */
   aucTarget: number;
-  /** let a generic CSV list photos outside its own folder (absolute paths, `..`, links leading out) */
+  /** let a listing name photos outside its own folder (absolute paths, `..`, links leading out) */
   allowOutsidePaths: boolean;
   /**
    * choose each conv's backward formulation by timing it on this machine (lib/train/tune.ts), once per conv
    * shape, before training; off: the fixed rules
    */
   tuneConvs?: boolean;
+  /**
+   * move run folders trained with other settings (another --epochs, --lr, data …) aside to
+   * `<out>/discarded/` and train them again; off: such a rerun is refused, naming the differences
+   */
+  retrain?: boolean;
   /** the part of the grid this process runs, or null for all of it */
   shard: Shard | null;
 }
@@ -155,6 +161,13 @@ export interface ResolveOptions {
    * model whose inits need pretrained weights. Default true; analysis and report steps can pass false.
    */
   requireInputs?: boolean;
+  /**
+   * the folder relative `--data`, `--weights` and `--out` paths are taken from (where the user typed the
+   * command: `deno task` runs a task in the project's folder and names the user's in `INIT_CWD`); they are
+   * made absolute so that every step, whatever its working folder, reads the same files. Default: kept as
+   * given.
+   */
+  cwd?: string;
 }
 
 function int(flag: string, text: string, min: number): number {
@@ -479,7 +492,7 @@ const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig]
   {
     flag: "allow-outside-paths",
     field: "allowOutsidePaths",
-    help: "let a --format csv listing name photos outside its folder (refused by default)",
+    help: "let a listing name photos outside its folder (refused by default)",
     parse: () => true,
     show: (v) => (v ? "" : null),
   },
@@ -487,6 +500,13 @@ const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig]
     flag: "tune-convs",
     field: "tuneConvs",
     help: "time each conv's backward formulations first and train with the fastest",
+    parse: () => true,
+    show: (v) => (v ? "" : null),
+  },
+  {
+    flag: "retrain",
+    field: "retrain",
+    help: "set runs trained with other settings aside (OUT/discarded/) and train them again",
     parse: () => true,
     show: (v) => (v ? "" : null),
   },
@@ -601,9 +621,16 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
   c.preset = presetName;
   c.shard = null;
   c.allowOutsidePaths ??= false;
+  c.retrain ??= false;
   for (const f of FLAGS) {
     const v = values[f.flag];
     if (v !== undefined) applyFlag(c, f, v === true ? "" : String(v));
+  }
+  if (opts.cwd !== undefined) {
+    const abs = (p: string) => isAbsolute(p) ? p : resolve(opts.cwd!, p);
+    c.out = abs(c.out);
+    if (c.data.kind === "path" && c.data.path !== "") c.data = { ...c.data, path: abs(c.data.path) };
+    c.weights = Object.fromEntries(Object.entries(c.weights).map(([m, f]) => [m, abs(f)]));
   }
   validateConfig(c, opts);
   return c;

@@ -5,7 +5,7 @@
  * costs a few file checks on rerun.
  * @module
  */
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { openCache } from "../data/cache.ts";
 import { Loader } from "../data/loader.ts";
 import { preprocessDataset } from "../data/preprocess.ts";
@@ -16,14 +16,15 @@ import { meanVarInit, randomInit, transferInit, transfusionInit } from "../model
 import type { Value } from "../graph/mod.ts";
 import { loadWeights } from "../weights/load.ts";
 import { ProgressBar } from "../util/progress.ts";
-import { exists, removeLeftoverTmp } from "../util/fs.ts";
-import { withLocks } from "../util/lock.ts";
+import { exists, removeLeftoverTmp, sha256File } from "../util/fs.ts";
+import { acquireLock, LOCK_NAME, withLocks } from "../util/lock.ts";
 import { verifyVendored } from "../util/vendored.ts";
 import { type Batch, readRunSummary, type RunSummary, runTraining } from "../train/fit.ts";
 import type { ModelFn } from "../train/step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { baselineModels, runGrid, type RunSpec, shardRuns, SPLIT_SEED, type StudyConfig } from "./config.ts";
 import { studyPaths } from "./paths.ts";
+import { changedRuns, changedRunsMessage, type RunIdentity, runIdentity } from "./run_identity.ts";
 
 // The split (SPLIT_SEED) and the probe set are study-wide (every run sees the same test photos in order).
 
@@ -100,16 +101,18 @@ export async function pretrainStep(
     );
   }
   const weights = join(p.pretrainRun, "weights.safetensors");
+  const srcRun = { model: src.model, init: "random" as const, seed: 0 };
+  const want = await runIdentity({ ...c, data: sourceData(c) }, srcRun, c.size, {
+    classes: src.classes,
+    epochs: src.epochs,
+  });
+  await settleRuns(c, [{ dir: p.pretrainRun, want }], log);
   if (await exists(join(p.pretrainRun, "done.json"))) return weights;
   // the source task's photos and cache; the run folder is locked by runTraining
   await withLocks([p.sourceData, p.sourceCache], async () => {
     await tidyCache(p.sourceCache, log);
-    await synthNatural({
-      out: p.sourceData,
-      count: src.count,
-      seed: `source:${c.data.kind === "synthetic" ? c.data.seed : 0}`,
-      size: Math.max(c.size, 32),
-    });
+    const d = sourceData(c);
+    await synthNatural({ out: p.sourceData, count: d.count, seed: `source:${d.seed}`, size: d.width });
     const pre = await preprocessDataset({
       data: p.sourceData,
       out: p.sourceCache,
@@ -132,8 +135,19 @@ export async function pretrainStep(
     seed: 0,
     label: `pretrain ${src.model}`,
     init: () => Promise.resolve(randomInit(spec, "pretrain")),
+    identity: want,
   });
   return weights;
+}
+
+/** The demo's source-task photos as a data request (what its pretraining run's identity names). */
+function sourceData(c: StudyConfig): StudyConfig["data"] & { kind: "synthetic" } {
+  return {
+    kind: "synthetic",
+    count: c.source!.count,
+    seed: c.data.kind === "synthetic" ? c.data.seed : 0,
+    width: Math.max(c.size, 32),
+  };
 }
 
 /** The pretrained weights for `model`: the user's file, or the source model of the demo. */
@@ -146,9 +160,14 @@ function weightsFor(c: StudyConfig, model: string): string | null {
   return null;
 }
 
+/** The side `run` trains at: the baselines' own side, else the study's. */
+function sideOf(c: StudyConfig, run: RunSpec): number {
+  return baselineModels(c).includes(run.model) ? (c.baselineSize ?? c.size) : c.size;
+}
+
 /** The initial state dict of a run. */
 export async function initialState(c: StudyConfig, run: RunSpec): Promise<StateDict> {
-  const size = baselineModels(c).includes(run.model) ? (c.baselineSize ?? c.size) : c.size;
+  const size = sideOf(c, run);
   const aux = getModel(run.model).hasAux ? size >= 299 : undefined;
   const spec = paramSpecs(run.model, { classes: 5, inputSize: size, aux });
   const seed = `${run.model}:${run.seed}`;
@@ -176,6 +195,8 @@ interface TrainOne {
   label: string;
   init: () => Promise<StateDict>;
   config?: Record<string, unknown>;
+  /** what determines the run's result, recorded in config.json with the cache's hash */
+  identity: RunIdentity;
 }
 
 async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
@@ -223,6 +244,7 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       probeBatches: probe.length ? () => probeLoader.batches(0) as AsyncIterable<Batch> : undefined,
       config: {
         ...t.config,
+        identity: { ...t.identity, cache: cache.manifestHash },
         model: t.model,
         seed: t.seed,
         classes: t.classes,
@@ -253,9 +275,25 @@ export async function trainStep(
     );
   }
   const runs = c.shard ? shardRuns(runGrid(c), c.shard.index, c.shard.count) : runGrid(c);
-  const out: RunSummary[] = [];
+  // every run of this shard is checked against what it was trained with before any of them trains
+  const hashes = new Map<string, Promise<string>>();
+  const hash = (path: string) => {
+    if (!hashes.has(path)) hashes.set(path, sha256File(path));
+    return hashes.get(path)!;
+  };
+  const planned = [];
   for (const run of runs) {
-    const dir = join(p.runs, run.id);
+    const cacheDir = baselineModels(c).includes(run.model) ? p.baselineCache : p.cache;
+    const w = run.init === "random" ? null : weightsFor(c, run.model);
+    const want = await runIdentity(c, run, sideOf(c, run), {
+      cache: await hash(join(cacheDir, "manifest.json")),
+      weights: w === null ? null : await hash(w),
+    });
+    planned.push({ run, cacheDir, want, dir: join(p.runs, run.id) });
+  }
+  await settleRuns(c, planned, log);
+  const out: RunSummary[] = [];
+  for (const { run, cacheDir, want, dir } of planned) {
     const done = join(dir, "done.json");
     // a finished run costs one file read: no cache, loaders or sessions are opened for it
     const finished = await exists(done);
@@ -263,7 +301,7 @@ export async function trainStep(
     const s = finished ? await readRunSummary(dir) : await trainOne(c, {
       dir,
       model: run.model,
-      cacheDir: baselineModels(c).includes(run.model) ? p.baselineCache : p.cache,
+      cacheDir,
       classes: 5,
       epochs: c.epochs,
       seed: run.seed,
@@ -271,6 +309,7 @@ export async function trainStep(
       init: () => initialState(c, run),
       // the study folder relative to the run folder, so a moved or copied study folder names itself
       config: { run, study: { ...c, out: ".." } },
+      identity: want,
     });
     const secs = (performance.now() - t0) / 1000;
     log(
@@ -281,6 +320,34 @@ export async function trainStep(
     out.push(s);
   }
   return out;
+}
+
+/**
+ * Refuses runs started with other settings, or with `--retrain` moves them aside to `<out>/discarded/`
+ * (nothing is deleted) so that they train again.
+ */
+async function settleRuns(
+  c: StudyConfig,
+  runs: readonly { dir: string; want: Partial<RunIdentity> }[],
+  log: (s: string) => void,
+): Promise<void> {
+  const changed = await changedRuns(runs);
+  if (!changed.length) return;
+  if (!c.retrain) throw new RangeError(changedRunsMessage(c, changed));
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  for (const { dir, diff } of changed) {
+    const aside = join(studyPaths(c).out, "discarded", `${basename(dir)}-${stamp}`);
+    // its writer must be gone: a live one keeps it
+    const lock = await acquireLock(dir, { log });
+    try {
+      await Deno.mkdir(dirname(aside), { recursive: true });
+      await Deno.rename(dir, aside);
+    } finally {
+      await lock.release();
+    }
+    await Deno.remove(join(aside, LOCK_NAME)).catch(() => {});
+    log(`train: ${basename(dir)} was trained with other settings (${diff.join(", ")}): moved to ${aside}`);
+  }
 }
 
 /** The finished run summaries present under the study's runs folder. */

@@ -7,10 +7,18 @@
  * touch, so a step names the checks its permissions allow.
  * @module
  */
-import { resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { changedRuns, changedRunsMessage, runIdentity } from "./run_identity.ts";
 import { getModel, paramSpecs } from "../models/registry.ts";
 import { exists, readJson } from "../util/fs.ts";
-import { type ModelName, needsPretrained, SPLIT_SEED, type StudyConfig } from "./config.ts";
+import {
+  type ModelName,
+  needsPretrained,
+  runGrid,
+  shardRuns,
+  SPLIT_SEED,
+  type StudyConfig,
+} from "./config.ts";
 import { studyPaths } from "./paths.ts";
 import { errorMessage } from "../util/errors.ts";
 
@@ -18,13 +26,14 @@ import { errorMessage } from "../util/errors.ts";
  * One group of checks: `data` lists the dataset and predicts its split (reads the photos' folder),
  * `source` checks the self-made source task (loads the synthetic-data module: sharp, so --allow-ffi),
  * `weights` reads each pretrained weights file, `device` opens a tiny onnxruntime session (--allow-ffi),
- * `cache` checks the split of a cache already built, `study` requires `--out` to exist (analyze, report).
+ * `cache` checks the split of a cache already built, `runs` refuses run folders started with other settings
+ * (unless `--retrain`), `study` requires `--out` to exist (analyze, report).
  * The configuration itself and the models' shapes are always checked.
  */
-export type PreflightCheck = "data" | "source" | "weights" | "device" | "cache" | "study";
+export type PreflightCheck = "data" | "source" | "weights" | "device" | "cache" | "runs" | "study";
 
 /** Every check but `study`: what `reproduce` runs before its first step. */
-export const ALL_CHECKS: readonly PreflightCheck[] = ["data", "source", "weights", "device", "cache"];
+export const ALL_CHECKS: readonly PreflightCheck[] = ["data", "source", "weights", "device", "cache", "runs"];
 
 /** Grades ≥ this are referable DR (the papers' "moderate DR"), as the referable AUC counts them. */
 const REFERABLE = 2;
@@ -171,6 +180,26 @@ export async function checkWeights(c: StudyConfig): Promise<void> {
   }
 }
 
+/**
+ * Run folders of this study (its shard) that were started with other settings than those asked for
+ * (`--epochs`, `--lr`, the data …) are refused before any work, naming each difference; with `--retrain`
+ * the train step sets them aside instead. The cache and the weights are compared by the train step, once
+ * they exist.
+ */
+export async function checkRuns(c: StudyConfig): Promise<void> {
+  if (c.retrain) return;
+  const p = studyPaths(c);
+  const runs = c.shard ? shardRuns(runGrid(c), c.shard.index, c.shard.count) : runGrid(c);
+  const planned = await Promise.all(
+    runs.map(async (run) => ({
+      dir: join(p.runs, run.id),
+      want: await runIdentity(c, run, sideOf(c, run.model)),
+    })),
+  );
+  const changed = await changedRuns(planned);
+  if (changed.length) throw new RangeError(changedRunsMessage(c, changed));
+}
+
 /** Opens a one-node session on `--device` and runs it once: a missing driver or provider shows here. */
 export async function checkDevice(c: StudyConfig): Promise<void> {
   const { Graph } = await import("../graph/graph.ts");
@@ -203,6 +232,48 @@ export async function checkStudy(c: StudyConfig): Promise<void> {
 }
 
 /**
+ * Every folder a study writes under `--out` (data, caches, pretraining, run folders, figures) must be a real
+ * folder there, not a link to elsewhere: a link would make a step write (or read a "finished" run) outside
+ * the study. `--out` itself may be a link. Checked by every step before any work.
+ */
+export async function checkStudyFolders(c: StudyConfig): Promise<void> {
+  const p = studyPaths(c);
+  let root: string;
+  try {
+    root = await Deno.realPath(p.out);
+  } catch {
+    return; // nothing written yet
+  }
+  const dirs = new Set([
+    p.data,
+    p.cache,
+    p.baselineCache,
+    p.sourceData,
+    p.sourceCache,
+    p.pretrainRun,
+    join(p.out, "figures"),
+    join(p.out, "discarded"),
+    ...runGrid(c).map((r) => join(p.runs, r.id)),
+  ]);
+  for (const dir of dirs) {
+    const rel = relative(p.out, dir);
+    if (rel.startsWith("..") || isAbsolute(rel)) continue; // the user's own data folder
+    let real: string;
+    try {
+      real = await Deno.realPath(dir);
+    } catch {
+      continue; // not made yet
+    }
+    if (real !== join(root, rel)) {
+      throw new RangeError(
+        `${dir} leads to ${real}, outside the study folder ${p.out}: a study writes only inside its --out ` +
+          `(replace the link with a real folder, or use another --out)`,
+      );
+    }
+  }
+}
+
+/**
  * Runs the checks a step can make before it does any work (see {@linkcode PreflightCheck}); throws a
  * one-line error naming the flag or file at the first problem.
  *
@@ -218,10 +289,12 @@ export async function preflight(
   checks: readonly PreflightCheck[] = ALL_CHECKS,
 ): Promise<void> {
   checkModels(c);
+  await checkStudyFolders(c);
   if (checks.includes("study")) await checkStudy(c);
   if (checks.includes("source")) await checkSource(c);
   if (checks.includes("data")) await checkPlannedSplit(c);
   if (checks.includes("cache")) await checkCacheSplits(c);
+  if (checks.includes("runs")) await checkRuns(c);
   if (checks.includes("weights")) await checkWeights(c);
   if (checks.includes("device")) await checkDevice(c);
 }

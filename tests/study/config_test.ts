@@ -133,6 +133,7 @@ Deno.test("config: every flag overrides its field", () => {
     "--shard",
     "1/3",
     "--allow-outside-paths",
+    "--retrain",
   ]);
   const expected: StudyConfig = {
     preset: "small-data",
@@ -158,6 +159,7 @@ Deno.test("config: every flag overrides its field", () => {
     probeCount: 64,
     aucTarget: 0.9,
     allowOutsidePaths: true,
+    retrain: true,
     shard: { index: 1, count: 3 },
   };
   assert.deepEqual(c, expected);
