@@ -17,6 +17,7 @@ import { stopOnSignals, withLocks } from "../lib/util/lock.ts";
 import { collectProvenance, detectGpu } from "../lib/study/provenance.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { svgToPng } from "../lib/report/figures.ts";
+import { checkStudyFolders } from "../lib/study/preflight.ts";
 
 const HELP = `Usage: deno task report [study flags] [--analysis FILE] [--dir DIR] [--manifest FILE] [--png]
 
@@ -80,6 +81,7 @@ export function main(argv: string[]): Promise<number> {
       gpu: await gpuName(config.device, analysis.provenance?.machine?.gpu ?? null),
     });
     const dir = own.dir ?? config.out;
+    await checkStudyFolders(config);
     const written = await withLocks([dir], async () => {
       for (const d of [dir, join(dir, "figures")]) await removeLeftoverTmp(d);
       const w = await writeReport({ ...analysis, provenance }, dir);

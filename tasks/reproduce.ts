@@ -10,7 +10,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { configToArgs, resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
-import { stepArgs, studySteps } from "../lib/study/steps.ts";
+import { ownStepFlags, stepArgs, type StudyStep, studySteps } from "../lib/study/steps.ts";
 import { exitCode } from "../lib/util/cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -54,22 +54,53 @@ for (const sig of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) {
   }
 }
 
-/** Runs the reproduce task on `argv`; returns the process exit code. */
+/**
+ * Runs the reproduce task on `argv`; returns the process exit code. `--step NAME` (how deno.json runs
+ * `deno task data`, `train` …) runs that one step alone, with the same permissions as under reproduce.
+ */
 export function main(argv: string[]): Promise<number> {
-  return exitCode("reproduce", async () => {
+  const at = argv.findIndex((a) => a === "--step" || a.startsWith("--step="));
+  const only = at < 0 ? null : argv[at].startsWith("--step=") ? argv[at].slice(7) : argv[at + 1] ?? "";
+  if (at >= 0) argv = argv.filter((_, i) => i !== at && (argv[at].includes("=") || i !== at + 1));
+  const task = only ?? "reproduce";
+  return exitCode(task, async () => {
     if (argv.includes("--help") || argv.includes("-h")) {
-      console.log(`Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`);
+      console.log(
+        only
+          ? `Usage: deno task ${only} [flags]\n\nThe study's ${only} step alone.\n\n${STUDY_USAGE}`
+          : `Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`,
+      );
       return;
     }
-    const config = resolveConfig(argv);
+    // a step run alone keeps its own flags (analyze --force, report --dir …) and may touch what they name
+    let own: string[] = [];
+    let widen = (s: StudyStep) => Promise.resolve(s);
+    if (only !== null) {
+      const split = await ownStepFlags({ name: only, read: [], write: [], allow: [] }, argv);
+      argv = split.study;
+      own = split.own;
+      widen = async (s) => (await ownStepFlags(s, own)).step;
+    }
+    // relative paths are the user's, not the project folder's where deno task runs this
+    const config = resolveConfig(argv, {
+      cwd: Deno.env.get("INIT_CWD") ?? Deno.cwd(),
+      requireInputs: only === null || !["analyze", "report"].includes(only),
+    });
     const args = configToArgs(config);
+    const all = await studySteps(config, ROOT);
+    const steps = only === null ? all : await Promise.all(all.filter((s) => s.name === only).map(widen));
+    if (!steps.length) {
+      throw new RangeError(
+        `--step ${only}: no such step in this study (its steps: ${all.map((s) => s.name).join(", ")})`,
+      );
+    }
     const t0 = performance.now();
-    for (const step of studySteps(config, ROOT)) {
+    for (const step of steps) {
       current = step.name;
       if (stop) stopped(step.name);
-      console.error(`reproduce: step ${step.name}`);
+      if (only === null) console.error(`reproduce: step ${step.name}`);
       child = new Deno.Command(Deno.execPath(), {
-        args: stepArgs(step, ROOT, args),
+        args: stepArgs(step, ROOT, [...args, ...own]),
         cwd: ROOT,
         stdin: "null",
         stdout: "inherit",
@@ -78,6 +109,11 @@ export function main(argv: string[]): Promise<number> {
       const st = await child.status;
       child = null;
       if (stop) stopped(step.name);
+      if (only !== null) {
+        // the step said what went wrong in its own line; its exit code is the task's
+        if (!st.success) Deno.exit(st.code);
+        return;
+      }
       if (!st.success && step.name === "preflight") {
         throw new Error("nothing was started: fix the problem above and rerun");
       }

@@ -4,7 +4,7 @@
  * table, read by reproduce and by the test that runs the steps as configured.
  * @module
  */
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { StudyConfig } from "./config.ts";
 
 /** One step of the study: its task file `tasks/<name>.ts` and what it may touch. */
@@ -24,42 +24,76 @@ export interface StudyStep {
 const ADDONS = ["--allow-env", "--allow-ffi", "--allow-sys"];
 
 /**
+ * `path` made absolute and, where links lead elsewhere, the real path too: Deno checks a permission against
+ * the path a step names, and the real path is what a step reads after resolving links (the vendored-file
+ * check, path confinement). A path not made yet (an `--out`) is taken through its nearest existing folder.
+ */
+export async function withRealPath(path: string): Promise<string[]> {
+  const abs = resolve(path);
+  const rest: string[] = [];
+  for (let head = abs;;) {
+    try {
+      const real = join(await Deno.realPath(head), ...rest);
+      return real === abs ? [abs] : [abs, real];
+    } catch {
+      const up = dirname(head);
+      if (up === head) return [abs];
+      rest.unshift(basename(head));
+      head = up;
+    }
+  }
+}
+
+/**
+ * What reading the study's data takes: a folder itself; a listing file (a CSV) its folder, where the photos
+ * it names lie; an `.npz` itself.
+ */
+async function dataReads(path: string): Promise<string[]> {
+  const abs = resolve(path);
+  const st = await Deno.stat(abs).catch(() => null);
+  return await withRealPath(st?.isFile && !/\.npz$/i.test(abs) ? dirname(abs) : abs);
+}
+
+/**
  * The steps in order for `c`, `root` being the project folder. Every step reads the project itself: worker
  * threads load their module files from it, and the report hashes deno.lock and reads the git commit for its
- * provenance section.
+ * provenance section. The user's data, weights and `--out` may lie anywhere on disk: each step may read
+ * exactly those it uses (and where they are links, what they lead to).
  *
  * @example
  * ```ts
  * import { studySteps } from "./steps.ts";
  * import { resolveConfig } from "./config.ts";
- * const names = studySteps(resolveConfig(["--preset", "synthetic"]), "/project").map((s) => s.name);
+ * const steps = await studySteps(resolveConfig(["--preset", "synthetic"]), "/project");
+ * const names = steps.map((s) => s.name);
  * if (names.join() !== "preflight,data,pretrain,train,analyze,report") throw new Error(names.join());
  * ```
  */
-export function studySteps(c: StudyConfig, root: string): StudyStep[] {
-  const out = resolve(c.out);
-  const weights = Object.values(c.weights as Record<string, string>).map((w) => resolve(w));
-  const data = c.data.kind === "path" ? [resolve(c.data.path)] : [];
+export async function studySteps(c: StudyConfig, root: string): Promise<StudyStep[]> {
+  const out = await withRealPath(c.out);
+  const weights = (await Promise.all(Object.values(c.weights as Record<string, string>).map(withRealPath)))
+    .flat();
+  const data = c.data.kind === "path" ? await dataReads(c.data.path) : [];
   return [
     // every check before any work (lib/study/preflight.ts): reads what the steps will read, writes nothing
     {
       name: "preflight",
-      read: c.allowOutsidePaths ? [] : [root, ...data, out, ...weights],
+      read: c.allowOutsidePaths ? [] : [root, ...data, ...out, ...weights],
       write: [],
       allow: ADDONS,
     },
     // --allow-outside-paths: the user vouches for a listing that names photos anywhere
     {
       name: "data",
-      read: c.allowOutsidePaths ? [] : [root, ...data, out],
-      write: [out],
+      read: c.allowOutsidePaths ? [] : [root, ...data, ...out],
+      write: out,
       allow: ADDONS,
     },
-    ...(c.source ? [{ name: "pretrain", read: [root, out], write: [out], allow: ADDONS }] : []),
-    { name: "train", read: [root, out, ...weights], write: [out], allow: ADDONS },
+    ...(c.source ? [{ name: "pretrain", read: [root, ...out], write: out, allow: ADDONS }] : []),
+    { name: "train", read: [root, ...out, ...weights], write: out, allow: ADDONS },
     // CCA's large products run through onnxruntime
-    { name: "analyze", read: [root, out], write: [out], allow: ["--allow-ffi", "--allow-sys"] },
-    { name: "report", read: [root, out, ...weights], write: [out], allow: ["--allow-sys"] },
+    { name: "analyze", read: [root, ...out], write: out, allow: ["--allow-ffi", "--allow-sys"] },
+    { name: "report", read: [root, ...out, ...weights], write: out, allow: ["--allow-sys"] },
   ];
 }
 
@@ -77,4 +111,55 @@ export function stepArgs(step: StudyStep, root: string, args: readonly string[])
     join(root, "tasks", `${step.name}.ts`),
     ...args,
   ];
+}
+
+/** How a step's own flag (beside the study flags) reads: a switch, a value, or a file it reads or writes. */
+export type StepFlagKind = "switch" | "value" | "read" | "write" | "ffi-switch";
+
+/** The steps' own flags, for running one step alone (`deno task analyze --force`, `report --dir D`). */
+export const STEP_FLAGS: Readonly<Record<string, Readonly<Record<string, StepFlagKind>>>> = {
+  analyze: { force: "switch", "bootstrap-reps": "value", quiet: "switch" },
+  report: { analysis: "read", dir: "write", manifest: "read", png: "ffi-switch" },
+};
+
+/**
+ * Splits `argv` into the study flags and `step`'s own flags, and widens the step's permissions by the files
+ * its own flags name (each exactly: a report written to `--dir D` may write D, nothing else).
+ *
+ * @example
+ * ```ts
+ * import { ownStepFlags } from "./steps.ts";
+ * const step = { name: "report", read: ["/p"], write: ["/o"], allow: [] };
+ * const r = await ownStepFlags(step, ["--epochs", "2", "--dir", "/tmp/r", "--png"]);
+ * if (r.study.join(" ") !== "--epochs 2" || r.own.length !== 3) throw new Error("split");
+ * ```
+ */
+export async function ownStepFlags(
+  step: StudyStep,
+  argv: readonly string[],
+): Promise<{ study: string[]; own: string[]; step: StudyStep }> {
+  const kinds = STEP_FLAGS[step.name] ?? {};
+  const study: string[] = [], own: string[] = [];
+  const out: StudyStep = { ...step, read: [...step.read], write: [...step.write], allow: [...step.allow] };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(argv[i]);
+    const kind = m ? kinds[m[1]] : undefined;
+    if (!kind) {
+      study.push(argv[i]);
+      continue;
+    }
+    own.push(argv[i]);
+    if (kind === "switch" || kind === "ffi-switch") {
+      if (kind === "ffi-switch" && !out.allow.includes("--allow-ffi")) out.allow.push("--allow-ffi");
+      continue;
+    }
+    let value = m![2];
+    if (value === undefined && i + 1 < argv.length) own.push(value = argv[++i]);
+    if (value === undefined || kind === "value") continue;
+    const paths = await withRealPath(value);
+    // an unrestricted read stays unrestricted
+    if (out.read.length) out.read.push(...paths);
+    if (kind === "write") out.write.push(...paths);
+  }
+  return { study, own, step: out };
 }

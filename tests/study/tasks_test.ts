@@ -80,7 +80,7 @@ Deno.test("study steps run as reproduce and deno.json run them, with the right i
   try {
     const config = resolveConfig([...STUDY, "--out", out]);
     const args = configToArgs(config);
-    const steps = studySteps(config, ROOT);
+    const steps = await studySteps(config, ROOT);
     assert.deepEqual(steps.map((s) => s.name), [
       "preflight",
       "data",
