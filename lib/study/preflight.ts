@@ -57,6 +57,13 @@ export async function checkSource(c: StudyConfig): Promise<void> {
       `--source classes=${c.source.classes}: the synthetic source task has ${NATURAL_CLASSES.length} classes`,
     );
   }
+  // its split as the data step's (one photo per patient: the held-out share rounded)
+  const n = c.source.count;
+  checkBatch(
+    c,
+    n - Math.round(c.testFraction * n),
+    `--source count=${n} with --test-fraction ${c.testFraction}`,
+  );
 }
 
 /**
@@ -75,6 +82,28 @@ export function checkSplitLabels(testLabels: ArrayLike<number>, trainCount: numb
   }
   if (trainCount < 2) {
     throw new RangeError(`${what}: the training split has ${trainCount} photos; a batch needs at least 2`);
+  }
+}
+
+/**
+ * Throws unless `--batch` fits the photos one epoch trains on (`--train-subset` of them, when set): a larger
+ * batch used to be cut to the split's size while the report gave the batch asked for. `trainCount` is the
+ * training split's size; `what` names the split.
+ */
+export function checkBatch(
+  c: Pick<StudyConfig, "batch" | "trainSubset">,
+  trainCount: number,
+  what: string,
+): void {
+  const subset = c.trainSubset !== null && c.trainSubset < trainCount;
+  const n = subset ? c.trainSubset! : trainCount;
+  if (c.batch > n) {
+    throw new RangeError(
+      `${what}: the training ${
+        subset ? `subset (--train-subset ${c.trainSubset})` : "split"
+      } has ${n} photos, ` +
+        `fewer than --batch ${c.batch}: lower --batch to ${n} or less`,
+    );
   }
 }
 
@@ -99,6 +128,7 @@ export async function checkPlannedSplit(c: StudyConfig): Promise<void> {
     if (n - test < 2) {
       throw new RangeError(`${what}: the training split would have ${n - test} photos; a batch needs 2`);
     }
+    checkBatch(c, n - test, what);
     const g = c.data.grades;
     if (g && (g.slice(REFERABLE).every((w) => w === 0) || g.slice(0, REFERABLE).every((w) => w === 0))) {
       throw new RangeError(
@@ -124,7 +154,9 @@ export async function checkPlannedSplit(c: StudyConfig): Promise<void> {
   const what = `${ds.listing}${c.limit !== null ? ` with --limit ${c.limit}` : ""}`;
   if (ds.format === "medmnist") {
     const test = items.filter((it) => it.split === "test").map((it) => it.label);
-    checkSplitLabels(test, items.filter((it) => (it.split ?? "train") === "train").length, what);
+    const trainCount = items.filter((it) => (it.split ?? "train") === "train").length;
+    checkSplitLabels(test, trainCount, what);
+    checkBatch(c, trainCount, what);
     return;
   }
   const labels = items.map((it) => it.label);
@@ -132,7 +164,9 @@ export async function checkPlannedSplit(c: StudyConfig): Promise<void> {
     seed: SPLIT_SEED,
     testFraction: c.testFraction,
   });
-  checkSplitLabels(test.map((i) => labels[i]), train.length, `${what} and --test-fraction ${c.testFraction}`);
+  const whatSplit = `${what} and --test-fraction ${c.testFraction}`;
+  checkSplitLabels(test.map((i) => labels[i]), train.length, whatSplit);
+  checkBatch(c, train.length, whatSplit);
 }
 
 /** The split of the study's caches where they exist (the exact one, after skipped photos). */
@@ -142,11 +176,13 @@ export async function checkCacheSplits(c: StudyConfig): Promise<void> {
     const path = resolve(dir, "manifest.json");
     if (!(await exists(path))) continue;
     const m = await readJson<{ entries: { label: number; split: string }[] }>(path);
+    const trainCount = m.entries.filter((e) => e.split === "train").length;
     checkSplitLabels(
       m.entries.filter((e) => e.split === "test").map((e) => e.label),
-      m.entries.filter((e) => e.split === "train").length,
+      trainCount,
       `the cache ${dir}`,
     );
+    checkBatch(c, trainCount, `the cache ${dir}`);
   }
 }
 

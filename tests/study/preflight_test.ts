@@ -123,3 +123,39 @@ Deno.test("reproduce refuses a bad study before its first step, leaving nothing 
   assert.match(err, /reproduce: nothing was started/);
   await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
 });
+
+Deno.test("preflight: a --batch larger than the training split is refused before any work", async () => {
+  // it used to train with 108 (the whole split) while the report said 100000
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--data", "synthetic:120", "--batch", "100000"]), ["data"]),
+    /^RangeError: 120 synthetic photos with --test-fraction 0\.1: the training split has 108 photos, fewer than --batch 100000: lower --batch to 108 or less$/,
+  );
+  await preflight(resolveConfig([...SYNTH, "--data", "synthetic:120", "--batch", "108"]), ["data"]);
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--train-subset", "20", "--batch", "32"]), ["data"]),
+    /the training subset \(--train-subset 20\) has 20 photos, fewer than --batch 32: lower --batch to 20/,
+  );
+  // a folder's split as preprocessing will make it, and the self-made source task's
+  const dir = await csvData(Array.from({ length: 40 }, (_, i) => i % 4));
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--data", dir, "--format", "csv", "--batch", "64"]), ["data"]),
+    /labels\.csv and --test-fraction 0\.1: the training split has 36 photos, fewer than --batch 64/,
+  );
+  await assert.rejects(
+    () =>
+      preflight(resolveConfig(["--preset", "synthetic", "--source", "count=50", "--batch", "64"]), [
+        "source",
+      ]),
+    /--source count=50 with --test-fraction 0\.1: the training split has 45 photos, fewer than --batch 64/,
+  );
+  // a cache already built: its exact split, after photos the data step skipped
+  const out = await Deno.makeTempDir();
+  await Deno.mkdir(`${out}/cache/fundus-64`, { recursive: true });
+  const entries = Array.from({ length: 40 }, (_, i) => ({ label: i % 4, split: i < 4 ? "test" : "train" }));
+  await Deno.writeTextFile(`${out}/cache/fundus-64/manifest.json`, JSON.stringify({ entries }));
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--out", out, "--batch", "37"]), ["cache"]),
+    /the cache .*fundus-64: the training split has 36 photos, fewer than --batch 37/,
+  );
+  for (const d of [dir, out]) await Deno.remove(d, { recursive: true });
+});
