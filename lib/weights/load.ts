@@ -10,6 +10,10 @@ import { readBytes } from "../util/fs.ts";
 import { checkTransformInput, exportedTransformInput, importOnnx } from "./onnx_import.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { loadStateDict, type StateDict } from "./state_dict.ts";
+import { assertFiniteTensors } from "../train/finite.ts";
+
+/** What a weights file with NaN or ±Infinity asks of its user. */
+const NON_FINITE_ADVICE = "such weights make every loss NaN: re-export or re-download the file";
 
 /** What {@linkcode loadWeights} returns. */
 export interface LoadedWeights {
@@ -135,6 +139,7 @@ export async function loadWeights(
       source: path,
       allowMissing: (k) => absent.includes(k),
     });
+    assertFiniteTensors(path, state, NON_FINITE_ADVICE);
     return { state, format, filled: [], absent };
   }
   const onnx = readOnnx(bytes, path);
@@ -153,5 +158,6 @@ export async function loadWeights(
     source: path,
     allowMissing: (k) => absent.includes(k),
   });
+  assertFiniteTensors(path, state, NON_FINITE_ADVICE);
   return { state, format, filled, absent, ...(transformInput === undefined ? {} : { transformInput }) };
 }

@@ -8,6 +8,7 @@ import {
 import { loadWeights } from "../../lib/weights/load.ts";
 import { paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
+import { inferenceModel } from "../../lib/train/inference.ts";
 
 const tmp = await Deno.makeTempDir();
 const spec = paramSpecs("cbr-small", { inputSize: 32 });
@@ -160,4 +161,23 @@ Deno.test("tensors must tile the data section: overlapping, gapped or out-of-ran
   // the header's order is free; the offsets' is not
   const d = decodeSafetensors(raw({ b: t(4, 8), a: t(0, 4) }, 8));
   assert.deepEqual([...d.keys()], ["b", "a"]);
+});
+
+Deno.test("weights holding NaN or Infinity are refused naming the file and tensor, in either format", async () => {
+  // they trained to a NaN loss at step 1, reported on every rerun as "try a lower --lr"
+  const state = randomInit(spec, 4);
+  const w = state.get("block2.conv.weight")!.data as Float32Array;
+  w[3] = NaN;
+  w[7] = Infinity;
+  const st = await save("nan", state);
+  const onnx = `${tmp}/nan.onnx`;
+  await Deno.writeFile(onnx, inferenceModel("cbr-small", { inputSize: 32, state }));
+  for (const file of [st, onnx]) {
+    await assert.rejects(
+      loadWeights(file, spec),
+      new RegExp(
+        `^RangeError: ${file}: tensor block2\\.conv\\.weight holds NaN \\(2 of its ${w.length} values are not finite\\); such weights make every loss NaN: re-export or re-download the file$`,
+      ),
+    );
+  }
 });
