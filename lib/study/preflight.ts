@@ -7,7 +7,8 @@
  * touch, so a step names the checks its permissions allow.
  * @module
  */
-import { resolve } from "node:path";
+import { extname, relative, resolve } from "node:path";
+import type { Dataset } from "../data/formats.ts";
 import { getModel, paramSpecs } from "../models/registry.ts";
 import { exists, readJson } from "../util/fs.ts";
 import { type ModelName, needsPretrained, SPLIT_SEED, type StudyConfig } from "./config.ts";
@@ -152,21 +153,54 @@ export async function checkPlannedSplit(c: StudyConfig): Promise<void> {
     items = keep.map((i) => items[i]);
   }
   const what = `${ds.listing}${c.limit !== null ? ` with --limit ${c.limit}` : ""}`;
-  if (ds.format === "medmnist") {
-    const test = items.filter((it) => it.split === "test").map((it) => it.label);
-    const trainCount = items.filter((it) => (it.split ?? "train") === "train").length;
-    checkSplitLabels(test, trainCount, what);
-    checkBatch(c, trainCount, what);
-    return;
+  try {
+    if (ds.format === "medmnist") {
+      const test = items.filter((it) => it.split === "test").map((it) => it.label);
+      const trainCount = items.filter((it) => (it.split ?? "train") === "train").length;
+      checkSplitLabels(test, trainCount, what);
+      checkBatch(c, trainCount, what);
+      return;
+    }
+    const labels = items.map((it) => it.label);
+    const { train, test } = splitDataset(labels, items.map((it) => it.patient), {
+      seed: SPLIT_SEED,
+      testFraction: c.testFraction,
+    });
+    const whatSplit = `${what} and --test-fraction ${c.testFraction}`;
+    checkSplitLabels(test.map((i) => labels[i]), train.length, whatSplit);
+    checkBatch(c, train.length, whatSplit);
+  } catch (e) {
+    // a split too small because listed photos were not found is about those photos, not about the flags
+    if (!(e instanceof RangeError) || ds.missing.length === 0) throw e;
+    throw new RangeError(`${e.message}; ${await missingNote(ds)}`);
   }
-  const labels = items.map((it) => it.label);
-  const { train, test } = splitDataset(labels, items.map((it) => it.patient), {
-    seed: SPLIT_SEED,
-    testFraction: c.testFraction,
-  });
-  const whatSplit = `${what} and --test-fraction ${c.testFraction}`;
-  checkSplitLabels(test.map((i) => labels[i]), train.length, whatSplit);
-  checkBatch(c, train.length, whatSplit);
+}
+
+/**
+ * Names the listed photos a listing's folder lacks: the count and the first three; for Kaggle and APTOS
+ * listings, whose ids carry no extension, also a photo found under another extension than the one looked for.
+ */
+async function missingNote(ds: Dataset): Promise<string> {
+  const n = ds.missing.length;
+  const shown = ds.missing.slice(0, 3).map((m) => m.file);
+  let other: string | undefined;
+  if (ds.format === "kaggle" || ds.format === "aptos") {
+    for (const f of shown) {
+      const base = f.slice(0, f.length - extname(f).length);
+      for (const ext of [".jpeg", ".jpg", ".png"]) if (!other && await exists(base + ext)) other = base + ext;
+    }
+  }
+  const hint = other
+    ? ` (${
+      relative(ds.root, other)
+    } is there: each id is looked for with the extension of the first photo found, ${
+      extname(shown[0])
+    }; give all photos one extension)`
+    : "";
+  const names = shown.map((f) => relative(ds.root, f)).join(", ");
+  return `${n} listed photo${n === 1 ? " is" : "s are"} not in the folder: ${names}${
+    n > 3 ? ` and ${n - 3} more` : ""
+  }${hint}`;
 }
 
 /** The split of the study's caches where they exist (the exact one, after skipped photos). */

@@ -159,3 +159,29 @@ Deno.test("preflight: a --batch larger than the training split is refused before
   );
   for (const d of [dir, out]) await Deno.remove(d, { recursive: true });
 });
+
+Deno.test("preflight: a split too small because listed photos are missing names them", async () => {
+  // one .png among .jpeg photos: the extension came from the first photo, the other 23 were not found, and
+  // the split error said to raise --limit or --test-fraction without naming them
+  const dir = await Deno.makeTempDir();
+  const rows = ["image,level"];
+  for (let i = 0; i < 24; i++) {
+    const id = `${10 + i}_${i % 2 ? "left" : "right"}`;
+    rows.push(`${id},${i % 5}`);
+    await Deno.writeFile(`${dir}/${id}${i === 0 ? ".png" : ".jpeg"}`, new Uint8Array(0));
+  }
+  await Deno.writeTextFile(`${dir}/trainLabels.csv`, rows.join("\n") + "\n");
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--data", dir]), ["data"]),
+    (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /trainLabels\.csv and --test-fraction 0\.1: the held-out split has 0 photos/);
+      assert.match(
+        e.message,
+        /; 23 listed photos are not in the folder: 11_left\.png, 12_right\.png, 13_left\.png and 20 more \(11_left\.jpeg is there: each id is looked for with the extension of the first photo found, \.png; give all photos one extension\)$/,
+      );
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});
