@@ -417,12 +417,14 @@ function checkInflatedSizes(entries: readonly ZipEntry[], name: string, limits: 
   const free = limits.freeBytes ?? freeMemory();
   const total = entries.reduce((a, e) => a + e.usize, 0);
   // each member is held twice while it is parsed (inflated, then copied out aligned)
-  const peak = total + Math.max(0, ...entries.map((e) => e.usize));
+  const peak = total + entries.reduce((a, e) => Math.max(a, e.usize), 0);
   if (free !== null && peak > free) {
     throw new RangeError(
-      `${name} inflates to ${sizeText(total)} (${entries.length} entries), more than the ${
+      `${name} needs ${sizeText(peak)} of memory to read (it inflates to ${
+        sizeText(total)
+      } in ${entries.length} entr${entries.length === 1 ? "y" : "ies"}), more than the ${
         sizeText(free)
-      } of memory free here: use a machine with more memory, or a smaller file`,
+      } free here: use a machine with more memory, or a smaller file`,
     );
   }
 }
