@@ -128,7 +128,7 @@ function readCsv(
 }
 
 function parseLabel(file: string, line: number, text: string, classes: number): number {
-  // digits only: Number() would also read 0x3, 3e0, 3.0 and " 3" as 3, which no grade column means
+  // digits only: Number() would also read 0x3, 3e0, 3.0 and +3 as 3, which no grade column means
   const v = Number(text);
   if (!/^\d+$/.test(text) || v >= classes) {
     throw new RangeError(
