@@ -129,9 +129,12 @@ function readCsv(
 }
 
 function parseLabel(file: string, line: number, text: string, classes: number): number {
+  // digits only: Number() would also read 0x3, 3e0, 3.0 and +3 as 3, which no grade column means
   const v = Number(text);
-  if (text === "" || !Number.isInteger(v) || v < 0 || v >= classes) {
-    throw new RangeError(`${file} line ${line}: label '${text}' is not an integer in 0-${classes - 1}`);
+  if (!/^\d+$/.test(text) || v >= classes) {
+    throw new RangeError(
+      `${file} line ${line}: label '${text}' is not an integer in 0-${classes - 1} (plain decimal digits)`,
+    );
   }
   return v;
 }

@@ -25,6 +25,7 @@ import type { StateDict } from "../weights/state_dict.ts";
 import { baselineModels, runGrid, type RunSpec, shardRuns, SPLIT_SEED, type StudyConfig } from "./config.ts";
 import { studyPaths } from "./paths.ts";
 import { changedRuns, changedRunsMessage, type RunIdentity, runIdentity } from "./run_identity.ts";
+import { checkBatch } from "./preflight.ts";
 
 // The split (SPLIT_SEED) and the probe set are study-wide (every run sees the same test photos in order).
 
@@ -209,8 +210,9 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
   // a dataset's own validation split (MedMNIST) picks the best epoch; the test split only reports it
   const val = cache.indices("val");
   const probe = test.slice(0, Math.min(c.probeCount, test.length));
-  const batch = Math.min(c.batch, train.length);
-  if (batch < 2) throw new RangeError(`${t.cacheDir}: too few training images (${train.length}) for a batch`);
+  // preflight predicted the split; this is the exact one, after photos the data step skipped
+  checkBatch(c, cache.indices("train").length, `the cache ${t.cacheDir}`);
+  const batch = c.batch;
   const trainLoader = new Loader(cache, train, { batch, seed: `${t.seed}`, shuffle: true, dropLast: true });
   const testLoader = new Loader(cache, test, { batch, seed: 0, shuffle: false });
   const probeLoader = new Loader(cache, probe, { batch, seed: 0, shuffle: false });

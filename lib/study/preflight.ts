@@ -7,7 +7,8 @@
  * touch, so a step names the checks its permissions allow.
  * @module
  */
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { extname, isAbsolute, join, relative, resolve } from "node:path";
+import type { Dataset } from "../data/formats.ts";
 import { changedRuns, changedRunsMessage, runIdentity } from "./run_identity.ts";
 import { getModel, paramSpecs } from "../models/registry.ts";
 import { exists, readJson } from "../util/fs.ts";
@@ -66,6 +67,13 @@ export async function checkSource(c: StudyConfig): Promise<void> {
       `--source classes=${c.source.classes}: the synthetic source task has ${NATURAL_CLASSES.length} classes`,
     );
   }
+  // its split as the data step's (one photo per patient: the held-out share rounded)
+  const n = c.source.count;
+  checkBatch(
+    c,
+    n - Math.round(c.testFraction * n),
+    `--source count=${n} with --test-fraction ${c.testFraction}`,
+  );
 }
 
 /**
@@ -84,6 +92,28 @@ export function checkSplitLabels(testLabels: ArrayLike<number>, trainCount: numb
   }
   if (trainCount < 2) {
     throw new RangeError(`${what}: the training split has ${trainCount} photos; a batch needs at least 2`);
+  }
+}
+
+/**
+ * Throws unless `--batch` fits the photos one epoch trains on (`--train-subset` of them, when set): a larger
+ * batch used to be cut to the split's size while the report gave the batch asked for. `trainCount` is the
+ * training split's size; `what` names the split.
+ */
+export function checkBatch(
+  c: Pick<StudyConfig, "batch" | "trainSubset">,
+  trainCount: number,
+  what: string,
+): void {
+  const subset = c.trainSubset !== null && c.trainSubset < trainCount;
+  const n = subset ? c.trainSubset! : trainCount;
+  if (c.batch > n) {
+    throw new RangeError(
+      `${what}: the training ${
+        subset ? `subset (--train-subset ${c.trainSubset})` : "split"
+      } has ${n} photos, ` +
+        `fewer than --batch ${c.batch}: lower --batch to ${n} or less`,
+    );
   }
 }
 
@@ -108,6 +138,7 @@ export async function checkPlannedSplit(c: StudyConfig): Promise<void> {
     if (n - test < 2) {
       throw new RangeError(`${what}: the training split would have ${n - test} photos; a batch needs 2`);
     }
+    checkBatch(c, n - test, what);
     const g = c.data.grades;
     if (g && (g.slice(REFERABLE).every((w) => w === 0) || g.slice(0, REFERABLE).every((w) => w === 0))) {
       throw new RangeError(
@@ -131,17 +162,54 @@ export async function checkPlannedSplit(c: StudyConfig): Promise<void> {
     items = keep.map((i) => items[i]);
   }
   const what = `${ds.listing}${c.limit !== null ? ` with --limit ${c.limit}` : ""}`;
-  if (ds.format === "medmnist") {
-    const test = items.filter((it) => it.split === "test").map((it) => it.label);
-    checkSplitLabels(test, items.filter((it) => (it.split ?? "train") === "train").length, what);
-    return;
+  try {
+    if (ds.format === "medmnist") {
+      const test = items.filter((it) => it.split === "test").map((it) => it.label);
+      const trainCount = items.filter((it) => (it.split ?? "train") === "train").length;
+      checkSplitLabels(test, trainCount, what);
+      checkBatch(c, trainCount, what);
+      return;
+    }
+    const labels = items.map((it) => it.label);
+    const { train, test } = splitDataset(labels, items.map((it) => it.patient), {
+      seed: SPLIT_SEED,
+      testFraction: c.testFraction,
+    });
+    const whatSplit = `${what} and --test-fraction ${c.testFraction}`;
+    checkSplitLabels(test.map((i) => labels[i]), train.length, whatSplit);
+    checkBatch(c, train.length, whatSplit);
+  } catch (e) {
+    // a split too small because listed photos were not found is about those photos, not about the flags
+    if (!(e instanceof RangeError) || ds.missing.length === 0) throw e;
+    throw new RangeError(`${e.message}; ${await missingNote(ds)}`);
   }
-  const labels = items.map((it) => it.label);
-  const { train, test } = splitDataset(labels, items.map((it) => it.patient), {
-    seed: SPLIT_SEED,
-    testFraction: c.testFraction,
-  });
-  checkSplitLabels(test.map((i) => labels[i]), train.length, `${what} and --test-fraction ${c.testFraction}`);
+}
+
+/**
+ * Names the listed photos a listing's folder lacks: the count and the first three; for Kaggle and APTOS
+ * listings, whose ids carry no extension, also a photo found under another extension than the one looked for.
+ */
+async function missingNote(ds: Dataset): Promise<string> {
+  const n = ds.missing.length;
+  const shown = ds.missing.slice(0, 3).map((m) => m.file);
+  let other: string | undefined;
+  if (ds.format === "kaggle" || ds.format === "aptos") {
+    for (const f of shown) {
+      const base = f.slice(0, f.length - extname(f).length);
+      for (const ext of [".jpeg", ".jpg", ".png"]) if (!other && await exists(base + ext)) other = base + ext;
+    }
+  }
+  const hint = other
+    ? ` (${
+      relative(ds.root, other)
+    } is there: each id is looked for with the extension of the first photo found, ${
+      extname(shown[0])
+    }; give all photos one extension)`
+    : "";
+  const names = shown.map((f) => relative(ds.root, f)).join(", ");
+  return `${n} listed photo${n === 1 ? " is" : "s are"} not in the folder: ${names}${
+    n > 3 ? ` and ${n - 3} more` : ""
+  }${hint}`;
 }
 
 /** The split of the study's caches where they exist (the exact one, after skipped photos). */
@@ -151,11 +219,13 @@ export async function checkCacheSplits(c: StudyConfig): Promise<void> {
     const path = resolve(dir, "manifest.json");
     if (!(await exists(path))) continue;
     const m = await readJson<{ entries: { label: number; split: string }[] }>(path);
+    const trainCount = m.entries.filter((e) => e.split === "train").length;
     checkSplitLabels(
       m.entries.filter((e) => e.split === "test").map((e) => e.label),
-      m.entries.filter((e) => e.split === "train").length,
+      trainCount,
       `the cache ${dir}`,
     );
+    checkBatch(c, trainCount, `the cache ${dir}`);
   }
 }
 

@@ -9,6 +9,7 @@ import type { Optimizer } from "../optim/mod.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { errorMessage } from "../util/errors.ts";
+import { assertFiniteTensors } from "./finite.ts";
 
 /** What a checkpoint restores besides the tensors. */
 export interface CheckpointMeta {
@@ -74,6 +75,15 @@ export async function loadCheckpoint(
     metadata = safetensorsMetadata(bytes, path);
     tensors = decodeSafetensors(bytes, path);
     extra = JSON.parse(metadata.extra ?? "{}");
+    // the trainer never saves a non-finite weight or moment (lib/train/finite.ts): one here is damage, and
+    // resumed from it every rerun would stop at its first step with a NaN loss, blaming the learning rate.
+    // Adam's second moment may overflow to +Infinity under a finite gradient; it is never NaN or negative.
+    assertFiniteTensors(path, [...tensors].filter(([k]) => !k.startsWith("adam.v.")));
+    for (const [k, t] of tensors) {
+      if (!k.startsWith("adam.v.")) continue;
+      const bad = (t.data as Float32Array).find((v) => !(v >= 0));
+      if (bad !== undefined) throw new RangeError(`tensor ${k} holds ${bad}`);
+    }
   } catch (e) {
     const why = errorMessage(e).replace(`${path}: `, "").replace(`${path} `, "");
     throw new DamagedCheckpointError(path, why);

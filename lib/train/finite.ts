@@ -33,12 +33,54 @@ export class NonFiniteGradientError extends Error {
  */
 export function assertFiniteGradients(step: number, grads: ReadonlyMap<string, ArrayLike<number>>): void {
   for (const [param, g] of grads) {
-    // one multiply-add per entry: a sum is NaN as soon as one term is NaN or two infinities meet
-    let s = 0;
-    for (let i = 0; i < g.length; i++) s += g[i] * 0;
-    if (s === 0) continue;
-    for (let i = 0; i < g.length; i++) {
-      if (!Number.isFinite(g[i])) throw new NonFiniteGradientError(step, param, g[i]);
-    }
+    const i = firstNonFinite(g);
+    if (i >= 0) throw new NonFiniteGradientError(step, param, g[i]);
+  }
+}
+
+/**
+ * The index of the first NaN or ±Infinity in `values`, or -1 when all are finite.
+ *
+ * @example
+ * ```ts
+ * import { firstNonFinite } from "./finite.ts";
+ * if (firstNonFinite(Float32Array.of(1, NaN, Infinity)) !== 1) throw new Error("unexpected");
+ * ```
+ */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  // one multiply-add per entry: a sum is NaN as soon as one term is NaN or two infinities meet
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i] * 0;
+  if (s === 0) return -1;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/** How many entries of `values` are NaN or ±Infinity. */
+export function countNonFinite(values: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) n++;
+  return n;
+}
+
+/**
+ * Throws a one-line `RangeError` naming `source`'s first float tensor that holds NaN or ±Infinity, its first
+ * such value and how many there are; `advice` says what to do about it. Weights like these make every loss NaN, which
+ * would otherwise be reported as a learning rate too high.
+ */
+export function assertFiniteTensors(
+  source: string,
+  tensors: Iterable<[string, { data: ArrayLike<number> | BigInt64Array }]>,
+  advice?: string,
+): void {
+  for (const [name, t] of tensors) {
+    if (t.data instanceof BigInt64Array) continue;
+    const i = firstNonFinite(t.data);
+    if (i < 0) continue;
+    throw new RangeError(
+      `${source}: tensor ${name} holds ${t.data[i]} (${
+        countNonFinite(t.data)
+      } of its ${t.data.length} values are not finite)${advice ? `; ${advice}` : ""}`,
+    );
   }
 }

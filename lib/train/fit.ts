@@ -356,7 +356,12 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
     const fin = evaluatePredictions(probs, labels, scoring);
     const b = bestRow(metrics);
     await trainer.sync();
-    await writeSafetensors(join(o.dir, "weights.safetensors"), state, { format: "transfusion-weights" });
+    // the input side and head the weights were trained for: config.json, which export reads, can be edited
+    await writeSafetensors(join(o.dir, "weights.safetensors"), state, {
+      format: "transfusion-weights",
+      size: String(o.size),
+      classes: String(o.classes ?? 5),
+    });
     const summary: RunSummary = {
       dir: basename(o.dir),
       epochs: o.epochs,

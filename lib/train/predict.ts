@@ -12,11 +12,12 @@ import { readNpy } from "../util/npy.ts";
 import { loadWeights, sniffFormat } from "../weights/load.ts";
 import { exportedTransformInput } from "../weights/onnx_import.ts";
 import { readOnnx } from "../graph/read.ts";
-import { readSafetensors } from "../weights/safetensors.ts";
+import { decodeSafetensors, readSafetensors, safetensorsMetadata } from "../weights/safetensors.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { randomInit } from "../models/init.ts";
 import { getModel, paramSpecs } from "../models/registry.ts";
 import { inferenceModel } from "./inference.ts";
+import { countNonFinite, firstNonFinite } from "./finite.ts";
 
 /** Images ready for a model: N×3×S×S float32, already normalised, with a name per image. */
 export interface InputImages {
@@ -49,6 +50,15 @@ export async function readInputImages(
     }
     if (!(a.data instanceof Float32Array)) {
       throw new TypeError(`${path}: expected float32 data, got ${a.dtype}`);
+    }
+    // NaN in gives NaN logits out, and those looked like any others in the CSV
+    const bad = firstNonFinite(a.data);
+    if (bad >= 0) {
+      throw new RangeError(
+        `${path}: image ${Math.floor(bad / (a.data.length / a.shape[0]))} holds ${a.data[bad]} (${
+          countNonFinite(a.data)
+        } non-finite values in all): predict takes finite, normalised pixels`,
+      );
     }
     return {
       x: a.data,
@@ -188,6 +198,14 @@ export async function predictLogits(
   } finally {
     await session.release();
   }
+  const bad = firstNonFinite(logits);
+  if (bad >= 0) {
+    throw new RangeError(
+      `The logits of image ${input.names[Math.floor(bad / classes)]} are ${logits[bad]} (${
+        countNonFinite(logits)
+      } non-finite in all): inputs this large overflow the model; normalise them as its training photos were`,
+    );
+  }
   return { logits, classes, note };
 }
 
@@ -196,16 +214,31 @@ export async function predictLogits(
  * `<run>/config.json` and `<run>/weights.safetensors`.
  */
 export async function exportRun(runDir: string): Promise<Uint8Array> {
+  const cfgPath = join(runDir, "config.json"), weightsPath = join(runDir, "weights.safetensors");
   const cfg = await readJson<{ model: string; classes?: number; size?: number; study?: { size?: number } }>(
-    join(runDir, "config.json"),
+    cfgPath,
   );
-  const state = await readSafetensors(join(runDir, "weights.safetensors"));
+  const bytes = await readBytes(weightsPath);
+  const state = decodeSafetensors(bytes, weightsPath);
   // the run's own side (a baseline may train at another than the study's)
   const size = cfg.size ?? cfg.study?.size ?? getModel(cfg.model).inputSize;
+  const classes = cfg.classes ?? 5;
+  // the weights record what they were trained for (runs since this check); an edited config.json would
+  // otherwise export another input size without a word
+  const trained = safetensorsMetadata(bytes, weightsPath);
+  for (const [key, value] of [["size", size], ["classes", classes]] as const) {
+    if (trained[key] !== undefined && Number(trained[key]) !== value) {
+      throw new RangeError(
+        `${cfgPath} says ${key} ${value}, but ${weightsPath} was trained with ${key} ${
+          trained[key]
+        }: restore config.json`,
+      );
+    }
+  }
   const def = getModel(cfg.model);
   return inferenceModel(cfg.model, {
     state,
-    classes: cfg.classes ?? 5,
+    classes,
     inputSize: size,
     aux: def.hasAux ? size >= 299 : undefined,
   });

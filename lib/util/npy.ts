@@ -4,7 +4,8 @@
  * `numpy.savez_compressed` write (stored or deflate entries, zip64 extra fields).
  * @module
  */
-import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { constants as zlibConstants, deflateRawSync, inflateRawSync } from "node:zlib";
+import { errorMessage } from "./errors.ts";
 import { readBytes, writeFileAtomic } from "./fs.ts";
 
 /** Element types an `.npy` file can hold here (NumPy's names). */
@@ -93,8 +94,50 @@ const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * ```
  */
 export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
-  const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
-  if (bytes.length < 10 || magic.some((m, i) => bytes[i] !== m)) {
+  const h = npyHeader(bytes, name);
+  const { info, shape, start: off, nbytes } = h;
+  if (bytes.length < off + nbytes) {
+    throw new RangeError(`${name} is truncated: needs ${nbytes} data bytes, has ${bytes.length - off}`);
+  }
+  // A copy, so the typed array is aligned and does not pin the (possibly large) file buffer.
+  const raw = bytes.slice(off, off + nbytes);
+  const swap = (h.order === ">") === LITTLE;
+  if (swap && info.size > 1) {
+    for (let i = 0; i < nbytes; i += info.size) raw.subarray(i, i + info.size).reverse();
+  }
+  let data = info.make(raw.buffer, shape.reduce((a, b) => a * b, 1));
+  if (h.fortran && shape.length > 1) data = fortranToC(data, shape);
+  return { dtype: info.dtype, shape, data };
+}
+
+/** What an `.npy` header says: the element type, byte order, layout, shape and where the data starts. */
+interface NpyHeader {
+  info: DtypeInfo;
+  order: string;
+  fortran: boolean;
+  shape: number[];
+  /** offset of the first data byte */
+  start: number;
+  /** data bytes the shape and dtype need */
+  nbytes: number;
+}
+
+/** How much of a member is inflated to read its `.npy` header (NumPy itself refuses headers over 10 000 bytes). */
+const NPY_HEADER_PEEK = 65536;
+
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+/** The length of an `.npy` file's header (magic to the first data byte), or null when `bytes` ends before it. */
+function npyHeaderEnd(bytes: Uint8Array): number | null {
+  if (bytes.length < 12) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes[6] === 1 ? 10 + dv.getUint16(8, true) : 12 + dv.getUint32(8, true);
+  return bytes.length < end ? null : end;
+}
+
+/** Parses an `.npy` header (format versions 1-3); `bytes` may end anywhere after it. */
+function npyHeader(bytes: Uint8Array, name: string): NpyHeader {
+  if (bytes.length < 10 || NPY_MAGIC.some((m, i) => bytes[i] !== m)) {
     throw new TypeError(`${name} is not an .npy file (bad magic bytes)`);
   }
   const major = bytes[6];
@@ -125,21 +168,8 @@ export function parseNpy(bytes: Uint8Array, name = "npy data"): NpyArray {
   if (!info || !"<>|=".includes(order)) {
     throw new TypeError(`${name} has unsupported dtype '${descr}' (numeric and bool only)`);
   }
-  const n = shape.reduce((a, b) => a * b, 1);
-  const off = start + headerLen;
-  const nbytes = n * info.size;
-  if (bytes.length < off + nbytes) {
-    throw new RangeError(`${name} is truncated: needs ${nbytes} data bytes, has ${bytes.length - off}`);
-  }
-  // A copy, so the typed array is aligned and does not pin the (possibly large) file buffer.
-  const raw = bytes.slice(off, off + nbytes);
-  const swap = (order === ">") === LITTLE;
-  if (swap && info.size > 1) {
-    for (let i = 0; i < nbytes; i += info.size) raw.subarray(i, i + info.size).reverse();
-  }
-  let data = info.make(raw.buffer, n);
-  if (fortran === "True" && shape.length > 1) data = fortranToC(data, shape);
-  return { dtype: info.dtype, shape, data };
+  const nbytes = shape.reduce((a, b) => a * b, 1) * info.size;
+  return { info, order, fortran: fortran === "True", shape, start: start + headerLen, nbytes };
 }
 
 function fortranToC(src: NpyData, shape: number[]): NpyData {
@@ -239,11 +269,55 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** One member of a zip archive as its central directory describes it. */
+interface ZipEntry {
+  /** its file name in the archive */
+  name: string;
+  /** 0 stored, 8 deflate */
+  method: number;
+  crc: number;
+  /** bytes in the archive */
+  csize: number;
+  /** bytes once inflated, as the archive declares them */
+  usize: number;
+  /** where its compressed bytes start */
+  start: number;
+}
+
+/** What an archive may inflate to; checked against the sizes it declares, before any member is inflated. */
+export interface InflateLimits {
+  /** memory the inflated members may fill; default: what the system reports free (unchecked without --allow-sys) */
+  freeBytes?: number;
+}
+
 /**
- * Extracts every file of a zip archive (stored or deflate entries; zip64 sizes and offsets), checking
- * CRCs. Returns entry name → contents. `name` is used in error messages.
+ * Above this ratio of inflated to compressed size a member is taken for a zip bomb and not inflated: photos
+ * deflate about 1.1:1 (RetinaMNIST's images), deflate itself stops near 1032:1, and 100:1 is Apache POI's
+ * bound for the same check.
  */
-export function unzip(bytes: Uint8Array, name = "zip data"): Map<string, Uint8Array> {
+const MAX_RATIO = 100;
+/** Members up to this size may compress better than {@linkcode MAX_RATIO} (a label array of zeros does). */
+const RATIO_EXEMPT = 64 * 2 ** 20;
+
+/** A byte count for messages: 9.4 GB, 2.5 MB, 830 kB, 12 bytes. */
+function sizeText(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
+  return `${n} bytes`;
+}
+
+/** The memory the system reports free, or null where the process may not ask (no --allow-sys). */
+function freeMemory(): number | null {
+  try {
+    return Deno.systemMemoryInfo().available;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a zip archive's central directory (zip64 sizes and offsets), checking each member's local header. */
+function zipEntries(bytes: Uint8Array, name: string): ZipEntry[] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
@@ -259,11 +333,13 @@ export function unzip(bytes: Uint8Array, name = "zip data"): Map<string, Uint8Ar
     (count === 0xffff || cdOff === 0xffffffff) && eocd >= 20 && dv.getUint32(eocd - 20, true) === 0x07064b50
   ) {
     const z64 = Number(dv.getBigUint64(eocd - 20 + 8, true));
-    if (dv.getUint32(z64, true) !== 0x06064b50) throw new TypeError(`${name} has a broken zip64 record`);
+    if (z64 + 56 > bytes.length || dv.getUint32(z64, true) !== 0x06064b50) {
+      throw new TypeError(`${name} has a broken zip64 record`);
+    }
     count = Number(dv.getBigUint64(z64 + 32, true));
     cdOff = Number(dv.getBigUint64(z64 + 48, true));
   }
-  const out = new Map<string, Uint8Array>();
+  const entries: ZipEntry[] = [];
   let p = cdOff;
   for (let e = 0; e < count; e++) {
     if (p + 46 > bytes.length || dv.getUint32(p, true) !== 0x02014b50) {
@@ -281,6 +357,9 @@ export function unzip(bytes: Uint8Array, name = "zip data"): Map<string, Uint8Ar
     // zip64 extra field: the 64-bit values appear in this order, only for fields that are saturated.
     let x = p + 46 + nameLen;
     const xend = x + extraLen;
+    if (xend + commentLen > bytes.length) {
+      throw new TypeError(`${name} has a corrupt central directory (${entry})`);
+    }
     while (x + 4 <= xend) {
       const id = dv.getUint16(x, true);
       const len = dv.getUint16(x + 2, true);
@@ -293,21 +372,113 @@ export function unzip(bytes: Uint8Array, name = "zip data"): Map<string, Uint8Ar
       x += 4 + len;
     }
     p = xend + commentLen;
-    if (dv.getUint32(local, true) !== 0x04034b50) {
+    if (local + 30 > bytes.length || dv.getUint32(local, true) !== 0x04034b50) {
       throw new TypeError(`${name}: bad local header for ${entry}`);
     }
-    const dataStart = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
-    const comp = bytes.subarray(dataStart, dataStart + csize);
-    let data: Uint8Array;
-    if (method === 0) data = comp;
-    else if (method === 8) data = new Uint8Array(inflateRawSync(comp));
-    else throw new TypeError(`${name}: entry ${entry} uses unsupported compression method ${method}`);
-    if (data.length !== usize || crc32(data) !== crc) {
-      throw new RangeError(`${name}: entry ${entry} is corrupt (size or CRC mismatch)`);
+    // the local header repeats the sizes unless a data descriptor follows the data (flag bit 3); saturated
+    // values are in its own zip64 field, and the central directory's are the ones read
+    const lc = dv.getUint32(local + 18, true), lu = dv.getUint32(local + 22, true);
+    const saturated = lc === 0xffffffff || lu === 0xffffffff;
+    if (!(dv.getUint16(local + 6, true) & 8) && !saturated && (lc !== csize || lu !== usize)) {
+      throw new RangeError(
+        `${name}: entry ${entry} is corrupt (its local header says ${lu} bytes from ${lc}, the central directory ${usize} from ${csize})`,
+      );
     }
-    out.set(entry, data);
+    const start = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
+    if (start + csize > bytes.length) {
+      throw new RangeError(`${name}: entry ${entry} is truncated (${csize} bytes from offset ${start})`);
+    }
+    if (method !== 0 && method !== 8) {
+      throw new TypeError(`${name}: entry ${entry} uses unsupported compression method ${method}`);
+    }
+    if (method === 0 && csize !== usize) {
+      throw new RangeError(`${name}: entry ${entry} is corrupt (stored, but ${csize} bytes hold ${usize})`);
+    }
+    entries.push({ name: entry, method, crc, csize, usize, start });
   }
-  return out;
+  return entries;
+}
+
+/**
+ * Refuses an archive whose declared sizes would not fit: a member inflating more than
+ * {@linkcode MAX_RATIO} times its compressed size, or all of them together more than the memory free.
+ * Inflation itself never goes past a declared size ({@linkcode inflateEntry}), so a member cannot lie small.
+ */
+function checkInflatedSizes(entries: readonly ZipEntry[], name: string, limits: InflateLimits): void {
+  for (const e of entries) {
+    if (e.method === 8 && e.usize > RATIO_EXEMPT && e.usize > MAX_RATIO * e.csize) {
+      throw new RangeError(
+        `${name}: entry ${e.name} would inflate ${sizeText(e.csize)} to ${sizeText(e.usize)} (${
+          Math.round(e.usize / Math.max(1, e.csize))
+        }:1; real arrays stay under ${MAX_RATIO}:1): refused as a zip bomb, nothing was inflated`,
+      );
+    }
+  }
+  const free = limits.freeBytes ?? freeMemory();
+  const total = entries.reduce((a, e) => a + e.usize, 0);
+  // each member is held twice while it is parsed (inflated, then copied out aligned)
+  const peak = total + entries.reduce((a, e) => Math.max(a, e.usize), 0);
+  if (free !== null && peak > free) {
+    throw new RangeError(
+      `${name} needs ${sizeText(peak)} of memory to read (it inflates to ${
+        sizeText(total)
+      } in ${entries.length} entr${entries.length === 1 ? "y" : "ies"}), more than the ${
+        sizeText(free)
+      } free here: use a machine with more memory, or a smaller file`,
+    );
+  }
+}
+
+/** Inflates one member, never past its declared size, and checks its CRC. */
+function inflateEntry(bytes: Uint8Array, e: ZipEntry, name: string): Uint8Array {
+  const comp = bytes.subarray(e.start, e.start + e.csize);
+  let data: Uint8Array;
+  if (e.method === 0) data = comp;
+  else {
+    let out: Uint8Array;
+    try {
+      // one byte more than declared, so a stream that goes on is told from one that ends exactly
+      out = inflateRawSync(comp, { maxOutputLength: e.usize + 1 });
+    } catch (err) {
+      const why = (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE"
+        ? `it inflates past the ${e.usize} bytes it declares`
+        : errorMessage(err);
+      throw new RangeError(`${name}: entry ${e.name} is corrupt (${why})`);
+    }
+    // a view, not a copy: the inflated buffer is this member's own
+    data = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+  if (data.length !== e.usize || crc32(data) !== e.crc) {
+    throw new RangeError(`${name}: entry ${e.name} is corrupt (size or CRC mismatch)`);
+  }
+  return data;
+}
+
+/** Up to the first `n` inflated bytes of a member (fewer if it is shorter), inflating little more than that. */
+function entryHead(bytes: Uint8Array, e: ZipEntry, n: number): Uint8Array {
+  if (e.method === 0) return bytes.subarray(e.start, e.start + Math.min(n, e.csize));
+  // deflate gives at most ~1032 bytes per input byte: n/1024 compressed bytes and a margin cover n
+  const comp = bytes.subarray(e.start, e.start + Math.min(e.csize, Math.ceil(n / 1024) + 1024));
+  try {
+    return inflateRawSync(comp, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, n);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/**
+ * Extracts every file of a zip archive (stored or deflate entries; zip64 sizes and offsets), checking
+ * CRCs. Returns entry name → contents. `name` is used in error messages. The sizes the archive declares are
+ * checked against `limits` before anything is inflated (see {@linkcode InflateLimits}).
+ */
+export function unzip(
+  bytes: Uint8Array,
+  name = "zip data",
+  limits: InflateLimits = {},
+): Map<string, Uint8Array> {
+  const entries = zipEntries(bytes, name);
+  checkInflatedSizes(entries, name, limits);
+  return new Map(entries.map((e) => [e.name, inflateEntry(bytes, e, name)]));
 }
 
 /** Builds a zip archive (no zip64: every entry and the archive under 4 GiB). */
@@ -378,11 +549,32 @@ export function zip(
  * if (parseNpz(bytes).get("x")?.data[2] !== 3) throw new Error("round trip failed");
  * ```
  */
-export function parseNpz(bytes: Uint8Array, name = "npz data"): Map<string, NpyArray> {
+export function parseNpz(
+  bytes: Uint8Array,
+  name = "npz data",
+  limits: InflateLimits = {},
+): Map<string, NpyArray> {
+  const entries = zipEntries(bytes, name);
+  checkInflatedSizes(entries, name, limits);
   const out = new Map<string, NpyArray>();
-  for (const [entry, data] of unzip(bytes, name)) {
-    const key = entry.endsWith(".npy") ? entry.slice(0, -4) : entry;
-    out.set(key, parseNpy(data, `${name}:${entry}`));
+  for (const e of entries) {
+    const where = `${name}:${e.name}`;
+    // the array's own header says how many bytes it holds: checked before the member is inflated
+    const head = entryHead(bytes, e, NPY_HEADER_PEEK);
+    const end = npyHeaderEnd(head);
+    if (end !== null) {
+      const h = npyHeader(head, where);
+      if (end + h.nbytes !== e.usize) {
+        throw new RangeError(
+          `${where} is corrupt: its header says ${h.info.dtype} [${h.shape}] (${h.nbytes} data bytes), the archive ${
+            e.usize - end
+          }`,
+        );
+      }
+    }
+    const key = e.name.endsWith(".npy") ? e.name.slice(0, -4) : e.name;
+    // one member inflated at a time: its inflated bytes are garbage once parsed
+    out.set(key, parseNpy(inflateEntry(bytes, e, name), where));
   }
   return out;
 }
@@ -398,8 +590,8 @@ export function encodeNpz(
 }
 
 /** Reads an `.npz` file; errors name the file. */
-export async function readNpz(path: string): Promise<Map<string, NpyArray>> {
-  return parseNpz(await readBytes(path), path);
+export async function readNpz(path: string, limits: InflateLimits = {}): Promise<Map<string, NpyArray>> {
+  return parseNpz(await readBytes(path), path, limits);
 }
 
 /** Writes an `.npz` file atomically. */

@@ -7,9 +7,19 @@ import type { ParamSpec } from "../models/nn.ts";
 import { MODELS, type ModelSpec, paramSpecs } from "../models/registry.ts";
 import { readOnnx } from "../graph/read.ts";
 import { readBytes } from "../util/fs.ts";
-import { checkTransformInput, exportedTransformInput, importOnnx } from "./onnx_import.ts";
+import {
+  checkFoldedBatchNorm,
+  checkTransformInput,
+  exportedTransformInput,
+  importOnnx,
+  withIdentityAliases,
+} from "./onnx_import.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { loadStateDict, type StateDict } from "./state_dict.ts";
+import { assertFiniteTensors } from "../train/finite.ts";
+
+/** What a weights file with NaN or ±Infinity asks of its user. */
+const NON_FINITE_ADVICE = "such weights make every loss NaN: re-export or re-download the file";
 
 /** What {@linkcode loadWeights} returns. */
 export interface LoadedWeights {
@@ -135,9 +145,13 @@ export async function loadWeights(
       source: path,
       allowMissing: (k) => absent.includes(k),
     });
+    assertFiniteTensors(path, state, NON_FINITE_ADVICE);
     return { state, format, filled: [], absent };
   }
-  const onnx = readOnnx(bytes, path);
+  // in this order: the names torch de-duplicated count as present, and a folded-BN export (whose conv
+  // weights lost their names) is called that rather than another architecture
+  const onnx = withIdentityAliases(readOnnx(bytes, path));
+  checkFoldedBatchNorm(onnx, params, path);
   checkArchitecture(path, params, new Map([...onnx.initializers].map(([k, t]) => [k, t.dims])), model);
   // a state dict cannot say how the input was scaled; an export's graph can, and must agree
   let transformInput: boolean | undefined;
@@ -153,5 +167,6 @@ export async function loadWeights(
     source: path,
     allowMissing: (k) => absent.includes(k),
   });
+  assertFiniteTensors(path, state, NON_FINITE_ADVICE);
   return { state, format, filled, absent, ...(transformInput === undefined ? {} : { transformInput }) };
 }

@@ -65,9 +65,9 @@ const isAux = (k: string) => k.startsWith("AuxLogits.");
 /**
  * torch's exporter stores equal tensors once and recreates the others with Identity nodes (an untrained
  * model's BN statistics are all 0 or 1, for instance): their outputs are the state_dict names, so they are
- * taken as further names of the stored tensor.
+ * taken as further names of the stored tensor. Returns `model` itself when it has no such aliases.
  */
-function withIdentityAliases(model: OnnxModel): OnnxModel {
+export function withIdentityAliases(model: OnnxModel): OnnxModel {
   const inits = new Map(model.initializers);
   for (let grew = true; grew;) {
     grew = false;
@@ -79,6 +79,31 @@ function withIdentityAliases(model: OnnxModel): OnnxModel {
     }
   }
   return inits.size === model.initializers.size ? model : { ...model, initializers: inits };
+}
+
+/**
+ * Throws when the model has BatchNorm layers but the graph has none and its convolutions carry biases: the
+ * default eval-mode `torch.onnx.export` folded BN into the convolutions (and renamed their weights), which
+ * no import can undo; the message quotes {@linkcode KEEP_BN_EXPORT}. Said before any check of names, which
+ * such an export has lost (it would read as another architecture).
+ */
+export function checkFoldedBatchNorm(
+  model: OnnxModel,
+  specs: readonly ParamSpec[],
+  where = model.source,
+): void {
+  const layers = specLayers(specs);
+  const bnNodes = model.nodes.filter((n) => n.opType === "BatchNormalization").length;
+  const convs = model.nodes.filter((n) => n.opType === "Conv");
+  const biasFree = layers.filter((l) => l.kind === "conv" && l.keys.length === 1).length;
+  if (
+    layers.some((l) => l.kind === "bn") && bnNodes === 0 &&
+    convs.some((n) => n.inputs.length > 2 && n.inputs[2])
+  ) {
+    throw new RangeError(
+      `${where} has BatchNorm folded into its convolutions (no running statistics, conv biases added where the model has none: ${biasFree} bias-free convs); re-export with ${KEEP_BN_EXPORT}`,
+    );
+  }
 }
 
 /**
@@ -102,18 +127,8 @@ function withIdentityAliases(model: OnnxModel): OnnxModel {
  */
 export function importOnnx(model: OnnxModel, specs: readonly ParamSpec[], where = model.source): OnnxImport {
   model = withIdentityAliases(model);
+  checkFoldedBatchNorm(model, specs, where);
   const layers = specLayers(specs);
-  const bnNodes = model.nodes.filter((n) => n.opType === "BatchNormalization").length;
-  const convs = model.nodes.filter((n) => n.opType === "Conv");
-  const biasFree = layers.filter((l) => l.kind === "conv" && l.keys.length === 1).length;
-  if (
-    layers.some((l) => l.kind === "bn") && bnNodes === 0 &&
-    convs.some((n) => n.inputs.length > 2 && n.inputs[2])
-  ) {
-    throw new RangeError(
-      `${where} has BatchNorm folded into its convolutions (no running statistics, conv biases added where the model has none: ${biasFree} bias-free convs); re-export with ${KEEP_BN_EXPORT}`,
-    );
-  }
   const floats = specs.filter((s) => s.dtype === "float32");
   const absentInt = specs.filter((s) => s.dtype === "int64").map((s) => s.name);
   const auxKeys = floats.filter((s) => isAux(s.name)).map((s) => s.name);

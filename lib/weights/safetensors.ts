@@ -36,35 +36,35 @@ export function decodeSafetensors(bytes: Uint8Array, where = "safetensors data")
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlen = Number(view.getBigUint64(0, true));
   if (hlen < 2 || 8 + hlen > bytes.length || bytes[8] !== 0x7b) throw bad("no JSON header at the start");
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  // an object: the header starts with "{"
+  let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hlen)));
   } catch (e) {
     throw bad(`its header is not JSON (${errorMessage(e)})`);
   }
   const base = 8 + hlen;
+  const entries = headerEntries(header, where);
+  checkOffsets(entries, bytes.length - base, where);
   const out: StateDict = new Map();
-  for (const [name, h] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const size = SIZES[h.dtype];
-    if (!size) throw new RangeError(`${where}: tensor ${name} has unsupported dtype ${h.dtype}`);
-    const n = numel(h.shape);
-    const [b, e] = h.data_offsets;
-    if (e - b !== n * size || base + e > bytes.length) {
-      throw new RangeError(`${where}: tensor ${name} has ${e - b} bytes for ${h.dtype} [${h.shape}]`);
+  for (const { name, dtype, shape, begin: b, end: e } of entries) {
+    const size = SIZES[dtype];
+    const n = numel(shape);
+    if (e - b !== n * size) {
+      throw new RangeError(`${where}: tensor ${name} has ${e - b} bytes for ${dtype} [${shape}]`);
     }
     const v = new DataView(bytes.buffer, bytes.byteOffset + base + b, e - b);
     let data: Float32Array | BigInt64Array;
-    if (h.dtype === "I64" || h.dtype === "I32") {
+    if (dtype === "I64" || dtype === "I32") {
       data = new BigInt64Array(n);
       for (let i = 0; i < n; i++) {
-        data[i] = h.dtype === "I64" ? v.getBigInt64(8 * i, true) : BigInt(v.getInt32(4 * i, true));
+        data[i] = dtype === "I64" ? v.getBigInt64(8 * i, true) : BigInt(v.getInt32(4 * i, true));
       }
     } else {
       const f = new Float32Array(n);
-      if (h.dtype === "F32") { for (let i = 0; i < n; i++) f[i] = v.getFloat32(4 * i, true); }
-      else if (h.dtype === "F64") { for (let i = 0; i < n; i++) f[i] = v.getFloat64(8 * i, true); }
-      else if (h.dtype === "F16") {
+      if (dtype === "F32") { for (let i = 0; i < n; i++) f[i] = v.getFloat32(4 * i, true); }
+      else if (dtype === "F64") { for (let i = 0; i < n; i++) f[i] = v.getFloat64(8 * i, true); }
+      else if (dtype === "F16") {
         for (let i = 0; i < n; i++) f[i] = halfToFloat(v.getUint16(2 * i, true));
       } else {
         // bfloat16 is the top half of a float32
@@ -73,9 +73,89 @@ export function decodeSafetensors(bytes: Uint8Array, where = "safetensors data")
       }
       data = f;
     }
-    out.set(name, { shape: [...h.shape], data });
+    out.set(name, { shape: [...shape], data });
   }
   return out;
+}
+
+/** One tensor of a safetensors header, checked for form. */
+interface HeaderEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** its data's byte range in the data section, [begin, end) */
+  begin: number;
+  end: number;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** The header's tensors in header order; an entry that is not `{dtype, shape, data_offsets}` is named. */
+function headerEntries(header: Record<string, unknown>, where: string): HeaderEntry[] {
+  const out: HeaderEntry[] = [];
+  for (const [name, h] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const e = h as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+    if (e === null || typeof e !== "object" || Array.isArray(e)) {
+      throw new RangeError(
+        `${where}: header entry "${name}" is ${JSON.stringify(h)}, not {dtype, shape, data_offsets}`,
+      );
+    }
+    const { dtype, shape, data_offsets: off } = e;
+    if (typeof dtype !== "string") {
+      throw new RangeError(`${where}: tensor ${name} has dtype ${JSON.stringify(dtype)}, not a name`);
+    }
+    if (!SIZES[dtype]) throw new RangeError(`${where}: tensor ${name} has unsupported dtype ${dtype}`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      throw new RangeError(
+        `${where}: tensor ${name} has shape ${JSON.stringify(shape)}, not a list of sizes`,
+      );
+    }
+    if (!Array.isArray(off) || off.length !== 2 || !off.every(isCount) || off[1] < off[0]) {
+      throw new RangeError(
+        `${where}: tensor ${name} has data_offsets ${JSON.stringify(off)}, not [begin, end] with begin ≤ end`,
+      );
+    }
+    out.push({ name, dtype, shape, begin: off[0], end: off[1] });
+  }
+  return out;
+}
+
+/**
+ * Throws unless the tensors tile the data section, as safetensors' own reader requires: in offset order each
+ * starts where the one before ended, the first at 0, the last at the section's end. Overlapping tensors would
+ * share bytes (an edited file trained to a loss of 1e26 and exited 0).
+ */
+function checkOffsets(entries: readonly HeaderEntry[], dataBytes: number, where: string): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0, prev: HeaderEntry | undefined;
+  for (const t of sorted) {
+    if (t.begin < at) {
+      throw new RangeError(
+        `${where}: tensor ${t.name}'s bytes [${t.begin}, ${t.end}) overlap tensor ${prev!.name}'s [${
+          prev!.begin
+        }, ${prev!.end}): tensors must lie in order, without overlap, in the data section`,
+      );
+    }
+    if (t.begin > at) {
+      throw new RangeError(
+        `${where}: bytes [${at}, ${t.begin}) before tensor ${t.name} belong to no tensor: tensors must lie in order, without gaps, in the data section`,
+      );
+    }
+    at = t.end;
+    prev = t;
+  }
+  if (at !== dataBytes) {
+    throw new RangeError(
+      at > dataBytes
+        ? `${where}: tensor ${
+          prev!.name
+        } ends at byte ${at} of a data section of ${dataBytes} (truncated file?)`
+        : `${where}: the tensors end at byte ${at} of a data section of ${dataBytes}: ${
+          dataBytes - at
+        } trailing bytes belong to no tensor`,
+    );
+  }
 }
 
 /**

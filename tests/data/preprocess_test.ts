@@ -99,6 +99,19 @@ Deno.test("listings: label range, duplicates, missing columns, empty, undetectab
     () => listDataset(`${dir}/a.csv`),
     /a\.csv line 3: label '7' is not an integer in 0-4/,
   );
+  // each read as 3 by Number(): a grade column holds plain decimal digits only
+  for (const bad of ["0x3", "3e0", "3.0", "+3", "0b11", "３"]) {
+    await w("g.csv", `image,level\n1_left,0\n1_right,${bad}\n`);
+    await assert.rejects(
+      () => listDataset(`${dir}/g.csv`),
+      new RegExp(
+        `^RangeError: \\S+g\\.csv line 3: label '${
+          bad.replace("+", "\\+")
+        }' is not an integer in 0-4 \\(plain decimal digits\\)$`,
+      ),
+      bad,
+    );
+  }
   await w("b.csv", "image,level\n1_left,0\n1_left,1\n");
   await assert.rejects(
     () => listDataset(`${dir}/b.csv`),

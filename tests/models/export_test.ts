@@ -13,6 +13,7 @@ import { exportRun, predictLogits } from "../../lib/train/predict.ts";
 import { writeJsonAtomic } from "../../lib/util/fs.ts";
 import { writeSafetensors } from "../../lib/weights/safetensors.ts";
 import { image } from "./golden_fill.ts";
+import { run } from "../train/resume_child.ts";
 
 const { onnx } = onnxProto;
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -102,4 +103,20 @@ Deno.test("serializeGraph: a symbolic batch axis only on named inputs and output
     () => serializeGraph(g, 17, { dynamicBatch: ["z"] }),
     /Graph 'relu' has no input or output 'z'/,
   );
+});
+
+Deno.test("export: a run's config.json that disagrees with what its weights were trained for is refused", async () => {
+  // an edited size used to export a model for another input size without a word
+  const dir = await Deno.makeTempDir();
+  await run(dir, 1); // CBR-Small at 16², 5 classes
+  await writeJsonAtomic(`${dir}/config.json`, { model: "cbr_small", classes: 5, size: 16 });
+  assert.ok((await exportRun(dir)).length > 0);
+  await writeJsonAtomic(`${dir}/config.json`, { model: "cbr_small", classes: 5, size: 64 });
+  await assert.rejects(
+    () => exportRun(dir),
+    new RegExp(
+      `^RangeError: ${dir}/config\\.json says size 64, but ${dir}/weights\\.safetensors was trained with size 16: restore config\\.json$`,
+    ),
+  );
+  await Deno.remove(dir, { recursive: true });
 });

@@ -93,3 +93,33 @@ Deno.test("predict and models tasks: one-line errors, one spelling of model name
   assert.doesNotMatch(models.stdout, /cbr-/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("predict: non-finite input or logits are refused in one line, and no CSV is written", async () => {
+  // NaN pixels gave NaN logits in the CSV with exit 0
+  const dir = await Deno.makeTempDir();
+  const x = new Float32Array(2 * 3 * 32 * 32).fill(0.1);
+  x[3 * 32 * 32 + 5] = NaN;
+  await writeNpy(`${dir}/nan.npy`, { shape: [2, 3, 32, 32], data: x });
+  const args = (
+    input: string,
+  ) => ["--model", "cbr_small", "--random-weights", "--input", input, "--out", `${dir}/l.csv`];
+  const nan = await task("predict", args(`${dir}/nan.npy`));
+  assert.equal(nan.code, 1, nan.stderr);
+  assert.equal(
+    nan.stderr.trim(),
+    `predict: ${dir}/nan.npy: image 1 holds NaN (1 non-finite values in all): predict takes finite, normalised pixels`,
+  );
+  // finite, but far outside any normalised range: the logits overflow
+  await writeNpy(`${dir}/huge.npy`, {
+    shape: [2, 3, 32, 32],
+    data: new Float32Array(2 * 3 * 32 * 32).fill(3e38),
+  });
+  const huge = await task("predict", args(`${dir}/huge.npy`));
+  assert.equal(huge.code, 1, huge.stderr);
+  assert.match(
+    huge.stderr.trim(),
+    /^predict: The logits of image 0 are -?(Infinity|NaN) \(\d+ non-finite in all\): inputs this large overflow the model; normalise them as its training photos were$/,
+  );
+  await assert.rejects(() => Deno.stat(`${dir}/l.csv`), Deno.errors.NotFound);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -113,7 +113,7 @@ Deno.test("config: every flag overrides its field", () => {
     "--lr",
     "3e-4",
     "--threads",
-    "2",
+    "1",
     "--limit",
     "none",
     "--train-subset",
@@ -152,7 +152,7 @@ Deno.test("config: every flag overrides its field", () => {
     testFraction: 0.2,
     lr: 3e-4,
     device: "webgpu",
-    threads: 2,
+    threads: 1,
     out: "runs/a",
     weights: { resnet50: "w.onnx" },
     evalEvery: 10,
@@ -190,6 +190,12 @@ Deno.test("config: bad values give one-line errors naming the flag", () => {
     [["--epochs", "two"], /^--epochs must be a whole number/, RangeError],
     [["--epochs", "0"], /^--epochs must be at least 1/, RangeError],
     [["--batch", "1.5"], /^--batch must be a whole number/, RangeError],
+    // it used to fail in the train step as "too few training images (108)"
+    [
+      ["--batch", "1"],
+      /^--batch must be at least 2, got 1: BatchNorm in training mode needs two images per batch$/,
+      RangeError,
+    ],
     [["--lr=-1"], /^--lr must lie in/, RangeError],
     [["--lr", "-1"], /^--lr must lie in \(0, 10\), got -1/, RangeError],
     [["--lr", "--epochs"], /^--lr needs a value; write --lr=VALUE/, TypeError],
@@ -318,4 +324,20 @@ Deno.test("config: --tune-convs is off by default and round-trips", () => {
   assert.ok(configToArgs(c).includes("--tune-convs"));
   assert.equal(resolveConfig(configToArgs(c)).tuneConvs, true);
   assert.ok(!configToArgs(resolveConfig([])).includes("--tune-convs"));
+});
+
+Deno.test("config: --threads is capped at the cores present, with one line saying so", () => {
+  // --threads 1000 started 2 006 threads, trained at 0.1 images/s and took 109 s to honour SIGTERM
+  const cores = navigator.hardwareConcurrency;
+  const lines: string[] = [];
+  const c = resolveConfig(["--threads", "1000"], { log: (l) => lines.push(l) });
+  assert.equal(c.threads, cores);
+  assert.deepEqual(lines, [`--threads 1000: this machine has ${cores} cores; using ${cores}`]);
+  // the steps reproduce starts get the capped value, and say nothing more
+  const again = resolveConfig(configToArgs(c), { log: (l) => lines.push(l) });
+  assert.equal(again.threads, cores);
+  assert.equal(lines.length, 1);
+  assert.equal(resolveConfig(["--threads", "0"], { log: (l) => lines.push(l) }).threads, 0);
+  assert.equal(resolveConfig(["--threads", `${cores}`], { log: (l) => lines.push(l) }).threads, cores);
+  assert.equal(lines.length, 1);
 });

@@ -123,3 +123,65 @@ Deno.test("reproduce refuses a bad study before its first step, leaving nothing 
   assert.match(err, /reproduce: nothing was started/);
   await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
 });
+
+Deno.test("preflight: a --batch larger than the training split is refused before any work", async () => {
+  // it used to train with 108 (the whole split) while the report said 100000
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--data", "synthetic:120", "--batch", "100000"]), ["data"]),
+    /^RangeError: 120 synthetic photos with --test-fraction 0\.1: the training split has 108 photos, fewer than --batch 100000: lower --batch to 108 or less$/,
+  );
+  await preflight(resolveConfig([...SYNTH, "--data", "synthetic:120", "--batch", "108"]), ["data"]);
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--train-subset", "20", "--batch", "32"]), ["data"]),
+    /the training subset \(--train-subset 20\) has 20 photos, fewer than --batch 32: lower --batch to 20/,
+  );
+  // a folder's split as preprocessing will make it, and the self-made source task's
+  const dir = await csvData(Array.from({ length: 40 }, (_, i) => i % 4));
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--data", dir, "--format", "csv", "--batch", "64"]), ["data"]),
+    /labels\.csv and --test-fraction 0\.1: the training split has 36 photos, fewer than --batch 64/,
+  );
+  await assert.rejects(
+    () =>
+      preflight(resolveConfig(["--preset", "synthetic", "--source", "count=50", "--batch", "64"]), [
+        "source",
+      ]),
+    /--source count=50 with --test-fraction 0\.1: the training split has 45 photos, fewer than --batch 64/,
+  );
+  // a cache already built: its exact split, after photos the data step skipped
+  const out = await Deno.makeTempDir();
+  await Deno.mkdir(`${out}/cache/fundus-64`, { recursive: true });
+  const entries = Array.from({ length: 40 }, (_, i) => ({ label: i % 4, split: i < 4 ? "test" : "train" }));
+  await Deno.writeTextFile(`${out}/cache/fundus-64/manifest.json`, JSON.stringify({ entries }));
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--out", out, "--batch", "37"]), ["cache"]),
+    /the cache .*fundus-64: the training split has 36 photos, fewer than --batch 37/,
+  );
+  for (const d of [dir, out]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("preflight: a split too small because listed photos are missing names them", async () => {
+  // one .png among .jpeg photos: the extension came from the first photo, the other 23 were not found, and
+  // the split error said to raise --limit or --test-fraction without naming them
+  const dir = await Deno.makeTempDir();
+  const rows = ["image,level"];
+  for (let i = 0; i < 24; i++) {
+    const id = `${10 + i}_${i % 2 ? "left" : "right"}`;
+    rows.push(`${id},${i % 5}`);
+    await Deno.writeFile(`${dir}/${id}${i === 0 ? ".png" : ".jpeg"}`, new Uint8Array(0));
+  }
+  await Deno.writeTextFile(`${dir}/trainLabels.csv`, rows.join("\n") + "\n");
+  await assert.rejects(
+    () => preflight(resolveConfig([...SYNTH, "--data", dir]), ["data"]),
+    (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /trainLabels\.csv and --test-fraction 0\.1: the held-out split has 0 photos/);
+      assert.match(
+        e.message,
+        /; 23 listed photos are not in the folder: 11_left\.png, 12_right\.png, 13_left\.png and 20 more \(11_left\.jpeg is there: each id is looked for with the extension of the first photo found, \.png; give all photos one extension\)$/,
+      );
+      return true;
+    },
+  );
+  await Deno.remove(dir, { recursive: true });
+});

@@ -6,6 +6,7 @@ import { basename, join } from "node:path";
 import { exists } from "../../lib/util/fs.ts";
 import { acquireLock } from "../../lib/util/lock.ts";
 import { run } from "./resume_child.ts";
+import { decodeSafetensors, encodeSafetensors, safetensorsMetadata } from "../../lib/weights/safetensors.ts";
 
 /** Runs `body` with console.error captured; returns the lines. */
 async function stderrOf(body: () => Promise<unknown>): Promise<string[]> {
@@ -96,5 +97,38 @@ Deno.test("train: a run folder that a live process is writing is refused with on
     assert.ok(!(await exists(join(dir, "checkpoint.safetensors"))), "the refused run wrote a checkpoint");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: a checkpoint holding NaN is named as damaged and set aside, not blamed on the learning rate", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const whole = join(root, "whole"), dir = join(root, "nan");
+    await run(whole, 2);
+    await run(dir, 1);
+    await Deno.remove(join(dir, "done.json"));
+    // a weight turned NaN on disk: resumed from it, every rerun stopped at step 1 with "try a lower --lr"
+    const ckpt = join(dir, "checkpoint.safetensors");
+    const bytes = await Deno.readFile(ckpt);
+    const tensors = decodeSafetensors(bytes);
+    const name = [...tensors.keys()].find((k) => k.endsWith("conv.weight"))!;
+    (tensors.get(name)!.data as Float32Array)[5] = NaN;
+    await Deno.writeFile(ckpt, encodeSafetensors(tensors, safetensorsMetadata(bytes)));
+
+    const lines = await stderrOf(() => run(dir, 2));
+    const said = lines.filter((l) => /is damaged/.test(l));
+    assert.equal(said.length, 1, lines.join("\n"));
+    assert.equal(
+      said[0],
+      `Checkpoint ${ckpt} is damaged: tensor ${name} holds NaN (1 of its ${
+        tensors.get(name)!.data.length
+      } values are not finite); moved to checkpoint.safetensors.damaged, restarting nan from scratch`,
+    );
+    assert.deepEqual(
+      await Deno.readFile(join(dir, "weights.safetensors")),
+      await Deno.readFile(join(whole, "weights.safetensors")),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import onnxProto from "onnx-proto";
+import { createHash } from "node:crypto";
 import { readOnnx, readOnnxFile } from "../../lib/graph/read.ts";
 import { importOnnx, importOnnxFile } from "../../lib/weights/onnx_import.ts";
 import { loadWeights } from "../../lib/weights/load.ts";
@@ -156,4 +157,53 @@ Deno.test("tensors the exporter stored once and recreated with Identity nodes im
   );
   assert.equal(by, "name");
   assert.deepEqual(got.get(alias)!.data, state.get(alias)!.data);
+});
+
+Deno.test("a folded-BN export is called that by loadWeights, before any check of names", async () => {
+  // the architecture check ran first and called it "another architecture … best matches cbr_large_w"
+  await assert.rejects(
+    loadWeights(`${dir}models_tiny_folded.onnx`, tinySpecs()),
+    /^RangeError: \S+models_tiny_folded\.onnx has BatchNorm folded into its convolutions .*re-export with torch\.onnx\.export\(.*do_constant_folding=False\)$/,
+  );
+});
+
+/** Stores equal initializers once and recreates the others with Identity nodes, as torch.onnx.export does. */
+function dedupe(bytes: Uint8Array): { bytes: Uint8Array; aliased: number } {
+  const m = onnx.ModelProto.decode(bytes);
+  const g = m.graph as onnxProto.onnx.GraphProto;
+  const seen = new Map<string, string>();
+  const kept: onnxProto.onnx.ITensorProto[] = [];
+  const aliases: onnxProto.onnx.INodeProto[] = [];
+  for (const t of g.initializer) {
+    const data = t.rawData?.length ? t.rawData : new Uint8Array(Float32Array.from(t.floatData ?? []).buffer);
+    const key = `${t.dims}:${t.dataType}:${createHash("sha256").update(data).digest("hex")}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, t.name!);
+      kept.push(t);
+    } else {aliases.push({
+        opType: "Identity",
+        name: `Identity_${aliases.length}`,
+        input: [first],
+        output: [t.name!],
+      });}
+  }
+  g.initializer = kept as onnxProto.onnx.TensorProto[];
+  g.node = [...aliases, ...g.node] as onnxProto.onnx.NodeProto[];
+  return { bytes: onnx.ModelProto.encode(m).finish(), aliased: aliases.length };
+}
+
+Deno.test("a BN-keeping export whose equal tensors torch stored once loads through loadWeights", async () => {
+  // an untrained ResNet-50's BN weights and variances are all 1, its biases and means all 0: 200 of its 267
+  // names became Identity outputs, and the architecture check, run before they were resolved, refused it
+  const spec = paramSpecs("resnet50", { inputSize: 64 });
+  const state = randomInit(spec, 3);
+  const { bytes, aliased } = dedupe(inferenceModel("resnet50", { inputSize: 64, state }));
+  const floats = spec.params.filter((p) => p.dtype === "float32").length;
+  assert.ok(aliased > floats / 2, `${aliased} of ${floats} aliased`);
+  const path = `${await Deno.makeTempDir()}/dedup.onnx`;
+  await Deno.writeFile(path, bytes);
+  const { state: got } = await loadWeights(path, spec);
+  for (const [k, t] of state) assert.deepEqual(got.get(k)!.data, t.data, k);
+  await Deno.remove(path);
 });

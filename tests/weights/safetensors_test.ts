@@ -8,6 +8,7 @@ import {
 import { loadWeights } from "../../lib/weights/load.ts";
 import { paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
+import { inferenceModel } from "../../lib/train/inference.ts";
 
 const tmp = await Deno.makeTempDir();
 const spec = paramSpecs("cbr-small", { inputSize: 32 });
@@ -90,3 +91,93 @@ async function save(name: string, d: Map<string, { shape: number[]; data: Float3
   await writeSafetensors(p, d);
   return p;
 }
+
+/** A safetensors file of `header` (written as is) and `data` zero bytes. */
+function raw(header: Record<string, unknown>, data: number): Uint8Array {
+  const h = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + h.length + data);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  return out;
+}
+
+Deno.test("a malformed header entry is named with its file and key, not a raw TypeError", async () => {
+  // {"fc.weight": null} used to print "TypeError: Cannot read properties of null (reading 'dtype')"
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      { "fc.weight": null },
+      /^n\.safetensors: header entry "fc\.weight" is null, not \{dtype, shape, data_offsets\}$/,
+    ],
+    [{ "fc.weight": 3 }, /header entry "fc\.weight" is 3, not/],
+    [
+      { "fc.weight": { shape: [1], data_offsets: [0, 4] } },
+      /tensor fc\.weight has dtype undefined, not a name/,
+    ],
+    [
+      { "fc.weight": { dtype: "F32", shape: null, data_offsets: [0, 4] } },
+      /fc\.weight has shape null, not a list/,
+    ],
+    [{ "fc.weight": { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, /fc\.weight has shape \[-1\]/],
+    [
+      { "fc.weight": { dtype: "F32", shape: [1], data_offsets: [4, 0] } },
+      /data_offsets \[4,0\], not \[begin, end\]/,
+    ],
+    [{ "fc.weight": { dtype: "F32", shape: [1] } }, /fc\.weight has data_offsets undefined/],
+  ];
+  for (const [header, re] of cases) {
+    assert.throws(() => decodeSafetensors(raw(header, 4), "n.safetensors"), (e: unknown) => {
+      assert.ok(e instanceof RangeError, String(e));
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+  await Deno.writeFile(`${tmp}/null.safetensors`, raw({ "fc.weight": null }, 0));
+  await assert.rejects(
+    loadWeights(`${tmp}/null.safetensors`, spec),
+    /null\.safetensors: header entry "fc\.weight"/,
+  );
+});
+
+Deno.test("tensors must tile the data section: overlapping, gapped or out-of-range offsets are refused", () => {
+  const t = (b: number, e: number) => ({ dtype: "F32", shape: [(e - b) / 4], data_offsets: [b, e] });
+  // two tensors sharing bytes were read as two (an edited file trained to a loss of 1e26 and exited 0)
+  assert.throws(
+    () => decodeSafetensors(raw({ a: t(0, 8), b: t(4, 12) }, 12), "o.safetensors"),
+    /^RangeError: o\.safetensors: tensor b's bytes \[4, 12\) overlap tensor a's \[0, 8\): tensors must lie in order, without overlap, in the data section$/,
+  );
+  assert.throws(
+    () => decodeSafetensors(raw({ a: t(0, 8), b: t(0, 8) }, 8), "s"),
+    /tensor b's bytes \[0, 8\) overlap/,
+  );
+  assert.throws(
+    () => decodeSafetensors(raw({ a: t(0, 4), b: t(8, 12) }, 12), "g"),
+    /bytes \[4, 8\) before tensor b/,
+  );
+  assert.throws(
+    () => decodeSafetensors(raw({ a: t(0, 8) }, 4), "c"),
+    /tensor a ends at byte 8 of a data section of 4/,
+  );
+  assert.throws(() => decodeSafetensors(raw({ a: t(0, 4) }, 8), "x"), /4 trailing bytes belong to no tensor/);
+  // the header's order is free; the offsets' is not
+  const d = decodeSafetensors(raw({ b: t(4, 8), a: t(0, 4) }, 8));
+  assert.deepEqual([...d.keys()], ["b", "a"]);
+});
+
+Deno.test("weights holding NaN or Infinity are refused naming the file and tensor, in either format", async () => {
+  // they trained to a NaN loss at step 1, reported on every rerun as "try a lower --lr"
+  const state = randomInit(spec, 4);
+  const w = state.get("block2.conv.weight")!.data as Float32Array;
+  w[3] = NaN;
+  w[7] = Infinity;
+  const st = await save("nan", state);
+  const onnx = `${tmp}/nan.onnx`;
+  await Deno.writeFile(onnx, inferenceModel("cbr-small", { inputSize: 32, state }));
+  for (const file of [st, onnx]) {
+    await assert.rejects(
+      loadWeights(file, spec),
+      new RegExp(
+        `^RangeError: ${file}: tensor block2\\.conv\\.weight holds NaN \\(2 of its ${w.length} values are not finite\\); such weights make every loss NaN: re-export or re-download the file$`,
+      ),
+    );
+  }
+});
