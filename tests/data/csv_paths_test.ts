@@ -69,3 +69,64 @@ Deno.test("csv: --allow-outside-paths lets the listing read outside, through pre
     /No image of .* could be preprocessed \(2 skipped/,
   );
 });
+
+Deno.test("kaggle and aptos: an id that leaves the listing's folder, or a photo that links out, is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.mkdir(`${dir}/outside`);
+    await Deno.writeTextFile(`${dir}/data/a.jpeg`, "x");
+    await Deno.writeTextFile(`${dir}/outside/x.jpeg`, "x");
+    await Deno.writeTextFile(`${dir}/data/trainLabels.csv`, "image,level\na,0\n../outside/x,1\n");
+    await assert.rejects(
+      () => listDataset(`${dir}/data`),
+      /trainLabels\.csv line 3: image '\.\.\/outside\/x' leaves the CSV's folder .*--allow-outside-paths/,
+    );
+    await Deno.writeTextFile(`${dir}/data/train.csv`, "id_code,diagnosis\na,0\n../outside/x,1\n");
+    await assert.rejects(
+      () => listDataset(`${dir}/data`, { format: "aptos" }),
+      /train\.csv line 3: id_code '\.\.\/outside\/x' leaves the CSV's folder/,
+    );
+    // a photo inside that is a link to a file outside
+    await Deno.symlink(`${dir}/outside/x.jpeg`, `${dir}/data/b.jpeg`);
+    await Deno.writeTextFile(`${dir}/data/trainLabels.csv`, "image,level\na,0\nb,1\n");
+    await assert.rejects(
+      () => listDataset(`${dir}/data`),
+      /line 3: path 'b' resolves to .*outside\/x\.jpeg, outside the CSV's folder/,
+    );
+    assert.equal((await listDataset(`${dir}/data`, { allowOutsidePaths: true })).items.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cache: a manifest whose shard names a file outside its shards folder is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const photos = `${dir}/photos`;
+    await Deno.mkdir(photos);
+    const { synthFundus } = await import("../../lib/data/synth.ts");
+    await synthFundus({ out: photos, count: 6, seed: 1, width: 96, gradeWeights: [1, 1, 1, 1, 1] });
+    await preprocessDataset({ data: photos, out: `${dir}/cache`, size: 16, workers: 0, testFraction: 0.34 });
+    const { openCache } = await import("../../lib/data/cache.ts");
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/cache/manifest.json`));
+    const good = manifest.shards[0].file;
+    (await openCache(`${dir}/cache`)).close();
+    manifest.shards[0].file = "../../secret.u8";
+    await Deno.writeTextFile(`${dir}/cache/manifest.json`, JSON.stringify(manifest));
+    await assert.rejects(
+      () => openCache(`${dir}/cache`),
+      /shard file "\.\.\/\.\.\/secret\.u8" is not a file name of .*\/shards/,
+    );
+    // a shard that is a link out of the folder
+    manifest.shards[0].file = good;
+    await Deno.writeTextFile(`${dir}/cache/manifest.json`, JSON.stringify(manifest));
+    await Deno.rename(`${dir}/cache/shards/${good}`, `${dir}/moved.u8`);
+    await Deno.symlink(`${dir}/moved.u8`, `${dir}/cache/shards/${good}`);
+    const c = await openCache(`${dir}/cache`);
+    assert.throws(() => c.image(0), /is a link to .*moved\.u8, outside the cache's shards folder/);
+    c.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
