@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { IMAGENET_MEAN, IMAGENET_STD, normLut, writeSample } from "../data/batch.ts";
-import { preprocessImage } from "../data/fundus.ts";
+import { type CropMode, preprocessImage } from "../data/fundus.ts";
 import { readBytes, readJson } from "../util/fs.ts";
 import { readNpy } from "../util/npy.ts";
 import { loadWeights, sniffFormat } from "../weights/load.ts";
@@ -28,13 +28,13 @@ export interface InputImages {
 
 /**
  * Reads the input of `predict`: a float32 `.npy` tensor N×3×H×W (taken as already normalised, H = W), or a
- * folder of photos (.jpeg/.jpg/.png), preprocessed like the cache (`crop` the fundus field, resize to
- * `size`) and normalised with ImageNet's mean and std.
+ * folder of photos (.jpeg/.jpg/.png), made square by `crop` (the fundus field, the padded photo, or
+ * torchvision's resize and centre crop), resized to `size` and normalised with ImageNet's mean and std.
  */
 export async function readInputImages(
   path: string,
   size: number,
-  crop: "fundus" | "none" = "fundus",
+  crop: CropMode = "fundus",
 ): Promise<InputImages> {
   let stat: Deno.FileInfo;
   try {
