@@ -20,9 +20,13 @@ import { inferenceModel } from "./inference.ts";
 
 /** Images ready for a model: N×3×S×S float32, already normalised, with a name per image. */
 export interface InputImages {
+  /** N×3×S×S, channels first, normalised */
   x: Float32Array;
+  /** number of images N */
   n: number;
+  /** side S */
   size: number;
+  /** a name per image (the photo's file name; the index for a tensor) */
   names: string[];
 }
 
@@ -75,6 +79,7 @@ export async function readInputImages(
 
 /** Options of {@linkcode predictLogits}. */
 export interface PredictOptions {
+  /** a registered model (any case, - or _) */
   model: string;
   /** .safetensors or .onnx weights; required unless `randomWeights` */
   weights?: string;
@@ -84,7 +89,9 @@ export interface PredictOptions {
   keepHead?: boolean;
   /** size of a new head (default 5) */
   classes?: number;
+  /** images per session run (default 16) */
   batch?: number;
+  /** onnxruntime's intra-op threads (default 0: every core) */
   threads?: number;
 }
 
