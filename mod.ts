@@ -3,15 +3,34 @@
  *
  * The pieces a researcher imports: statistics (ROC AUC, DeLong, bootstrap, kappa), representation
  * similarity (SVCCA, PWCCA, CKA), the ONNX graph builder and its reverse-mode differentiation, the models
- * (ResNet-50, Inception-v3, CBR family) and their initialisations, the training runtime, the data pipeline
- * and the report.
+ * (ResNet-50, Inception-v3, SqueezeNet 1.1, CBR family) and their initialisations, the training runtime and
+ * prediction, the data pipeline and the report.
  *
- * @example
+ * @example Predict a batch with SqueezeNet 1.1 and score it: referable-DR AUC with its 95 % CI
  * ```ts
- * import { referableAuc } from "./mod.ts";
- * // two photos: grade 0 and grade 3, scored by the summed probability of grades 2-4
- * const probs = [0.9, 0.05, 0.03, 0.01, 0.01, 0.1, 0.1, 0.2, 0.4, 0.2];
- * if (referableAuc(probs, [0, 3]) !== 1) throw new Error("unexpected");
+ * import { aucCi, predictLogits, Rng } from "./mod.ts";
+ *
+ * // torchvision's SqueezeNet 1.1 with the vendored ImageNet weights (loaded strictly, as load_state_dict)
+ * // and a new 5-way head for the grades; a study's run gives its own weights.safetensors instead
+ * const weights = new URL("./vendor/squeezenet1_1-imagenet.safetensors", import.meta.url).pathname;
+ *
+ * // a batch: N×3×S×S float32, normalised as ImageNet's (readInputImages makes one from a folder of photos)
+ * const n = 12, size = 64, rng = new Rng(0);
+ * const x = Float32Array.from({ length: n * 3 * size * size }, () => rng.normal());
+ * const { logits, classes } = await predictLogits(
+ *   { model: "squeezenet1_1", weights, classes: 5 },
+ *   { x, n, size, names: [] },
+ * );
+ *
+ * // referable DR (grade ≥ 2) scored by p₂ + p₃ + p₄ of the softmax, with DeLong's 95 % interval
+ * const grades = [0, 0, 1, 1, 0, 2, 3, 4, 2, 0, 1, 3];
+ * const scores = grades.map((_, i) => {
+ *   const e = Array.from(logits.subarray(i * classes, (i + 1) * classes), Math.exp);
+ *   return (e[2] + e[3] + e[4]) / e.reduce((a, b) => a + b);
+ * });
+ * const { auc, lower, upper } = aucCi(grades.map((g) => g >= 2), scores);
+ * console.log(`referable AUC ${auc.toFixed(3)} [${lower.toFixed(3)}, ${upper.toFixed(3)}]`);
+ * if (!(lower <= auc && auc <= upper)) throw new Error("the interval holds the AUC");
  * ```
  * @module
  */

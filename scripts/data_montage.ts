@@ -1,6 +1,7 @@
 /**
- * Renders the README montages of the synthetic data: docs/images/synth_fundus.png (three photographs per
- * DR grade, columns 0-4, as generated) and docs/images/synth_natural.png (two pictures per source class).
+ * Renders the montages of the synthetic data: docs/images/synth_fundus.png (three photographs per DR grade,
+ * columns 0-4, as generated; shown in README.md) and docs/images/synth_natural.png (two pictures per source
+ * class).
  * Run: deno run --allow-read --allow-write --allow-env --allow-ffi scripts/data_montage.ts
  */
 import sharp from "npm:sharp@0.35.5";

@@ -1,12 +1,13 @@
 /**
  * `deno task predict --model M --weights FILE|--random-weights [--keep-head] [--classes N] --input X.npy|DIR
- * --out logits.csv`
+ * [--crop fundus|none|center] --out logits.csv`
  * Logits of a model for a float32 N×3×H×W `.npy` tensor (already normalised) or a folder of photos
  * (preprocessed as the cache does and normalised with ImageNet's mean/std), one CSV row per image.
  * @module
  */
 import { parseArgs } from "node:util";
 import { checkWeightsChoice, predictLogits, readInputImages } from "../lib/train/predict.ts";
+import { cropHelp, parseCropMode } from "../lib/data/fundus.ts";
 import { getModel, MODELS } from "../lib/models/registry.ts";
 import { exitCode, joinNegativeValues } from "../lib/util/cli.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
@@ -19,7 +20,8 @@ const HELP = `Usage: deno task predict --model M --input X.npy|DIR --out logits.
   --classes N      size of a new head when the file's is not kept (default 5; a new head is untrained)
   --input PATH     float32 .npy N×3×H×W, or a folder of .jpeg/.jpg/.png photos
   --size S         side for photos (default: the model's input size)
-  --crop C         fundus (default) | none, for photos
+  --crop C         how photos become square:
+${cropHelp("                     ", "fundus")}
   --batch N        images per session run (default 16)
   --out FILE       CSV: name,logit0,logit1,...`;
 
@@ -61,7 +63,7 @@ export function main(argv: string[]): Promise<number> {
     const def = getModel(v.model);
     checkWeightsChoice({ weights: v.weights, randomWeights: v["random-weights"] });
     const size = positive("size", v.size) ?? def.inputSize;
-    const input = await readInputImages(v.input, size, v.crop === "none" ? "none" : "fundus");
+    const input = await readInputImages(v.input, size, parseCropMode(v.crop));
     const { logits, classes, note } = await predictLogits({
       model: def.name,
       weights: v.weights,

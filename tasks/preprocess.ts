@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { exitCode, numberFlag } from "../lib/util/cli.ts";
 import { DATASET_FORMATS, type DatasetFormat } from "../lib/data/formats.ts";
 import { preprocessDataset } from "../lib/data/preprocess.ts";
+import { cropHelp, parseCropMode } from "../lib/data/fundus.ts";
 import { countLine } from "../lib/util/progress.ts";
 import { stopOnSignals, withLocks } from "../lib/util/lock.ts";
 
@@ -20,7 +21,8 @@ skips finished images, an interrupted run resumes). Writes DIR/manifest.json, DI
   --out DIR          cache folder (required)
   --size N           output side in pixels (default 587, the paper preset)
   --format F         kaggle | aptos | csv | medmnist (default: detected)
-  --crop C           fundus (default) | none (pad whole picture to square: non-fundus sets)
+  --crop C           how photos become square (MedMNIST: none):
+${cropHelp("                       ", "fundus")}
   --graham           Ben Graham local-average normalisation
   --classes N        labels must be in 0..N-1 (default 5)
   --seed S           split seed (default 0)
@@ -63,9 +65,7 @@ export function main(argv: string[]): Promise<number> {
     if (args.format && !DATASET_FORMATS.includes(args.format as DatasetFormat)) {
       throw new RangeError(`--format must be one of ${DATASET_FORMATS.join(", ")}, got '${args.format}'`);
     }
-    if (args.crop && args.crop !== "fundus" && args.crop !== "none") {
-      throw new RangeError(`--crop must be fundus or none, got '${args.crop}'`);
-    }
+    const crop = parseCropMode(args.crop);
     let last = 0;
     const data = args.data, out = args.out;
     const r = await withLocks([out], () =>
@@ -74,7 +74,7 @@ export function main(argv: string[]): Promise<number> {
         out,
         size: numberFlag("size", args.size),
         format: args.format as DatasetFormat | undefined,
-        crop: args.crop as "fundus" | "none" | undefined,
+        crop,
         graham: args.graham,
         classes: numberFlag("classes", args.classes),
         seed: numberFlag("seed", args.seed),

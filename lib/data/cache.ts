@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DatasetFormat } from "./formats.ts";
+import type { CropMode } from "./fundus.ts";
 import { errorMessage } from "../util/errors.ts";
 
 /** Which side of the split an image is on. */
@@ -18,8 +19,8 @@ export type SplitName = "train" | "test" | "val";
 export interface CacheSettings {
   /** output side (H = W) */
   size: number;
-  /** field detection and crop mode */
-  crop: "fundus" | "none";
+  /** how each photo became a square */
+  crop: CropMode;
   /** Ben Graham normalisation applied */
   graham: boolean;
   /**
@@ -53,9 +54,9 @@ export interface ManifestEntry {
   shard: number;
   /** slot within the shard */
   slot: number;
-  /** the fundus field found, in source pixels: [cx, cy, r]; null with crop "none" */
+  /** the fundus field found, in source pixels: [cx, cy, r]; null with crop "none" or "center" */
   circle: [number, number, number] | null;
-  /** "disc", "frame" (field fills the photo) or "none" (no cropping asked for) */
+  /** "disc", "frame" (field fills the photo) or "none" (no field looked for) */
   fit: "disc" | "frame" | "none";
 }
 

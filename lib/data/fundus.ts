@@ -1,8 +1,9 @@
 /**
  * Per-image preprocessing: decode with sharp (JPEG shrink-on-load where the output allows), find the
  * circular fundus field, crop the square around it (black outside the circle), resize, and optionally apply
- * Ben Graham's local-average normalisation. Pure geometry lives in {@linkcode findFundus} and
- * {@linkcode cropCircle} so that it is testable without images on disk.
+ * Ben Graham's local-average normalisation; or, for ImageNet-style photos, torchvision's evaluation transform
+ * ({@linkcode resizeCenterCrop}). Pure geometry lives in {@linkcode findFundus}, {@linkcode cropCircle} and
+ * {@linkcode resizeCenterCrop} so that it is testable without images on disk.
  * @module
  */
 import sharp from "npm:sharp@0.35.5";
@@ -258,6 +259,125 @@ export function padSquare(
 }
 
 /**
+ * PIL's `Image.resize(…, BILINEAR)` of RGB bytes, to the bit: a triangle filter widened by the reduction
+ * factor where shrinking (antialiased, as torchvision's `Resize` on PIL images and on tensors with
+ * `antialias=True`), weights in PIL's 22-bit fixed point, the horizontal pass first and rounded to bytes before
+ * the vertical one (Pillow's Resample.c). Exact, so that `--crop center` is torchvision's transform and not
+ * an approximation of it (tests/data/center_crop_test.ts).
+ */
+export function resizeBilinear(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
+  if (rgb.length !== width * height * 3) {
+    throw new RangeError(`Image buffer has ${rgb.length} bytes, needs ${width * height * 3}`);
+  }
+  let img = rgb, w = width;
+  if (outWidth !== width) {
+    const { bounds, kk, ksize } = resampleCoeffs(width, outWidth);
+    const tmp = new Uint8Array(outWidth * height * 3);
+    for (let y = 0; y < height; y++) {
+      const row = y * width * 3, orow = y * outWidth * 3;
+      for (let xx = 0; xx < outWidth; xx++) {
+        const xmin = bounds[2 * xx], n = bounds[2 * xx + 1], k = xx * ksize;
+        for (let c = 0; c < 3; c++) {
+          let ss = HALF;
+          for (let x = 0; x < n; x++) ss += img[row + (xmin + x) * 3 + c] * kk[k + x];
+          tmp[orow + xx * 3 + c] = clip8(ss);
+        }
+      }
+    }
+    img = tmp;
+    w = outWidth;
+  }
+  if (outHeight !== height) {
+    const { bounds, kk, ksize } = resampleCoeffs(height, outHeight);
+    const out = new Uint8Array(w * outHeight * 3);
+    for (let yy = 0; yy < outHeight; yy++) {
+      const ymin = bounds[2 * yy], n = bounds[2 * yy + 1], k = yy * ksize;
+      for (let i = 0; i < w * 3; i++) {
+        let ss = HALF;
+        for (let y = 0; y < n; y++) ss += img[(ymin + y) * w * 3 + i] * kk[k + y];
+        out[yy * w * 3 + i] = clip8(ss);
+      }
+    }
+    img = out;
+  }
+  return img === rgb ? rgb.slice() : img;
+}
+
+/** Pillow's fixed-point precision for 8-bit images: 32 − 8 − 2 bits, and its rounding offset. */
+const PRECISION_BITS = 22, HALF = 1 << (PRECISION_BITS - 1);
+
+function clip8(ss: number): number {
+  return ss <= 0 ? 0 : ss >= 255 << PRECISION_BITS ? 255 : ss >> PRECISION_BITS;
+}
+
+/**
+ * Pillow's `precompute_coeffs` for its bilinear filter (support 1) with `normalize_coeffs_8bpc`: per output
+ * pixel the first input pixel and the count it reads, and their fixed-point weights.
+ */
+function resampleCoeffs(inSize: number, outSize: number) {
+  const scale = inSize / outSize, filterscale = Math.max(1, scale), support = filterscale;
+  const ss = 1 / filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(2 * outSize), kk = new Int32Array(outSize * ksize);
+  const w = new Float64Array(ksize);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const n = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    let ww = 0;
+    for (let x = 0; x < n; x++) {
+      w[x] = Math.max(0, 1 - Math.abs((x + xmin - center + 0.5) * ss));
+      ww += w[x];
+    }
+    for (let x = 0; x < n; x++) {
+      const k = ww !== 0 ? w[x] / ww : w[x];
+      kk[xx * ksize + x] = Math.trunc(0.5 + k * (1 << PRECISION_BITS));
+    }
+    bounds[2 * xx] = xmin;
+    bounds[2 * xx + 1] = n;
+  }
+  return { bounds, kk, ksize };
+}
+
+/**
+ * The side the shorter side is resized to before `--crop center` cuts `size`: size · 256/224, rounded, as
+ * torchvision's weights' transforms have it (224 → 256, 299 → 342).
+ */
+export function centerCropResize(size: number): number {
+  return Math.round((size * 256) / 224);
+}
+
+/**
+ * torchvision's ImageNet evaluation transform on RGB bytes: `Resize(centerCropResize(size))` (the shorter side
+ * to that, the longer in proportion, truncated; bilinear, antialiased) then `CenterCrop(size)` (offsets
+ * rounded half to even, as Python's `round`). Returns size×size×3 bytes.
+ */
+export function resizeCenterCrop(rgb: Uint8Array, width: number, height: number, size: number): Uint8Array {
+  const short = centerCropResize(size);
+  const [w, h] = width <= height
+    ? [short, Math.trunc((short * height) / width)]
+    : [Math.trunc((short * width) / height), short];
+  const img = w === width && h === height ? rgb : resizeBilinear(rgb, width, height, w, h);
+  const top = roundHalfEven((h - size) / 2), left = roundHalfEven((w - size) / 2);
+  const out = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    out.set(img.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + size) * 3), y * size * 3);
+  }
+  return out;
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
  * Ben Graham's Kaggle 2015 normalisation on a square fundus crop: 4·(img − GaussianBlur(img, σ = radius/30))
  * + 128, clipped, with everything outside 90 % of the radius set to 128.
  */
@@ -285,12 +405,38 @@ export async function grahamNormalise(rgb: Uint8Array, size: number): Promise<Ui
   return out;
 }
 
+/** How a photo becomes a square, with what each way is for: the one list `--crop` takes. */
+export const CROP_MODES: Readonly<Record<CropMode, string>> = {
+  fundus: "find the fundus field, crop the square around it (retina photos)",
+  none: "pad the photo to a square with black (photos already framed, e.g. MedMNIST)",
+  center: "torchvision's eval transform: shorter side to size·256/224, centre crop (ImageNet-style photos)",
+};
+
+/** A key of {@linkcode CROP_MODES}. */
+export type CropMode = "fundus" | "none" | "center";
+
+/** The lines of a task's `--help` under `--crop`: each mode, `indent`ed, and what it is for. */
+export function cropHelp(indent: string, defaultMode: CropMode): string {
+  return Object.entries(CROP_MODES)
+    .map(([k, v]) => `${indent}${k}${k === defaultMode ? " (default)" : ""}: ${v}`)
+    .join("\n");
+}
+
+/** The crop mode a `--crop` flag names, or undefined when absent; a RangeError for any other word. */
+export function parseCropMode(text: string | undefined): CropMode | undefined {
+  if (text === undefined) return undefined;
+  if (!Object.hasOwn(CROP_MODES, text)) {
+    throw new RangeError(`--crop must be one of ${Object.keys(CROP_MODES).join(", ")}, got '${text}'`);
+  }
+  return text as CropMode;
+}
+
 /** Options for {@linkcode preprocessImage}. */
 export interface PreprocessImageOptions {
   /** output side in pixels (square) */
   size: number;
-  /** "fundus": find the field and crop around it; "none": pad the whole photo to a square */
-  crop?: "fundus" | "none";
+  /** how the photo becomes a square ({@linkcode CROP_MODES}); default "fundus" */
+  crop?: CropMode;
   /** apply {@linkcode grahamNormalise} */
   graham?: boolean;
 }
@@ -303,7 +449,7 @@ export interface PreprocessedImage {
   width: number;
   /** the source photo's height */
   height: number;
-  /** the field found, in source-photo pixels; null with crop "none" */
+  /** the field found, in source-photo pixels; null with crop "none" or "center" */
   circle: FundusCircle | null;
 }
 
@@ -338,7 +484,8 @@ export async function preprocessImage(
     // only uses shrink-on-load k when the overall factor reaches k + 1, so asking for exactly W/2 would
     // decode every pixel. PNGs decode in full either way, so they are not pre-reduced.
     const scaleFor = (field: number) => (meta.format === "jpeg" ? Math.min(1, (1.06 * size) / field) : 1);
-    let t = scaleFor(Math.min(W, H));
+    // torchvision's transform reads every decoded pixel: a pre-reduced decode would give another image
+    let t = opts.crop === "center" ? 1 : scaleFor(Math.min(W, H));
     const decode = async (t: number) => {
       try {
         const img = sharp(input, { failOn: "error" }).autoOrient().removeAlpha().toColourspace("srgb");
@@ -370,23 +517,26 @@ export async function preprocessImage(
     if (rgb.length !== w * h * 3) throw new RangeError(`${name}: raw buffer is not ${w}×${h}×3`);
   }
 
-  let square: Uint8Array, side: number, circle: FundusCircle | null = null;
-  if (opts.crop === "none") {
-    ({ data: square, side } = padSquare(rgb, w, h));
-  } else {
-    const c = findFundus(rgb, w, h);
-    if (!c) throw new TypeError(`${name}: no fundus field found (blank, too dark, or not a fundus photo)`);
-    if (c.kind === "frame") ({ data: square, side } = padSquare(rgb, w, h));
-    else ({ data: square, side } = cropCircle(rgb, w, h, c));
-    const sx = W / w, sy = H / h;
-    circle = { cx: c.cx * sx, cy: c.cy * sy, r: c.r * sx, kind: c.kind };
-  }
-  let out: Uint8Array;
-  if (side === size) out = square;
+  let out: Uint8Array, circle: FundusCircle | null = null;
+  if (opts.crop === "center") out = resizeCenterCrop(rgb, w, h, size);
   else {
-    const buf = await sharp(square, { raw: { width: side, height: side, channels: 3 } })
-      .resize(size, size, { kernel: "lanczos3" }).raw().toBuffer();
-    out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    let square: Uint8Array, side: number;
+    if (opts.crop === "none") {
+      ({ data: square, side } = padSquare(rgb, w, h));
+    } else {
+      const c = findFundus(rgb, w, h);
+      if (!c) throw new TypeError(`${name}: no fundus field found (blank, too dark, or not a fundus photo)`);
+      if (c.kind === "frame") ({ data: square, side } = padSquare(rgb, w, h));
+      else ({ data: square, side } = cropCircle(rgb, w, h, c));
+      const sx = W / w, sy = H / h;
+      circle = { cx: c.cx * sx, cy: c.cy * sy, r: c.r * sx, kind: c.kind };
+    }
+    if (side === size) out = square;
+    else {
+      const buf = await sharp(square, { raw: { width: side, height: side, channels: 3 } })
+        .resize(size, size, { kernel: "lanczos3" }).raw().toBuffer();
+      out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    }
   }
   if (opts.graham) out = await grahamNormalise(out, size);
   return { data: out, width: W, height: H, circle };

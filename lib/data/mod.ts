@@ -14,14 +14,20 @@ export {
   type ListOptions,
 } from "./formats.ts";
 export {
+  centerCropResize,
+  CROP_MODES,
   cropCircle,
+  type CropMode,
   findFundus,
   type FundusCircle,
   grahamNormalise,
   padSquare,
+  parseCropMode,
   type PreprocessedImage,
   preprocessImage,
   type PreprocessImageOptions,
+  resizeBilinear,
+  resizeCenterCrop,
 } from "./fundus.ts";
 export {
   type Cache,

@@ -14,6 +14,7 @@ import { type DatasetFormat, type DatasetItem, listDataset, relativeTo } from ".
 import { splitDataset, stratifiedSubset } from "./split.ts";
 import type { CacheSettings, Manifest, ManifestEntry, SplitName } from "./cache.ts";
 import { type StagedMeta, stageImage, type StageTask } from "./stage.ts";
+import type { CropMode } from "./fundus.ts";
 import { errorMessage } from "../util/errors.ts";
 
 /** Options for {@linkcode preprocessDataset}. */
@@ -26,8 +27,8 @@ export interface PreprocessOptions {
   size?: number;
   /** skip format detection */
   format?: DatasetFormat;
-  /** "fundus" (default) crops around the field; "none" pads the photo to a square (non-fundus sets) */
-  crop?: "fundus" | "none";
+  /** how each photo becomes a square (`CROP_MODES`); default "fundus" ("none" for MedMNIST) */
+  crop?: CropMode;
   /** Ben Graham local-average normalisation */
   graham?: boolean;
   /** labels must be in [0, classes); default 5 */

@@ -1,7 +1,7 @@
 /**
  * Optimisers that update Float32Array parameters in place, exactly as `torch.optim.Adam` and `torch.optim.SGD`
- * (torch 1.13, single-tensor path) do. They run outside the ONNX graph on the CPU: engine-facts.md measured
- * in-graph Adam at 1 070 ms/step on ResNet-50 (fresh output allocation) against 65-81 ms here.
+ * (torch 1.13, single-tensor path) do. They run outside the ONNX graph on the CPU: in-graph Adam measured
+ * 1 070 ms/step on ResNet-50 (fresh output allocation) against 65-81 ms for a host loop (docs/engine.md).
  * @module
  */
 import { adamScalars } from "./adam_graph.ts";

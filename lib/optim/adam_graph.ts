@@ -3,7 +3,7 @@
  * moments as inputs and returns the updated parameter and moments, so nothing but the batch and the loss
  * has to cross to the host. Same arithmetic as {@linkcode Adam} (`torch.optim.Adam`, float32 moments, L2
  * weight decay added to the gradient), with the bias corrections fed per step as two scalars. On the CPU the
- * host {@linkcode Adam} (WebAssembly) stays faster (engine-facts.md: in-graph Adam cost ~1 s per ResNet-50
+ * host {@linkcode Adam} (WebAssembly) stays faster (docs/engine.md: in-graph Adam cost ~1 s per ResNet-50
  * step there).
  * @module
  */

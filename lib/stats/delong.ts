@@ -88,31 +88,8 @@ export function delongTest(
   const y = binaryLabels("labels", labels);
   checkScores("scoresA", scoresA, y.length);
   checkScores("scoresB", scoresB, y.length);
-  let m = 0;
-  for (let i = 0; i < y.length; i++) m += y[i];
-  const n = y.length - m;
-  if (m === 0 || n === 0) {
-    throw new RangeError(`labels has only one class (${m} positive, ${n} negative): ROC AUC is undefined`);
-  }
-  if (m < 2 || n < 2) {
-    throw new RangeError(
-      `labels needs at least 2 positives and 2 negatives for DeLong's variance, got ${m} and ${n}`,
-    );
-  }
-  const comps = [scoresA, scoresB].map((s) => structuralComponents(y, s, m, n));
-  const cov = (a: Float64Array, b: Float64Array) => {
-    let ma = 0, mb = 0;
-    for (let i = 0; i < a.length; i++) {
-      ma += a[i];
-      mb += b[i];
-    }
-    ma /= a.length;
-    mb /= b.length;
-    let s = 0;
-    for (let i = 0; i < a.length; i++) s += (a[i] - ma) * (b[i] - mb);
-    return s / (a.length - 1);
-  };
-  const [A, B] = comps;
+  const { m, n } = delongCounts(y);
+  const [A, B] = [scoresA, scoresB].map((s) => structuralComponents(y, s, m, n));
   const varA = cov(A.v10, A.v10) / m + cov(A.v01, A.v01) / n;
   const varB = cov(B.v10, B.v10) / m + cov(B.v01, B.v01) / n;
   const covAB = cov(A.v10, B.v10) / m + cov(A.v01, B.v01) / n;
@@ -127,6 +104,89 @@ export function delongTest(
     p = diff === 0 ? 1 : 0;
   }
   return { aucA: A.auc, aucB: B.auc, diff, varA, varB, covAB, varDiff, z, p };
+}
+
+/** Result of {@linkcode aucCi}. */
+export interface AucCi {
+  /** ROC AUC of the scores */
+  auc: number;
+  /** lower bound, at least 0 */
+  lower: number;
+  /** upper bound, at most 1 */
+  upper: number;
+  /** confidence level */
+  level: number;
+  /** DeLong standard error of the AUC */
+  se: number;
+}
+
+/**
+ * ROC AUC with DeLong's normal confidence interval (pROC's `ci.auc(method = "delong")`): AUC ± z·se, with se
+ * from the same structural components as {@linkcode delongTest}, clipped to [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { aucCi } from "./delong.ts";
+ * const r = aucCi([0, 0, 0, 1, 1, 1], [0.1, 0.3, 0.5, 0.4, 0.8, 0.9]);
+ * if (!(r.lower < r.auc && r.auc < r.upper) || Math.abs(r.auc - 8 / 9) > 1e-12) throw new Error("wrong");
+ * ```
+ */
+export function aucCi(labels: ArrayLike<number | boolean>, scores: Numbers, level = 0.95): AucCi {
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  const y = binaryLabels("labels", labels);
+  checkScores("scores", scores, y.length);
+  const { m, n } = delongCounts(y);
+  const c = structuralComponents(y, scores, m, n);
+  const se = Math.sqrt(cov(c.v10, c.v10) / m + cov(c.v01, c.v01) / n);
+  const z = normalQuantile(0.5 + level / 2);
+  return {
+    auc: c.auc,
+    lower: Math.max(0, c.auc - z * se),
+    upper: Math.min(1, c.auc + z * se),
+    level,
+    se,
+  };
+}
+
+/** The standard normal's p-quantile, p in (0.5, 1): bisection on {@linkcode erfc} to double precision. */
+function normalQuantile(p: number): number {
+  let lo = 0, hi = 40;
+  for (let i = 0; i < 200 && hi - lo > 1e-15; i++) {
+    const mid = (lo + hi) / 2;
+    if (1 - erfc(mid / Math.SQRT2) / 2 < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Positives m and negatives n of binary labels; DeLong's variance needs two of each. */
+function delongCounts(y: Uint8Array): { m: number; n: number } {
+  let m = 0;
+  for (let i = 0; i < y.length; i++) m += y[i];
+  const n = y.length - m;
+  if (m === 0 || n === 0) {
+    throw new RangeError(`labels has only one class (${m} positive, ${n} negative): ROC AUC is undefined`);
+  }
+  if (m < 2 || n < 2) {
+    throw new RangeError(
+      `labels needs at least 2 positives and 2 negatives for DeLong's variance, got ${m} and ${n}`,
+    );
+  }
+  return { m, n };
+}
+
+/** Sample covariance (n − 1) of two equally long arrays. */
+function cov(a: Float64Array, b: Float64Array): number {
+  let ma = 0, mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - ma) * (b[i] - mb);
+  return s / (a.length - 1);
 }
 
 function structuralComponents(y: Uint8Array, s: Numbers, m: number, n: number) {

@@ -6,6 +6,8 @@
  */
 export { ovrMacroAuc, type OvrOptions, referableAuc, rocAuc, type RocCurve, rocCurve } from "./auc.ts";
 export {
+  type AucCi,
+  aucCi,
   bootstrapAucDiff,
   bootstrapMacroAucDiff,
   type BootstrapOptions,

@@ -35,6 +35,14 @@ export {
 } from "./tune.ts";
 export { type CheckpointMeta, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 export {
+  checkWeightsChoice,
+  exportRun,
+  type InputImages,
+  predictLogits,
+  type PredictOptions,
+  readInputImages,
+} from "./predict.ts";
+export {
   type Batch as TrainBatch,
   type BestEpoch,
   type EpochMetrics,

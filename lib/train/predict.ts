@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { IMAGENET_MEAN, IMAGENET_STD, normLut, writeSample } from "../data/batch.ts";
-import { preprocessImage } from "../data/fundus.ts";
+import { type CropMode, preprocessImage } from "../data/fundus.ts";
 import { readBytes, readJson } from "../util/fs.ts";
 import { readNpy } from "../util/npy.ts";
 import { loadWeights, sniffFormat } from "../weights/load.ts";
@@ -21,21 +21,25 @@ import { countNonFinite, firstNonFinite } from "./finite.ts";
 
 /** Images ready for a model: N×3×S×S float32, already normalised, with a name per image. */
 export interface InputImages {
+  /** N×3×S×S, channels first, normalised */
   x: Float32Array;
+  /** number of images N */
   n: number;
+  /** side S */
   size: number;
+  /** a name per image (the photo's file name; the index for a tensor) */
   names: string[];
 }
 
 /**
  * Reads the input of `predict`: a float32 `.npy` tensor N×3×H×W (taken as already normalised, H = W), or a
- * folder of photos (.jpeg/.jpg/.png), preprocessed like the cache (`crop` the fundus field, resize to
- * `size`) and normalised with ImageNet's mean and std.
+ * folder of photos (.jpeg/.jpg/.png), made square by `crop` (the fundus field, the padded photo, or
+ * torchvision's resize and centre crop), resized to `size` and normalised with ImageNet's mean and std.
  */
 export async function readInputImages(
   path: string,
   size: number,
-  crop: "fundus" | "none" = "fundus",
+  crop: CropMode = "fundus",
 ): Promise<InputImages> {
   let stat: Deno.FileInfo;
   try {
@@ -85,6 +89,7 @@ export async function readInputImages(
 
 /** Options of {@linkcode predictLogits}. */
 export interface PredictOptions {
+  /** a registered model (any case, - or _) */
   model: string;
   /** .safetensors or .onnx weights; required unless `randomWeights` */
   weights?: string;
@@ -94,7 +99,9 @@ export interface PredictOptions {
   keepHead?: boolean;
   /** size of a new head (default 5) */
   classes?: number;
+  /** images per session run (default 16) */
   batch?: number;
+  /** onnxruntime's intra-op threads (default 0: every core) */
   threads?: number;
 }
 

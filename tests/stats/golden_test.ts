@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  aucCi,
   delongTest,
   meanStd,
   ovrMacroAuc,
@@ -67,6 +68,22 @@ Deno.test("DeLong equals a numpy midrank implementation within 1e-9", () => {
       `delong case ${i} p: ${r.p} vs ${c.p}`,
     );
   }
+});
+
+Deno.test("aucCi: the numpy reference's AUC ± scipy's normal quantile × √(DeLong variance), clipped to [0, 1]", () => {
+  // scipy.stats.norm.ppf(0.975), (0.95), (0.995)
+  const z = new Map([[0.95, 1.959963984540054], [0.9, 1.6448536269514722], [0.99, 2.5758293035489004]]);
+  for (const [i, c] of g.delong.entries()) {
+    for (const [level, q] of z) {
+      const r = aucCi(c.labels, c.a, level);
+      close(r.auc, c.aucA, 1e-12, `case ${i} auc`);
+      close(r.se, Math.sqrt(c.varA), 1e-9, `case ${i} se`);
+      close(r.lower, Math.max(0, c.aucA - q * Math.sqrt(c.varA)), 1e-9, `case ${i} lower at ${level}`);
+      close(r.upper, Math.min(1, c.aucA + q * Math.sqrt(c.varA)), 1e-9, `case ${i} upper at ${level}`);
+    }
+  }
+  assert.throws(() => aucCi([0, 0, 1], [0.1, 0.2, 0.3]), /at least 2 positives and 2 negatives/);
+  assert.throws(() => aucCi([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], 1), /level must be in \(0, 1\)/);
 });
 
 Deno.test("meanStd uses the n-1 deviation (numpy ddof=1)", () => {

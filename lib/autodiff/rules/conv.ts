@@ -1,5 +1,5 @@
 /**
- * Conv gradient (2-D, group 1, dilation 1), following the formulations measured in engine-facts.md:
+ * Conv gradient (2-D, group 1, dilation 1), following the formulations measured in docs/engine.md:
  * - dX, 1×1 stride 1 unpadded: MatMul(Wᵀ, dY).
  * - dX, stride 1 with pads ≤ k−1: Conv of dY with the flipped, transposed kernel and pads k−1−p.
  * - dX, otherwise: ConvTranspose(dY, W) with output_padding = H − (s(Ho−1) + k − p_begin − p_end). The
