@@ -31,7 +31,7 @@ Deno.test(gpuTest("webgpu: SIGKILL mid-run, resume, identical final weights", as
       trained.some((w, i) => Math.abs(w - init[i]) > 1e-3),
       "the weights file holds the initial weights",
     );
-    assert.deepEqual(b.metrics.map((m) => m.valAucMacro), a.metrics.map((m) => m.valAucMacro));
+    assert.deepEqual(b.metrics.map((m) => m.testAucMacro), a.metrics.map((m) => m.testAucMacro));
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -114,15 +114,15 @@ Deno.test("report: on RetinaMNIST, MedMNIST's published rows and the test AUC at
   r.runs = r.runs.map((x) => {
     const rows = x.rows.map((row) => ({
       ...row,
-      selectAucMacro: row.valAucMacro + 0.01 * Math.sin(row.epoch),
+      valAucMacro: row.testAucMacro + 0.01 * Math.sin(row.epoch),
     }));
-    const b = rows.reduce((a, row) => (row.selectAucMacro > a.selectAucMacro ? row : a));
+    const b = rows.reduce((a, row) => (row.valAucMacro > a.valAucMacro ? row : a));
     const best = {
       epoch: b.epoch,
-      selectAucMacro: b.selectAucMacro,
-      aucReferable: b.valAucReferable,
-      aucMacro: b.valAucMacro,
-      kappa: b.kappa,
+      valAucMacro: b.valAucMacro,
+      testAucReferable: b.testAucReferable,
+      testAucMacro: b.testAucMacro,
+      testKappa: b.testKappa,
     };
     return { ...x, rows, best };
   });
@@ -211,11 +211,11 @@ Deno.test("report: Holm adjustment and steps to reach a target", () => {
   assert.deepEqual(holm([]), []);
   // steps to target come from the held-out curve (interpolated) unless the run states them
   const r = fakeResults({ missing: [] });
-  const row = { trainLoss: 1, valAucMacro: 0.5, kappa: 0, imagesPerSec: 1, wallSec: 1 };
+  const row = { trainLoss: 1, testAucMacro: 0.5, testKappa: 0, imagesPerSec: 1, wallSec: 1 };
   r.runs[0].rows = [
-    { ...row, epoch: 2, step: 20, valAucReferable: 0.9 },
-    { ...row, epoch: 1, step: 10, valAucReferable: 0.7 },
-    { ...row, epoch: 1, step: 10, valAucReferable: 0.7 },
+    { ...row, epoch: 2, step: 20, testAucReferable: 0.9 },
+    { ...row, epoch: 1, step: 10, testAucReferable: 0.7 },
+    { ...row, epoch: 1, step: 10, testAucReferable: 0.7 },
   ];
   r.runs[1].stepsToTarget = null;
   return buildReport(r).then(({ markdown }) => {

@@ -24,7 +24,7 @@ Deno.test("train: SIGKILL mid-run, resume, identical final weights", async () =>
     const wa = await Deno.readFile(join(whole, "weights.safetensors"));
     const wb = await Deno.readFile(join(killed, "weights.safetensors"));
     assert.deepEqual(wb, wa, "resumed weights differ from the uninterrupted run's");
-    assert.deepEqual(b.metrics.map((m) => m.valAucMacro), a.metrics.map((m) => m.valAucMacro));
+    assert.deepEqual(b.metrics.map((m) => m.testAucMacro), a.metrics.map((m) => m.testAucMacro));
 
     // a finished run reruns as a no-op, returning its summary
     const t1 = performance.now();
