@@ -64,7 +64,7 @@ export function aucCurveSpec(
         epoch: row.epoch,
         step: row.step,
         metric: "Referable DR (grade ≥ 2)",
-        auc: row.valAucReferable,
+        auc: row.testAucReferable,
       },
       {
         init: r.init,
@@ -72,7 +72,7 @@ export function aucCurveSpec(
         epoch: row.epoch,
         step: row.step,
         metric: "Macro, 5 grades (one-vs-rest)",
-        auc: row.valAucMacro,
+        auc: row.testAucMacro,
       },
     ])
   );

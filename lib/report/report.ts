@@ -108,7 +108,7 @@ export function holm(ps: readonly number[]): number[] {
 /** Steps to the target AUC: the run's own figure, else interpolated from its held-out curve. */
 function stepsOf(run: RunResult, target: number): number | null {
   if (run.stepsToTarget !== undefined) return run.stepsToTarget;
-  return loggedStepsToReach(run.rows.map((r) => ({ step: r.step, auc: r.valAucReferable })), target);
+  return loggedStepsToReach(run.rows.map((r) => ({ step: r.step, auc: r.testAucReferable })), target);
 }
 
 interface Group {
@@ -160,9 +160,9 @@ function medmnistTables(results: StudyResults): string {
     return [
       modelLabel(g.model),
       g.init,
-      meanSd(best.map((b) => b.aucMacro), 1, 3),
-      meanSd(best.map((b) => b.aucReferable), 1, 3),
-      meanSd(best.map((b) => b.kappa), 1, 3),
+      meanSd(best.map((b) => b.testAucMacro), 1, 3),
+      meanSd(best.map((b) => b.testAucReferable), 1, 3),
+      meanSd(best.map((b) => b.testKappa), 1, 3),
       meanSd(best.map((b) => b.epoch), 1, 1),
       meanSd(g.runs.map((r) => r.final.aucMacro), 1, 3),
       String(g.runs.length),
@@ -414,7 +414,7 @@ function medmnistFindings(results: StudyResults): string[] {
     const mine = gs.filter((g) => g.model === model);
     out.push(
       `**${modelLabel(model)}**, test macro AUC at the epoch chosen on val (mean ± sd over seeds): ` +
-        mine.map((g) => `${g.init} ${meanSd(g.runs.map((r) => r.best!.aucMacro), 1, 3)}`).join("; ") +
+        mine.map((g) => `${g.init} ${meanSd(g.runs.map((r) => r.best!.testAucMacro), 1, 3)}`).join("; ") +
         `; at the final epoch: ` +
         mine.map((g) => `${g.init} ${meanSd(g.runs.map((r) => r.final.aucMacro), 1, 3)}`).join("; ") + ".",
     );
@@ -423,7 +423,7 @@ function medmnistFindings(results: StudyResults): string[] {
       const epochs = [...new Set(g.runs.flatMap((r) => r.rows.map((x) => x.epoch)))]
         .filter((e) => Number.isInteger(e)).sort((a, b) => a - b);
       return epochs.map((e) => {
-        const at = g.runs.map((r) => r.rows.findLast((x) => x.epoch === e)?.valAucMacro ?? NaN);
+        const at = g.runs.map((r) => r.rows.findLast((x) => x.epoch === e)?.testAucMacro ?? NaN);
         return fixed(summary(at).mean, 3);
       }).join(" → ");
     };
@@ -437,7 +437,7 @@ function medmnistFindings(results: StudyResults): string[] {
       const bySeed = new Map(random.runs.map((r) => [r.seed, r]));
       const paired = g.runs.filter((r) => bySeed.has(r.seed));
       if (paired.length === 0) continue;
-      const d = paired.map((r) => r.best!.aucMacro - bySeed.get(r.seed)!.best!.aucMacro);
+      const d = paired.map((r) => r.best!.testAucMacro - bySeed.get(r.seed)!.best!.testAucMacro);
       const ep = at(g, (r) => r.best!.epoch).mean, epR = at(random, (r) => r.best!.epoch).mean;
       const signed = (x: number) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(3);
       // the macro comparisons of the analysis: grade-stratified bootstrap CI and p, per seed and pooled
@@ -467,15 +467,13 @@ function medmnistFindings(results: StudyResults): string[] {
   // the headline model is chosen on val, like each run's epoch; its test AUC is then read off
   const chosen =
     [...gs].sort((a, b) =>
-      at(b, (r) => r.best!.selectAucMacro).mean - at(a, (r) => r.best!.selectAucMacro).mean
+      at(b, (r) => r.best!.valAucMacro).mean - at(a, (r) => r.best!.valAucMacro).mean
     )[0];
-  const auc = at(chosen, (r) => r.best!.aucMacro).mean;
+  const auc = at(chosen, (r) => r.best!.testAucMacro).mean;
   const r18 = MEDMNIST_RETINA.find((r) => r.method.startsWith("ResNet-18"))!;
   const top = [...MEDMNIST_RETINA].sort((a, b) => b.auc - a.auc)[0];
   out.push(
-    `Chosen on val (highest mean val macro AUC, ${
-      fixed(at(chosen, (r) => r.best!.selectAucMacro).mean, 3)
-    }): ` +
+    `Chosen on val (highest mean val macro AUC, ${fixed(at(chosen, (r) => r.best!.valAucMacro).mean, 3)}): ` +
       `${modelLabel(chosen.model)} ${chosen.init}, test macro AUC ${fixed(auc, 3)} — ` +
       `${auc >= r18.auc ? "at or above" : "below"} MedMNIST v2's ${r18.method} (${fixed(r18.auc, 3)}); ` +
       `the best published RetinaMNIST row is ${top.method} at ${fixed(top.auc, 3)}.`,

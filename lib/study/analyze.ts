@@ -45,7 +45,7 @@ import type {
 import { baselineModels, runGrid, type RunSpec, type StudyConfig } from "./config.ts";
 import { identityDiff, readRunIdentity, runIdentity } from "./run_identity.ts";
 import { studyPaths } from "./paths.ts";
-import type { BestEpoch } from "../train/fit.ts";
+import { type BestEpoch, parseMetricsCsv, upgradeBestEpoch, upgradeEpochMetrics } from "../train/fit.ts";
 import { errorMessage } from "../util/errors.ts";
 
 export { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis };
@@ -135,14 +135,13 @@ async function statKey(path: string): Promise<string> {
 /** Counts the epochs an unfinished run logged, for the missing-run reason. */
 async function missingReason(dir: string, epochs: number): Promise<string> {
   if (!(await exists(dir))) return "not started";
-  let text: string;
+  let last = 0;
   try {
-    text = await Deno.readTextFile(join(dir, "metrics.csv"));
+    const path = join(dir, "metrics.csv");
+    last = parseMetricsCsv(await Deno.readTextFile(path), path).at(-1)?.epoch ?? 0;
   } catch {
-    return "started, no epoch finished";
+    // no metrics yet, or unreadable ones: the run is named missing either way
   }
-  const rows = text.split(/\r?\n/).slice(1).filter((l) => l.trim() !== "");
-  const last = rows.length ? Number(rows[rows.length - 1].split(",")[0]) : 0;
   return last > 0 ? `interrupted after epoch ${last} of ${epochs}` : "started, no epoch finished";
 }
 
@@ -172,21 +171,17 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
   } catch {
     // config.json is informative only
   }
-  const rows: EpochRow[] = done.metrics.map((r) => ({
+  const rows: EpochRow[] = done.metrics.map(upgradeEpochMetrics).map((r) => ({
     epoch: r.epoch,
     step: r.step,
     trainLoss: r.trainLoss,
-    valAucReferable: r.valAucReferable,
-    valAucMacro: r.valAucMacro,
-    kappa: r.kappa,
+    testAucReferable: r.testAucReferable,
+    testAucMacro: r.testAucMacro,
+    testKappa: r.testKappa,
     imagesPerSec: r.imagesPerSec,
     wallSec: r.wallSec,
-    ...(r.selectAucMacro !== undefined
-      ? {
-        selectAucReferable: r.selectAucReferable,
-        selectAucMacro: r.selectAucMacro,
-        selectKappa: r.selectKappa,
-      }
+    ...(r.valAucMacro !== undefined
+      ? { valAucReferable: r.valAucReferable, valAucMacro: r.valAucMacro, valKappa: r.valKappa }
       : {}),
   }));
   const result: RunResult = {
@@ -199,14 +194,14 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
     stepsToTarget: stepsOfRows(rows, target),
     wallSec: done.wallSec,
     ...(device ? { device } : {}),
-    ...(done.best ? { best: done.best } : {}),
+    ...(done.best ? { best: upgradeBestEpoch(done.best) } : {}),
   };
   return { spec, dir, result, ...pred, best };
 }
 
-/** Steps to the target AUC from a held-out curve (duplicate steps of a resumed run keep the last). */
+/** Steps to the target AUC from a test curve (duplicate steps of a resumed run keep the last). */
 function stepsOfRows(rows: readonly EpochRow[], target: number): number | null {
-  return loggedStepsToReach(rows.map((r) => ({ step: r.step, auc: r.valAucReferable })), target);
+  return loggedStepsToReach(rows.map((r) => ({ step: r.step, auc: r.testAucReferable })), target);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -227,8 +222,8 @@ function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSumm
     return {
       epoch: avg((r) => r.epoch),
       step,
-      valAucReferable: avg((r) => r.valAucReferable),
-      valAucMacro: avg((r) => r.valAucMacro),
+      testAucReferable: avg((r) => r.testAucReferable),
+      testAucMacro: avg((r) => r.testAucMacro),
     };
   });
   return {
@@ -241,11 +236,11 @@ function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSumm
     ...(rs.length && rs.every((r) => r.best)
       ? {
         best: {
-          aucReferable: finiteMeanStd(rs.map((r) => r.best!.aucReferable)),
-          aucMacro: finiteMeanStd(rs.map((r) => r.best!.aucMacro)),
-          kappa: finiteMeanStd(rs.map((r) => r.best!.kappa)),
+          testAucReferable: finiteMeanStd(rs.map((r) => r.best!.testAucReferable)),
+          testAucMacro: finiteMeanStd(rs.map((r) => r.best!.testAucMacro)),
+          testKappa: finiteMeanStd(rs.map((r) => r.best!.testKappa)),
           epoch: finiteMeanStd(rs.map((r) => r.best!.epoch)),
-          selectAucMacro: finiteMeanStd(rs.map((r) => r.best!.selectAucMacro)),
+          valAucMacro: finiteMeanStd(rs.map((r) => r.best!.valAucMacro)),
         },
       }
       : {}),

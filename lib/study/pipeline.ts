@@ -166,8 +166,18 @@ function sideOf(c: StudyConfig, run: RunSpec): number {
   return baselineModels(c).includes(run.model) ? (c.baselineSize ?? c.size) : c.size;
 }
 
-/** The initial state dict of a run. */
-export async function initialState(c: StudyConfig, run: RunSpec): Promise<StateDict> {
+/** Where the vendored files' manifest is (the project's `vendor/`); tests point it at a copy. */
+export interface VendorOptions {
+  /** the folder whose `manifest.json` lists the vendored files; default the project's `vendor/` */
+  vendorDir?: string;
+}
+
+/** The initial state dict of a run; pretrained weights that are vendored files are checked first. */
+export async function initialState(
+  c: StudyConfig,
+  run: RunSpec,
+  opts: VendorOptions = {},
+): Promise<StateDict> {
   const size = sideOf(c, run);
   const aux = getModel(run.model).hasAux ? size >= 299 : undefined;
   const spec = paramSpecs(run.model, { classes: 5, inputSize: size, aux });
@@ -178,7 +188,7 @@ export async function initialState(c: StudyConfig, run: RunSpec): Promise<StateD
   // the source model's own head (ImageNet's 1000 classes, or the demo's source classes) is replaced
   const srcClasses = c.source && !(c.weights as Record<string, string>)[run.model] ? c.source.classes : 1000;
   const srcSpec = paramSpecs(run.model, { classes: srcClasses, inputSize: size, aux });
-  await verifyVendored(path);
+  await verifyVendored(path, opts.vendorDir);
   const { state: pretrained } = await loadWeights(path, srcSpec);
   if (run.init === "transfer") return transferInit(pretrained, spec, seed);
   if (run.init === "meanvar") return meanVarInit(pretrained, spec, seed);
@@ -269,6 +279,7 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
 export async function trainStep(
   c: StudyConfig,
   log: (s: string) => void = console.error,
+  opts: VendorOptions = {},
 ): Promise<RunSummary[]> {
   const p = studyPaths(c);
   if (!(await exists(join(p.cache, "manifest.json")))) {
@@ -308,7 +319,7 @@ export async function trainStep(
       epochs: c.epochs,
       seed: run.seed,
       label: run.id,
-      init: () => initialState(c, run),
+      init: () => initialState(c, run, opts),
       // the study folder relative to the run folder, so a moved or copied study folder names itself
       config: { run, study: { ...c, out: ".." } },
       identity: want,

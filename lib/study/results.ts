@@ -9,7 +9,7 @@ import type { StudyConfig } from "./config.ts";
 import type { Provenance } from "./provenance.ts";
 import type { MeanStd } from "../stats/summary.ts";
 
-/** One held-out evaluation during training (a row of a run's `metrics.csv`, written by lib/train/fit.ts). */
+/** One evaluation during training (a row of a run's `metrics.csv`, written by lib/train/fit.ts). */
 export type EpochRow = EpochMetrics;
 
 /** The test-set metrics of a finished run (as in the training loop's `done.json`). */
@@ -120,20 +120,20 @@ export interface GroupSummary {
   aucMacro: MeanStd;
   /** test quadratic weighted kappa over seeds */
   kappa: MeanStd;
-  /** with a model-selection split: test metrics at the epoch chosen on val, and that epoch, over seeds */
+  /** with a model-selection split: test metrics at the epoch chosen on val, that epoch and its val AUC */
   best?: {
-    aucReferable: MeanStd;
-    aucMacro: MeanStd;
-    kappa: MeanStd;
+    testAucReferable: MeanStd;
+    testAucMacro: MeanStd;
+    testKappa: MeanStd;
     epoch: MeanStd;
-    selectAucMacro: MeanStd;
+    valAucMacro: MeanStd;
   };
   /** steps to reach the target AUC per seed (null: never), in `seeds` order */
   stepsToTarget: (number | null)[];
   /** mean steps over the seeds that reached the target, or null when none did */
   meanStepsToTarget: number | null;
-  /** the mean held-out curve: per evaluation step present in every seed, the mean of each AUC */
-  curve: { epoch: number; step: number; valAucReferable: number; valAucMacro: number }[];
+  /** the mean test curve: per evaluation step present in every seed, the mean of each test AUC */
+  curve: { epoch: number; step: number; testAucReferable: number; testAucMacro: number }[];
 }
 
 /** A run of the grid without a finished result. */

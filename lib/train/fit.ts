@@ -4,7 +4,8 @@
  * A run directory holds `config.json`, `metrics.csv`, `checkpoint.safetensors`, `predictions.csv`,
  * `activations.safetensors`, `weights.safetensors` (the final state dict) and, last of all, `done.json` (a finished run is skipped on rerun).
  * With a model-selection split (`valBatches`, MedMNIST's val) it also holds `predictions-best.csv`, the test
- * predictions of the epoch with the best val macro AUC.
+ * predictions of the epoch with the best val macro AUC. Every score is named by the split it comes from:
+ * `test_*` columns in `metrics.csv` (`test*` fields), and `val_*` (`val*`) with a val split.
  * @module
  */
 import { basename, join } from "node:path";
@@ -29,7 +30,10 @@ export interface Batch {
   n: number;
 }
 
-/** One row of `metrics.csv`. */
+/**
+ * One row of `metrics.csv`. Each score is named by the split it comes from: `test*` the held-out split the
+ * study reports, `val*` the model-selection split (MedMNIST's val) that picks the best epoch.
+ */
 export interface EpochMetrics {
   /** fractional for evaluations within an epoch (`evalEvery`) */
   epoch: number;
@@ -37,22 +41,22 @@ export interface EpochMetrics {
   step: number;
   /** mean training loss of the epoch's steps so far */
   trainLoss: number;
-  /** held-out ROC AUC for referable DR (grade ≥ 2) */
-  valAucReferable: number;
-  /** held-out one-vs-rest macro AUC over the grades present */
-  valAucMacro: number;
-  /** held-out quadratic weighted kappa of the argmax grade */
-  kappa: number;
+  /** test-split ROC AUC for referable DR (grade ≥ 2) */
+  testAucReferable: number;
+  /** test-split one-vs-rest macro AUC over the grades present */
+  testAucMacro: number;
+  /** test-split quadratic weighted kappa of the argmax grade */
+  testKappa: number;
   /** training throughput of the epoch, evaluation time excluded */
   imagesPerSec: number;
   /** wall-clock seconds of the run so far, summed over its sessions */
   wallSec: number;
   /** with `valBatches`: referable AUC on the model-selection split (MedMNIST's val) */
-  selectAucReferable?: number;
+  valAucReferable?: number;
   /** with `valBatches`: macro AUC on the model-selection split, which picks the best epoch */
-  selectAucMacro?: number;
+  valAucMacro?: number;
   /** with `valBatches`: kappa on the model-selection split */
-  selectKappa?: number;
+  valKappa?: number;
 }
 
 /** What {@linkcode runTraining} needs. */
@@ -126,13 +130,13 @@ export interface RunSummary {
   steps: number;
   /** every row of `metrics.csv` */
   metrics: EpochMetrics[];
-  /** held-out referable AUC, macro AUC and kappa of the final model */
+  /** test-split referable AUC, macro AUC and kappa of the final model */
   final: { aucReferable: number; aucMacro: number; kappa: number };
   /** wall-clock seconds of the run (evaluations included), summed over its sessions */
   wallSec: number;
   /** the epoch the last session resumed after; absent when the run was not resumed */
   resumedFrom?: number;
-  /** with `valBatches`: the epoch of the best macro AUC on the selection split and its test metrics */
+  /** with `valBatches`: the epoch of the best val macro AUC and its test metrics */
   best?: BestEpoch;
 }
 
@@ -140,17 +144,50 @@ export interface RunSummary {
 export interface BestEpoch {
   /** the chosen epoch (the first of equal ones) */
   epoch: number;
-  /** its macro AUC on the selection split */
-  selectAucMacro: number;
+  /** its macro AUC on the model-selection (val) split, which chose it */
+  valAucMacro: number;
   /** test referable AUC at that epoch */
-  aucReferable: number;
+  testAucReferable: number;
   /** test macro AUC at that epoch */
-  aucMacro: number;
+  testAucMacro: number;
   /** test kappa at that epoch */
-  kappa: number;
+  testKappa: number;
 }
 
-/** One row of `metrics.csv`: where training stands and what the held-out split scores. */
+// Run folders written before the scores were named by split (up to commit ed360c3) called the test split's scores
+// `valAucReferable`/`valAucMacro`/`kappa` (`val_auc_*`, `kappa` in metrics.csv) and the val split's
+// `select*` (`select_*`): the readers below map those names to today's, told apart by the old `kappa`.
+
+/** A `metrics.csv` row or `done.json`/checkpoint metrics object in today's names, whichever names it has. */
+export function upgradeEpochMetrics(row: EpochMetrics): EpochMetrics {
+  const o = row as unknown as Record<string, number | undefined>;
+  if (!("kappa" in o) || "testKappa" in o) return row;
+  const { valAucReferable, valAucMacro, kappa, selectAucReferable, selectAucMacro, selectKappa, ...rest } = o;
+  return {
+    ...rest,
+    testAucReferable: valAucReferable,
+    testAucMacro: valAucMacro,
+    testKappa: kappa,
+    ...(selectAucMacro !== undefined
+      ? { valAucReferable: selectAucReferable, valAucMacro: selectAucMacro, valKappa: selectKappa }
+      : {}),
+  } as EpochMetrics;
+}
+
+/** A `done.json`'s `best` in today's names, whichever names it has. */
+export function upgradeBestEpoch(best: BestEpoch): BestEpoch {
+  const o = best as unknown as Record<string, number>;
+  if (!("kappa" in o) || "testKappa" in o) return best;
+  return {
+    epoch: o.epoch,
+    valAucMacro: o.selectAucMacro,
+    testAucReferable: o.aucReferable,
+    testAucMacro: o.aucMacro,
+    testKappa: o.kappa,
+  };
+}
+
+/** One row of `metrics.csv`: where training stands and what the test split scores. */
 function metricsRow(
   epoch: number,
   step: number,
@@ -162,51 +199,103 @@ function metricsRow(
     epoch,
     step,
     trainLoss,
-    valAucReferable: m.aucReferable,
-    valAucMacro: m.aucMacroOvr,
-    kappa: m.kappa,
+    testAucReferable: m.aucReferable,
+    testAucMacro: m.aucMacroOvr,
+    testKappa: m.kappa,
     ...rest,
   };
 }
 
-/** The best epoch-end row by selection macro AUC (first of equals), or undefined without selection metrics. */
+/** The best epoch-end row by val macro AUC (first of equals), or undefined without a val split. */
 function bestRow(rows: readonly EpochMetrics[]): EpochMetrics | undefined {
   let best: EpochMetrics | undefined;
   for (const r of rows) {
-    if (!Number.isInteger(r.epoch) || r.selectAucMacro === undefined) continue;
-    if (!best || r.selectAucMacro > best.selectAucMacro!) best = r;
+    if (!Number.isInteger(r.epoch) || r.valAucMacro === undefined) continue;
+    if (!best || r.valAucMacro > best.valAucMacro!) best = r;
   }
   return best;
 }
 
-const CSV_HEADER = "epoch,step,train_loss,val_auc_referable,val_auc_macro,kappa,images_per_sec,wall_sec";
+/** The columns of `metrics.csv` and the fields they hold; the val split's three only with a val split. */
+const CSV_COLUMNS = [
+  ["epoch", "epoch"],
+  ["step", "step"],
+  ["train_loss", "trainLoss"],
+  ["test_auc_referable", "testAucReferable"],
+  ["test_auc_macro", "testAucMacro"],
+  ["test_kappa", "testKappa"],
+  ["images_per_sec", "imagesPerSec"],
+  ["wall_sec", "wallSec"],
+  ["val_auc_referable", "valAucReferable"],
+  ["val_auc_macro", "valAucMacro"],
+  ["val_kappa", "valKappa"],
+] as const satisfies readonly (readonly [string, keyof EpochMetrics])[];
+
+/** The old header's names (see {@linkcode upgradeEpochMetrics}) → today's. */
+const OLD_CSV_NAMES: Readonly<Record<string, string>> = {
+  val_auc_referable: "test_auc_referable",
+  val_auc_macro: "test_auc_macro",
+  kappa: "test_kappa",
+  select_auc_referable: "val_auc_referable",
+  select_auc_macro: "val_auc_macro",
+  select_kappa: "val_kappa",
+};
 
 function metricsCsv(rows: EpochMetrics[]): string {
-  // the selection split's columns only when there is one (empty in mid-epoch rows)
-  const sel = rows.some((r) => r.selectAucMacro !== undefined);
+  // the val split's columns only when there is one (empty in mid-epoch rows)
+  const cols = rows.some((r) => r.valAucMacro !== undefined) ? CSV_COLUMNS : CSV_COLUMNS.slice(0, 8);
   const fmt = (v: number | undefined) =>
     v === undefined ? "" : Number.isInteger(v) ? String(v) : v.toPrecision(8);
   return [
-    CSV_HEADER + (sel ? ",select_auc_referable,select_auc_macro,select_kappa" : ""),
-    ...rows.map((r) =>
-      [
-        r.epoch,
-        r.step,
-        r.trainLoss,
-        r.valAucReferable,
-        r.valAucMacro,
-        r.kappa,
-        r.imagesPerSec,
-        r.wallSec,
-        ...(sel ? [r.selectAucReferable, r.selectAucMacro, r.selectKappa] : []),
-      ].map(fmt).join(",")
-    ),
+    cols.map(([c]) => c).join(","),
+    ...rows.map((r) => cols.map(([, f]) => fmt(r[f])).join(",")),
   ].join("\n") + "\n";
 }
 
-/** Reads a finished run's `done.json`; its `dir` is the folder it is in, wherever that now is. */
+/**
+ * Parses a run's `metrics.csv`, today's or one with the old column names (see
+ * {@linkcode upgradeEpochMetrics}); `where` names it in errors.
+ */
+export function parseMetricsCsv(text: string, where: string): EpochMetrics[] {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+  if (lines.length === 0) throw new RangeError(`${where} is empty`);
+  let head = lines[0].split(",").map((s) => s.trim());
+  if (head.includes("kappa")) head = head.map((h) => OLD_CSV_NAMES[h] ?? h);
+  const fields = head.map((h) => {
+    const col = CSV_COLUMNS.find(([c]) => c === h);
+    if (!col) throw new RangeError(`${where} has an unknown column "${h}"`);
+    return col[1];
+  });
+  return lines.slice(1).map((line, i) => {
+    const cells = line.split(",");
+    if (cells.length !== fields.length) {
+      throw new RangeError(`${where} line ${i + 2} has ${cells.length} fields, expected ${fields.length}`);
+    }
+    const row: Record<string, number> = {};
+    cells.forEach((c, k) => {
+      if (c.trim() === "") return;
+      const v = Number(c);
+      if (Number.isNaN(v) && c.trim() !== "NaN") {
+        throw new RangeError(`${where} line ${i + 2} has ${head[k]} "${c}", not a number`);
+      }
+      row[fields[k]] = v;
+    });
+    return row as unknown as EpochMetrics;
+  });
+}
+
+/**
+ * Reads a finished run's `done.json` (in today's names, whatever names it was written with); its `dir` is the
+ * folder it is in, wherever that now is.
+ */
 export async function readRunSummary(dir: string): Promise<RunSummary> {
-  return { ...await readJson<RunSummary>(join(dir, "done.json")), dir };
+  const s = await readJson<RunSummary>(join(dir, "done.json"));
+  return {
+    ...s,
+    dir,
+    ...(Array.isArray(s.metrics) ? { metrics: s.metrics.map(upgradeEpochMetrics) } : {}),
+    ...(s.best ? { best: upgradeBestEpoch(s.best) } : {}),
+  };
 }
 
 /**
@@ -258,7 +347,7 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
         const meta = await loadCheckpoint(ckptPath, state, trainer.optimizer);
         startEpoch = meta.epoch;
         step = meta.step;
-        metrics = (meta.extra.metrics as EpochMetrics[]) ?? [];
+        metrics = ((meta.extra.metrics as EpochMetrics[]) ?? []).map(upgradeEpochMetrics);
         priorWall = Number(meta.extra.wallSec ?? 0);
         resumedFrom = startEpoch;
         resumed = true;
@@ -326,7 +415,7 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
       if (o.valBatches) {
         const v = await predict(trainer, o.valBatches());
         const s = evaluatePredictions(v.probs, v.labels, scoring);
-        sel = { selectAucReferable: s.aucReferable, selectAucMacro: s.aucMacroOvr, selectKappa: s.kappa };
+        sel = { valAucReferable: s.aucReferable, valAucMacro: s.aucMacroOvr, valKappa: s.kappa };
       }
       const prevBest = bestRow(metrics);
       metrics.push(metricsRow(epoch, step, lossSum / Math.max(1, seen), m, {
@@ -374,10 +463,10 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
         ? {
           best: {
             epoch: b.epoch,
-            selectAucMacro: b.selectAucMacro!,
-            aucReferable: b.valAucReferable,
-            aucMacro: b.valAucMacro,
-            kappa: b.kappa,
+            valAucMacro: b.valAucMacro!,
+            testAucReferable: b.testAucReferable,
+            testAucMacro: b.testAucMacro,
+            testKappa: b.testKappa,
           },
         }
         : {}),

@@ -11,6 +11,7 @@ import { gradients } from "../../lib/autodiff/mod.ts";
 import { Graph } from "../../lib/graph/graph.ts";
 import { createSession, feedTensor } from "../../lib/graph/session.ts";
 import { inferenceModel } from "../../lib/train/inference.ts";
+import { Trainer } from "../../lib/train/trainer.ts";
 import { randomInit, transferInit, transfusionInit } from "../../lib/models/init.ts";
 import { predictLogits, readInputImages } from "../../lib/train/predict.ts";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
@@ -243,4 +244,32 @@ Deno.test("squeezenet1_1: ceil-mode MaxPool windows backward equals the Indices 
   };
   const a = await run("indices"), b = await run("windows");
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `element ${i}`);
+});
+
+Deno.test("squeezenet1_1: training applies torchvision's Dropout(0.5) before the classifier", async () => {
+  const def = getModel("squeezenet1_1");
+  const spec = paramSpecs("squeezenet1_1", { classes: 5, inputSize: 64 });
+  const rng = new Rng("squeezenet dropout");
+  const x = Float32Array.from({ length: 2 * 3 * 64 * 64 }, () => rng.normal());
+  const y = Int32Array.of(1, 3);
+  // the same weights and batch under two seeds: only the dropout masks differ
+  const loss = async (seed: number) => {
+    const t = await Trainer.create((net, v) => def.build(net, v, { classes: 5 }), randomInit(spec, 0), {
+      batch: 2,
+      size: 64,
+      threads: 1,
+      seed,
+    });
+    try {
+      // one mask, over the last fire module's 512 channels, dropping half
+      const masks = t.trainGraph.masks;
+      assert.deepEqual(masks.map((m) => [m.shape.slice(0, 2), m.p]), [[[2, 512], 0.5]]);
+      return (await t.step(x, y)).loss;
+    } finally {
+      await t.release();
+    }
+  };
+  const [a, b, a2] = [await loss(1), await loss(2), await loss(1)];
+  assert.equal(a, a2, "one seed, one mask");
+  assert.notEqual(a, b, "another seed drops other units");
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { Adam, adamScalars, PARALLEL_MIN_ELEMENTS } from "../../lib/optim/mod.ts";
 import { wasmModule, watToWasm } from "../../scripts/build_wasm.ts";
 import { Rng } from "../../lib/util/random.ts";
+import { assertSameElements } from "../compare.ts";
 
 Deno.test("adam: lib/optim/adam_wasm.ts is what scripts/build_wasm.ts builds from adam.wat", async () => {
   const dir = new URL("../../lib/optim/", import.meta.url);
@@ -53,9 +54,9 @@ Deno.test("adam: every element equals torch's float32 arithmetic (chunk and lane
       for (const [k, a] of want) reference(a, grads.get(k)!, mv.get(k)![0], mv.get(k)![1], t, o);
     }
     for (const [k, a] of p) {
-      assert.deepEqual(a, want.get(k), `${k}, weight decay ${weightDecay}: parameters`);
-      assert.deepEqual(adam.state.m.get(k), mv.get(k)![0], `${k}: first moment`);
-      assert.deepEqual(adam.state.v.get(k), mv.get(k)![1], `${k}: second moment`);
+      assertSameElements(a, want.get(k), `${k}, weight decay ${weightDecay}: parameters`);
+      assertSameElements(adam.state.m.get(k), mv.get(k)![0], `${k}: first moment`);
+      assertSameElements(adam.state.v.get(k), mv.get(k)![1], `${k}: second moment`);
     }
   }
 });
@@ -88,9 +89,37 @@ Deno.test("adam: stepAsync (a worker thread takes the larger tensors) equals ste
     }
     assert.equal(parallel.state.step, 3);
     for (const [k, a] of pSync) {
-      assert.deepEqual(pAsync.get(k), a, `${k}: parameters`);
-      assert.deepEqual(parallel.state.m.get(k), sync.state.m.get(k), `${k}: first moment`);
-      assert.deepEqual(parallel.state.v.get(k), sync.state.v.get(k), `${k}: second moment`);
+      assertSameElements(pAsync.get(k), a, `${k}: parameters`);
+      assertSameElements(parallel.state.m.get(k), sync.state.m.get(k), `${k}: first moment`);
+      assertSameElements(parallel.state.v.get(k), sync.state.v.get(k), `${k}: second moment`);
+    }
+  } finally {
+    parallel.close();
+  }
+});
+
+Deno.test("adam: stepAsync with weight decay (≥ 1 M parameters) equals step bit for bit", async () => {
+  // step is torch's arithmetic with weight decay, element for element (above, and golden_optim's adam_wd)
+  const rng = new Rng("adam async decay");
+  const sizes = [700_001, 400_003, 16385, 5];
+  assert.ok(sizes.reduce((a, b) => a + b) >= PARALLEL_MIN_ELEMENTS);
+  const init = new Map(sizes.map((n) => [`p${n}`, Float32Array.from({ length: n }, () => rng.normal())]));
+  const copy = (m: Map<string, Float32Array>) => new Map([...m].map(([k, a]) => [k, a.slice()]));
+  const pSync = copy(init), pAsync = copy(init);
+  const o = { lr: 3e-3, weightDecay: 0.05 };
+  const sync = new Adam(o), parallel = new Adam(o);
+  try {
+    for (let t = 1; t <= 2; t++) {
+      const grads = new Map([...init].map(([k, a]) => [k, Float32Array.from(a, () => rng.normal() * 1e-2)]));
+      const held = copy(grads);
+      sync.step(pSync, grads);
+      await parallel.stepAsync(pAsync, held);
+    }
+    assert.equal(parallel.state.step, 2);
+    for (const [k, a] of pSync) {
+      assertSameElements(pAsync.get(k), a, `${k}: parameters`);
+      assertSameElements(parallel.state.m.get(k), sync.state.m.get(k), `${k}: first moment`);
+      assertSameElements(parallel.state.v.get(k), sync.state.v.get(k), `${k}: second moment`);
     }
   } finally {
     parallel.close();

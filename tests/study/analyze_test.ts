@@ -97,10 +97,10 @@ export async function fabricate(out: string) {
         epoch,
         step: 10 * epoch,
         trainLoss: 1.5 / epoch,
-        valAucReferable: 0.5 +
+        testAucReferable: 0.5 +
           (ceiling - 0.5) * (init === "transfer" ? [0.8, 0.95, 1][epoch - 1] : [0.3, 0.7, 1][epoch - 1]),
-        valAucMacro: 0.5 + (m.aucMacroOvr - 0.5) * epoch / 3,
-        kappa: m.kappa * epoch / 3,
+        testAucMacro: 0.5 + (m.aucMacroOvr - 0.5) * epoch / 3,
+        testKappa: m.kappa * epoch / 3,
         imagesPerSec: 100,
         wallSec: 5 * epoch,
       }));
@@ -145,7 +145,8 @@ export async function fabricate(out: string) {
       );
     }
   }
-  // seed 2: random interrupted after one epoch, transfer never started
+  // seed 2: random interrupted after one epoch (its metrics.csv in the names before they named the split),
+  // transfer never started
   const part = join(out, "cbr_small-random-s2");
   await Deno.mkdir(part, { recursive: true });
   await Deno.writeTextFile(

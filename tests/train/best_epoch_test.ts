@@ -40,17 +40,21 @@ Deno.test("fit: the best epoch is chosen on val; its test predictions and metric
     });
     const rows = s.metrics;
     assert.equal(rows.length, 3);
-    assert.ok(rows.every((r) => r.selectAucMacro !== undefined && r.selectAucMacro >= 0));
-    const best = rows.reduce((a, r) => (r.selectAucMacro! > a.selectAucMacro! ? r : a));
+    assert.ok(rows.every((r) => r.valAucMacro !== undefined && r.valAucMacro >= 0));
+    const best = rows.reduce((a, r) => (r.valAucMacro! > a.valAucMacro! ? r : a));
     assert.deepEqual(s.best, {
       epoch: best.epoch,
-      selectAucMacro: best.selectAucMacro,
-      aucReferable: best.valAucReferable,
-      aucMacro: best.valAucMacro,
-      kappa: best.kappa,
+      valAucMacro: best.valAucMacro,
+      testAucReferable: best.testAucReferable,
+      testAucMacro: best.testAucMacro,
+      testKappa: best.testKappa,
     });
     const csv = (await Deno.readTextFile(join(dir, "metrics.csv"))).split("\n");
-    assert.ok(csv[0].endsWith(",select_auc_referable,select_auc_macro,select_kappa"));
+    assert.equal(
+      csv[0],
+      "epoch,step,train_loss,test_auc_referable,test_auc_macro,test_kappa,images_per_sec,wall_sec," +
+        "val_auc_referable,val_auc_macro,val_kappa",
+    );
     const pred = await Deno.readTextFile(join(dir, "predictions-best.csv"));
     assert.equal(pred.trim().split("\n").length, 1 + 2 * BATCH);
     if (best.epoch === 3) {

@@ -7,7 +7,7 @@ import { createSession } from "../../lib/graph/session.ts";
 import { Trainer } from "../../lib/train/trainer.ts";
 import { readJson } from "../../lib/util/fs.ts";
 import { cbrNet, inceptionNet, resNet } from "./parity_nets.ts";
-import { relErr } from "../compare.ts";
+import { assertSameElements, relErr } from "../compare.ts";
 import { type GoldenStep, toState } from "./golden_state.ts";
 
 interface Golden extends GoldenStep {
@@ -133,6 +133,6 @@ Deno.test("train: a seeded 5-step run repeats bit for bit", async () => {
   const a = await runOnce(), b = await runOnce();
   for (const [k, t] of a) {
     const u = b.get(k)!;
-    assert.deepEqual(new Uint8Array(t.data.buffer), new Uint8Array(u.data.buffer), `${k} differs`);
+    assertSameElements(new Uint8Array(t.data.buffer), new Uint8Array(u.data.buffer), `${k} bytes`);
   }
 });
