@@ -163,3 +163,76 @@ export async function ownStepFlags(
   }
   return { study, own, step: out };
 }
+
+/**
+ * How a tool task's path flag is used: read (a file or folder), read as a listing (its folder too, where the
+ * photos it names lie), written as a folder, or written as a file (its folder: files are written atomically
+ * through a temp file beside them).
+ */
+export type ToolPathKind = "read" | "listing" | "write-dir" | "write-file";
+
+/** The tool tasks beside the study steps, and the path flags each takes. */
+export const TOOLS: Readonly<Record<string, Readonly<Record<string, ToolPathKind>>>> = {
+  synth: { out: "write-dir" },
+  preprocess: { data: "listing", out: "write-dir" },
+  predict: { weights: "read", input: "read", out: "write-file" },
+  export: { run: "read", out: "write-file" },
+};
+
+/**
+ * The `deno run` arguments that run tool `name` with `argv` reading and writing only what its path flags name
+ * (and the project `root`): each path made absolute against `cwd` (the user's folder), links' targets added.
+ * `preprocess --allow-outside-paths` reads anywhere, as a listing naming photos anywhere needs.
+ *
+ * @example
+ * ```ts
+ * import { toolArgs } from "./steps.ts";
+ * const a = await toolArgs("synth", ["--out", "photos", "--count", "3"], "/project", "/home/me");
+ * if (!a.includes("--allow-write=/home/me/photos") || !a.includes("/home/me/photos")) throw new Error(a.join(" "));
+ * ```
+ */
+export async function toolArgs(
+  name: string,
+  argv: readonly string[],
+  root: string,
+  cwd: string,
+): Promise<string[]> {
+  const kinds = TOOLS[name];
+  if (!kinds) throw new RangeError(`Unknown tool "${name}" (known: ${Object.keys(TOOLS).join(", ")})`);
+  const read = [root], write: string[] = [], args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(argv[i]);
+    const kind = m ? kinds[m[1]] : undefined;
+    if (!kind) {
+      args.push(argv[i]);
+      continue;
+    }
+    const value = m![2] ?? argv[++i];
+    if (value === undefined) {
+      args.push(argv[i - 1] ?? argv[i]);
+      continue;
+    }
+    const abs = resolve(cwd, value);
+    args.push(`--${m![1]}`, abs);
+    if (kind === "read") read.push(...await withRealPath(abs));
+    if (kind === "listing") read.push(...await dataReads(abs));
+    if (kind === "write-dir") {
+      read.push(...await withRealPath(abs));
+      write.push(...await withRealPath(abs));
+    }
+    if (kind === "write-file") {
+      read.push(...await withRealPath(dirname(abs)));
+      write.push(...await withRealPath(dirname(abs)));
+    }
+  }
+  const anywhere = name === "preprocess" && args.includes("--allow-outside-paths");
+  return [
+    "run",
+    "--no-prompt",
+    anywhere ? "--allow-read" : `--allow-read=${[...new Set(read)].join(",")}`,
+    ...(write.length ? [`--allow-write=${[...new Set(write)].join(",")}`] : []),
+    ...ADDONS,
+    join(root, "tasks", `${name}.ts`),
+    ...args,
+  ];
+}

@@ -131,6 +131,18 @@ Deno.test("reproduce: the user's own data and weights outside the checkout; chan
       );
     }
 
+    // an analysis asked with other settings never mixes these runs in: they are named as missing, with why
+    const an = await task("analyze", flags({ "--probe-count": "6" }), home);
+    assert.equal(an.code, 0, an.stderr);
+    const analysis = await readJson<{ runs: unknown[]; missing: { id: string; reason: string }[] }>(
+      join(out, "analysis.json"),
+    );
+    assert.equal(analysis.runs.length, 0);
+    assert.deepEqual(analysis.missing.map((m) => m.reason), [
+      "trained with other settings: probeCount 8 (now 6)",
+      "trained with other settings: probeCount 8 (now 6)",
+    ]);
+
     // other data under the same flags (a photo more in the user's folder): the train step sees the cache
     await synthFundus({
       out: join(home, "kaggle"),
@@ -206,6 +218,58 @@ Deno.test("reproduce: --data as a CSV listing outside the checkout reads the pho
     const r = await task("reproduce", args, home);
     assert.equal(r.code, 0, r.stderr.slice(-3000));
     assert.ok(await exists(join(home, "out", "report.md")));
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("tools: synth, preprocess and predict take paths relative to the user's folder, anywhere on disk", async () => {
+  const home = await Deno.makeTempDir({ prefix: "user-home-" });
+  try {
+    const ran = await task(
+      "synth",
+      ["--out", "photos", "--count", "3", "--seed", "1", "--width", "96"],
+      home,
+    );
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.ok(await exists(join(home, "photos", "trainLabels.csv")), "synth wrote into the user's folder");
+    const pre = await task("preprocess", ["--data", "photos", "--out", "cache", "--size", "16"], home);
+    assert.equal(pre.code, 0, pre.stderr);
+    assert.ok(await exists(join(home, "cache", "manifest.json")));
+    const spec = paramSpecs("cbr_tiny", { classes: 5, inputSize: 32 });
+    await writeSafetensors(join(home, "w.safetensors"), randomInit(spec, "w"));
+    const p = await task(
+      "predict",
+      [
+        "--model",
+        "cbr_tiny",
+        "--weights",
+        "w.safetensors",
+        "--input",
+        "photos",
+        "--size",
+        "32",
+        "--out",
+        "l.csv",
+      ],
+      home,
+    );
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((await Deno.readTextFile(join(home, "l.csv"))).trim().split("\n").length, 4);
+    // with --allow-outside-paths, preprocess may read a listing's photos anywhere (its read is not scoped)
+    const elsewhere = await Deno.makeTempDir({ prefix: "elsewhere-" });
+    try {
+      await Deno.copyFile(join(home, "photos", "1_left.jpeg"), join(elsewhere, "x.jpeg"));
+      await Deno.writeTextFile(join(home, "list.csv"), `path,label\n${join(elsewhere, "x.jpeg")},0\n`);
+      const out = await task(
+        "preprocess",
+        ["--data", "list.csv", "--out", "c2", "--size", "16", "--allow-outside-paths", "--strict"],
+        home,
+      );
+      assert.equal(out.code, 0, `--allow-outside-paths reads anywhere:\n${out.stderr}`);
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
   } finally {
     await Deno.remove(home, { recursive: true });
   }
