@@ -65,6 +65,11 @@ const STUDY = [
   "out",
 ];
 
+/** `count` synthetic photos in Kaggle's layout, every grade alike (the held-out split needs referable ones). */
+function fundusPhotos(out: string, count: number) {
+  return synthFundus({ out, count, seed: 3, width: 96, gradeWeights: [1, 1, 1, 1, 1] });
+}
+
 /** `args` without `flag` and its value. */
 function without(args: string[], flag: string): string[] {
   const i = args.indexOf(flag);
@@ -84,13 +89,7 @@ function flags(over: Record<string, string>): string[] {
 Deno.test("reproduce: the user's own data and weights outside the checkout; changed flags are refused", async () => {
   const home = await Deno.makeTempDir({ prefix: "user-home-" });
   try {
-    await synthFundus({
-      out: join(home, "kaggle"),
-      count: 40,
-      seed: 3,
-      width: 96,
-      gradeWeights: [1, 1, 1, 1, 1],
-    });
+    await fundusPhotos(join(home, "kaggle"), 40);
     const spec = paramSpecs("cbr_tiny", { classes: 1000, inputSize: 32 });
     await Deno.mkdir(join(home, "weights"));
     await writeSafetensors(join(home, "weights", "tiny.safetensors"), randomInit(spec, "imagenet-stand-in"));
@@ -144,13 +143,7 @@ Deno.test("reproduce: the user's own data and weights outside the checkout; chan
     ]);
 
     // other data under the same flags (a photo more in the user's folder): the train step sees the cache
-    await synthFundus({
-      out: join(home, "kaggle"),
-      count: 44,
-      seed: 3,
-      width: 96,
-      gradeWeights: [1, 1, 1, 1, 1],
-    });
+    await fundusPhotos(join(home, "kaggle"), 44);
     const more = await task("reproduce", STUDY, home);
     assert.equal(more.code, 1, more.stderr);
     assert.match(
@@ -182,13 +175,7 @@ Deno.test("reproduce: the user's own data and weights outside the checkout; chan
 Deno.test("reproduce: a run folder that is a link out of the study is refused, nothing written there", async () => {
   const home = await Deno.makeTempDir({ prefix: "user-home-" });
   try {
-    await synthFundus({
-      out: join(home, "kaggle"),
-      count: 40,
-      seed: 3,
-      width: 96,
-      gradeWeights: [1, 1, 1, 1, 1],
-    });
+    await fundusPhotos(join(home, "kaggle"), 40);
     await Deno.mkdir(join(home, "out"));
     await Deno.mkdir(join(home, "elsewhere"));
     await Deno.symlink(join(home, "elsewhere"), join(home, "out", "cbr_tiny-random-s0"));
@@ -209,7 +196,7 @@ Deno.test("reproduce: --data as a CSV listing outside the checkout reads the pho
   const home = await Deno.makeTempDir({ prefix: "user-home-" });
   try {
     const photos = join(home, "photos");
-    await synthFundus({ out: photos, count: 40, seed: 3, width: 96, gradeWeights: [1, 1, 1, 1, 1] });
+    await fundusPhotos(photos, 40);
     const rows = (await Deno.readTextFile(join(photos, "trainLabels.csv"))).trim().split("\n").slice(1)
       .map((l) => l.split(",")).map(([image, level]) => `${image}.jpeg,${level}`);
     await Deno.remove(join(photos, "trainLabels.csv"));
