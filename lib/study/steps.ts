@@ -113,14 +113,77 @@ export function stepArgs(step: StudyStep, root: string, args: readonly string[])
   ];
 }
 
-/** How a step's own flag (beside the study flags) reads: a switch, a value, or a file it reads or writes. */
-export type StepFlagKind = "switch" | "value" | "read" | "write" | "ffi-switch";
+/**
+ * How a task's own flag (beside the study flags) is used: a switch (`ffi-switch`: one that loads a native
+ * addon), a plain value, or a path that it reads (a file or folder), reads as a listing (its folder too, where
+ * the photos it names lie), writes as a folder, or writes as a file (its folder: files are written atomically
+ * through a temp file beside them).
+ */
+export type FlagKind = "switch" | "ffi-switch" | "value" | "read" | "listing" | "write-dir" | "write-file";
 
-/** The steps' own flags, for running one step alone (`deno task analyze --force`, `report --dir D`). */
-export const STEP_FLAGS: Readonly<Record<string, Readonly<Record<string, StepFlagKind>>>> = {
+/** The study steps' own flags, for running one step alone (`deno task analyze --force`, `report --dir D`). */
+export const STEP_FLAGS: Readonly<Record<string, Readonly<Record<string, FlagKind>>>> = {
   analyze: { force: "switch", "bootstrap-reps": "value", quiet: "switch" },
-  report: { analysis: "read", dir: "write", manifest: "read", png: "ffi-switch" },
+  report: { analysis: "read", dir: "write-dir", manifest: "read", png: "ffi-switch" },
 };
+
+/** The tool tasks beside the study steps, and the path flags each takes. */
+export const TOOLS: Readonly<Record<string, Readonly<Record<string, FlagKind>>>> = {
+  synth: { out: "write-dir" },
+  preprocess: { data: "listing", out: "write-dir" },
+  predict: { weights: "read", input: "read", out: "write-file" },
+  export: { run: "read", out: "write-file" },
+};
+
+/** One of a task's own flags found in its arguments. */
+interface OwnFlag {
+  /** the flag's name, without dashes */
+  name: string;
+  kind: FlagKind;
+  /** its value (`--x V` or `--x=V`), absent for a switch or a value missing at the end */
+  value?: string;
+}
+
+/** Splits `argv` into the flags `kinds` names (with their values) and the rest, in order. */
+function pickFlags(
+  argv: readonly string[],
+  kinds: Readonly<Record<string, FlagKind>>,
+): { rest: string[]; own: OwnFlag[] } {
+  const rest: string[] = [], own: OwnFlag[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(argv[i]);
+    const kind = m ? kinds[m[1]] : undefined;
+    if (!kind) rest.push(argv[i]);
+    else if (kind === "switch" || kind === "ffi-switch") own.push({ name: m![1], kind });
+    else own.push({ name: m![1], kind, value: m![2] ?? argv[++i] });
+  }
+  return { rest, own };
+}
+
+/** The flags that give `own` back to a task. */
+function flagArgs(own: readonly OwnFlag[]): string[] {
+  return own.flatMap((f) => [`--${f.name}`, ...(f.value === undefined ? [] : [f.value])]);
+}
+
+/** What a path flag's value lets its task read and write (links' targets included). */
+async function pathAccess(kind: FlagKind, path: string): Promise<{ read: string[]; write: string[] }> {
+  switch (kind) {
+    case "read":
+      return { read: await withRealPath(path), write: [] };
+    case "listing":
+      return { read: await dataReads(path), write: [] };
+    case "write-dir": {
+      const p = await withRealPath(path);
+      return { read: p, write: p };
+    }
+    case "write-file": {
+      const p = await withRealPath(dirname(path));
+      return { read: p, write: p };
+    }
+    default:
+      return { read: [], write: [] };
+  }
+}
 
 /**
  * Splits `argv` into the study flags and `step`'s own flags, and widens the step's permissions by the files
@@ -138,46 +201,18 @@ export async function ownStepFlags(
   step: StudyStep,
   argv: readonly string[],
 ): Promise<{ study: string[]; own: string[]; step: StudyStep }> {
-  const kinds = STEP_FLAGS[step.name] ?? {};
-  const study: string[] = [], own: string[] = [];
+  const { rest, own } = pickFlags(argv, STEP_FLAGS[step.name] ?? {});
   const out: StudyStep = { ...step, read: [...step.read], write: [...step.write], allow: [...step.allow] };
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([\w-]+)(?:=(.*))?$/.exec(argv[i]);
-    const kind = m ? kinds[m[1]] : undefined;
-    if (!kind) {
-      study.push(argv[i]);
-      continue;
-    }
-    own.push(argv[i]);
-    if (kind === "switch" || kind === "ffi-switch") {
-      if (kind === "ffi-switch" && !out.allow.includes("--allow-ffi")) out.allow.push("--allow-ffi");
-      continue;
-    }
-    let value = m![2];
-    if (value === undefined && i + 1 < argv.length) own.push(value = argv[++i]);
-    if (value === undefined || kind === "value") continue;
-    const paths = await withRealPath(value);
+  for (const f of own) {
+    if (f.kind === "ffi-switch" && !out.allow.includes("--allow-ffi")) out.allow.push("--allow-ffi");
+    if (f.value === undefined) continue;
+    const access = await pathAccess(f.kind, f.value);
     // an unrestricted read stays unrestricted
-    if (out.read.length) out.read.push(...paths);
-    if (kind === "write") out.write.push(...paths);
+    if (out.read.length) out.read.push(...access.read);
+    out.write.push(...access.write);
   }
-  return { study, own, step: out };
+  return { study: rest, own: flagArgs(own), step: out };
 }
-
-/**
- * How a tool task's path flag is used: read (a file or folder), read as a listing (its folder too, where the
- * photos it names lie), written as a folder, or written as a file (its folder: files are written atomically
- * through a temp file beside them).
- */
-export type ToolPathKind = "read" | "listing" | "write-dir" | "write-file";
-
-/** The tool tasks beside the study steps, and the path flags each takes. */
-export const TOOLS: Readonly<Record<string, Readonly<Record<string, ToolPathKind>>>> = {
-  synth: { out: "write-dir" },
-  preprocess: { data: "listing", out: "write-dir" },
-  predict: { weights: "read", input: "read", out: "write-file" },
-  export: { run: "read", out: "write-file" },
-};
 
 /**
  * The `deno run` arguments that run tool `name` with `argv` reading and writing only what its path flags name
@@ -199,32 +234,16 @@ export async function toolArgs(
 ): Promise<string[]> {
   const kinds = TOOLS[name];
   if (!kinds) throw new RangeError(`Unknown tool "${name}" (known: ${Object.keys(TOOLS).join(", ")})`);
-  const read = [root], write: string[] = [], args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--([\w-]+)(?:=(.*))?$/.exec(argv[i]);
-    const kind = m ? kinds[m[1]] : undefined;
-    if (!kind) {
-      args.push(argv[i]);
-      continue;
-    }
-    const value = m![2] ?? argv[++i];
-    if (value === undefined) {
-      args.push(argv[i - 1] ?? argv[i]);
-      continue;
-    }
-    const abs = resolve(cwd, value);
-    args.push(`--${m![1]}`, abs);
-    if (kind === "read") read.push(...await withRealPath(abs));
-    if (kind === "listing") read.push(...await dataReads(abs));
-    if (kind === "write-dir") {
-      read.push(...await withRealPath(abs));
-      write.push(...await withRealPath(abs));
-    }
-    if (kind === "write-file") {
-      read.push(...await withRealPath(dirname(abs)));
-      write.push(...await withRealPath(dirname(abs)));
-    }
+  const { rest, own } = pickFlags(argv, kinds);
+  const read = [root], write: string[] = [];
+  for (const f of own) {
+    if (f.value === undefined) continue;
+    f.value = resolve(cwd, f.value);
+    const access = await pathAccess(f.kind, f.value);
+    read.push(...access.read);
+    write.push(...access.write);
   }
+  const args = [...flagArgs(own), ...rest];
   const anywhere = name === "preprocess" && args.includes("--allow-outside-paths");
   return [
     "run",
