@@ -4,7 +4,14 @@
  * @module
  */
 export * from "./config.ts";
-export { dataStep, finishedRuns, initialState, pretrainStep, trainStep } from "./pipeline.ts";
+export {
+  dataStep,
+  finishedRuns,
+  initialState,
+  pretrainStep,
+  trainStep,
+  type VendorOptions,
+} from "./pipeline.ts";
 export { type StudyPaths, studyPaths } from "./paths.ts";
 export * from "./analyze.ts";
 export type {

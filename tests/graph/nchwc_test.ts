@@ -215,7 +215,13 @@ Deno.test({
   },
 });
 
-for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const) {
+// ResNet-50 at 28²: its 3×3 convs on 2×2 and 1×1 maps (dense, swapped, cropped taps) and folded 1×1 convs;
+// Inception-v3 at 75²: the 1×7 / 7×1 convs (padded width) and strided 3×3 reductions
+const STEP_CASES = [["cbr_small", 28], ["squeezenet1_1", 32], ["resnet50", 28], [
+  "inception_v3",
+  75,
+]] as const;
+for (const [model, size] of STEP_CASES) {
   Deno.test({
     name: `nchwc: a ${model} training step at ${size}² lowered equals the plain one (loss, every gradient)`,
     ignore,
@@ -226,14 +232,14 @@ for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const)
       const state = randomInit(paramSpecs(model, { ...mopts, inputSize: size }), 3);
       const rng = new Rng("nchwc step");
       const x = Float32Array.from({ length: numel(shape) }, () => rng.normal());
-      const step = async (nchwcBlock: number) => {
+      const step = async (nchwcBlock: number, xin = x) => {
         const tg = buildTrainGraph(fn, { batch, size }, { nchwcBlock });
         const feeds: Record<string, ort.Tensor> = {};
         for (const k of [...tg.params, ...tg.buffers]) {
           const t = state.get(k)!;
           feeds[k] = new ort.Tensor("float32", t.data as Float32Array, t.shape);
         }
-        feeds[tg.input] = new ort.Tensor("float32", x, shape);
+        feeds[tg.input] = new ort.Tensor("float32", xin, shape);
         for (const m of tg.masks) {
           feeds[m.name] = new ort.Tensor("float32", new Float32Array(numel(m.shape)).fill(2), m.shape);
         }
@@ -252,16 +258,24 @@ for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const)
       };
       const plain = await step(0), low = await step(block);
       assert.ok(low.lowered > 0, "nothing was lowered");
+      // How far float32 rounding alone moves the plain step: the input changed by ~1e-7 of itself. ResNet-50's
+      // and Inception-v3's BN gradients at random init move by ~3.5 % under it (sums of near-cancelling
+      // terms through 50 layers of batch statistics), so each value is held to a few times its own jitter,
+      // and no less strictly than 1e-5 (loss, logits) and 5e-3 (gradients); a wrong layout or padding gives
+      // errors of order 1 (the jitter itself is held under 0.1 so that the bound stays tight)
+      const jit = await step(0, x.map((v, i) => v * (1 + 1e-7 * Math.sin(i))));
       const out = (r: typeof plain, name: string) => r.out[name].data as Float32Array;
-      assert.ok(relErr(out(low, low.tg.loss), out(plain, plain.tg.loss)) < 1e-5, "loss");
-      assert.ok(relErr(out(low, low.tg.logits), out(plain, plain.tg.logits)) < 1e-5, "logits");
-      for (const [p, o] of plain.tg.gradOut) {
-        // L2-relative: float32 rounding in the forward can flip a MaxPool's arg-max between two near-equal
-        // values, which moves one gradient element and, through BN, its channel (CBR-Small: 7e-4 below the
-        // flipped pool, 1e-6 above it); a wrong layout or padding gives errors of order 1
-        const err = l2Err(out(low, o), out(plain, o));
-        assert.ok(err < 5e-3, `gradient of ${p}: relative error ${err}`);
-      }
+      const close = (name: string, floor: number, err: typeof relErr) => {
+        const jitter = err(out(jit, name), out(plain, name)), got = err(out(low, name), out(plain, name));
+        assert.ok(jitter < 0.1, `${name}: rounding alone moves it by ${jitter}`);
+        assert.ok(got < Math.max(floor, 4 * jitter), `${name}: relative error ${got} (rounding: ${jitter})`);
+      };
+      close(plain.tg.loss, 1e-5, relErr);
+      close(plain.tg.logits, 1e-5, relErr);
+      // L2-relative: float32 rounding in the forward can flip a MaxPool's arg-max between two near-equal
+      // values, which moves one gradient element and, through BN, its channel (CBR-Small: 7e-4 below the
+      // flipped pool, 1e-6 above it)
+      for (const o of plain.tg.gradOut.values()) close(o, 5e-3, l2Err);
     },
   });
 }
