@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { getModel } from "../lib/models/registry.ts";
 import { INCEPTION_AUX_MIN_SIZE } from "../lib/models/inception.ts";
 import { buildEvalGraph, buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
-import { nchwcBlockSize } from "../lib/graph/session.ts";
+import { backendFor, nchwcBlockSize } from "../lib/train/backend.ts";
 import { writeFileAtomic } from "../lib/util/fs.ts";
 
 const { values } = parseArgs({
@@ -54,11 +54,12 @@ for (const [name, size, batches] of CASES) {
     const shape = { batch, size };
     const key = `${name} ${size}² ×${batch}`;
     for (const [backend, nchwcBlock] of [["cpu", block], ["cpu-plain", 0]] as const) {
-      const tg = buildTrainGraph(model, shape, trainGraphOptionsFor("cpu", { auxWeight: 0.4, nchwcBlock }));
+      const b = backendFor("cpu", nchwcBlock);
+      const tg = buildTrainGraph(model, shape, trainGraphOptionsFor(b, { auxWeight: 0.4 }));
       hashes[`${key} ${backend} train`] = sha(tg.bytes);
-      hashes[`${key} ${backend} eval`] = sha(buildEvalGraph(model, shape, { nchwcBlock }).bytes);
+      hashes[`${key} ${backend} eval`] = sha(buildEvalGraph(model, shape, { backend: b }).bytes);
     }
-    const gpu = buildTrainGraph(model, shape, trainGraphOptionsFor("webgpu", { auxWeight: 0.4 }));
+    const gpu = buildTrainGraph(model, shape, trainGraphOptionsFor(backendFor("webgpu"), { auxWeight: 0.4 }));
     hashes[`${key} webgpu train`] = sha(gpu.bytes);
   }
   console.error(`${name} ${size}²: hashed`);
