@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { describePlacement, nodePlacements } from "../lib/graph/placement.ts";
 import { randomInit } from "../lib/models/init.ts";
 import { getModel, paramSpecs } from "../lib/models/registry.ts";
+import { backendFor } from "../lib/train/backend.ts";
 import { buildEvalGraph, buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -119,7 +120,7 @@ async function runOne(
   const layout = layoutS as "NHWC" | "NCHW";
   const size = Number(sizeS), batch = Number(batchS);
   const { fn, name: model } = modelFn(name);
-  const tg = buildTrainGraph(fn, { batch, size }, trainGraphOptionsFor("webgpu"));
+  const tg = buildTrainGraph(fn, { batch, size }, trainGraphOptionsFor(backendFor("webgpu")));
   const r: OneResult = {
     model,
     size,

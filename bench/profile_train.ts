@@ -14,8 +14,10 @@ import * as ort from "npm:onnxruntime-node@1.30.0";
 import onnxProto from "npm:onnx-proto@8.0.1";
 import { getModel, paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
-import { buildTrainGraph, gradOptionsOf, type ModelFn } from "../lib/train/step.ts";
-import type { ConvChoice, GradOptions } from "../lib/autodiff/mod.ts";
+import { buildTrainGraph, type ModelFn } from "../lib/train/step.ts";
+import type { GradOptions } from "../lib/autodiff/mod.ts";
+import type { ConvChoice } from "../lib/graph/conv_plan.ts";
+import { backendFor } from "../lib/train/backend.ts";
 import { STEP_OPTIONS } from "./common.ts";
 import { convChoiceHook, tuneConvs } from "../lib/train/tune.ts";
 
@@ -44,7 +46,8 @@ export async function profileStep(
   const def = getModel(name);
   const mopts = { classes: 5, aux: false, transformInput: false };
   const model: ModelFn = (net, x) => def.build(net, x, mopts);
-  const tg = buildTrainGraph(model, { batch, size }, { grad: opts.grad, nchwcBlock: opts.nchwcBlock });
+  const backend = backendFor("cpu", opts.nchwcBlock ?? 0);
+  const tg = buildTrainGraph(model, { batch, size }, { backend, grad: { ...backend.grad, ...opts.grad } });
   // grouped Convs in the backward pass are im2col (dW); tell them apart from the dX Convs
   const grouped = new Set<string>();
   for (const n of onnxProto.onnx.ModelProto.decode(tg.bytes).graph!.node!) {
@@ -152,7 +155,7 @@ if (import.meta.main) {
     const choices = await tuneConvs((net, x) => def.build(net, x, mopts), shape, values.tune, {
       threads: Number(values.threads),
       // timed as profiled: with the lowering of --nchwc
-      grad: gradOptionsOf({ grad, nchwcBlock: Number(values.nchwc) }),
+      backend: backendFor("cpu", Number(values.nchwc)),
     });
     grad.convChoice = convChoiceHook(choices);
   }

@@ -21,8 +21,8 @@ import { getModel } from "../lib/models/registry.ts";
 import { paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
-import { nchwcBlockSize } from "../lib/graph/session.ts";
-import { Trainer, trainerBlock, trainerGradOptions } from "../lib/train/trainer.ts";
+import { nchwcBlockSize, resolveBackend } from "../lib/train/backend.ts";
+import { Trainer } from "../lib/train/trainer.ts";
 import { tuneConvs } from "../lib/train/tune.ts";
 import { median, STEP_OPTIONS, TORCH_NAME, writeLatest } from "./common.ts";
 
@@ -71,10 +71,10 @@ async function child(name: string): Promise<void> {
   const model: ModelFn = (net, x) => def.build(net, x, opts);
   const state = randomInit(paramSpecs(name, { ...opts, inputSize: size }), 1);
   const lowering = { nchwc: !values["no-nchwc"] };
-  const nchwcBlock = await trainerBlock(lowering);
+  const backend = await resolveBackend(lowering);
   let t = performance.now();
   // timed alone, as the Trainer builds it (Trainer.create builds its own)
-  buildTrainGraph(model, { batch, size }, trainGraphOptionsFor("cpu", { nchwcBlock }));
+  buildTrainGraph(model, { batch, size }, trainGraphOptionsFor(backend));
   const buildS = (performance.now() - t) / 1000;
   t = performance.now();
   const tuneFile = values["no-tune"] ? undefined : values.tune!;
@@ -83,7 +83,7 @@ async function child(name: string): Promise<void> {
     await Deno.mkdir(tuneFile.replace(/[^/]*$/, "") || ".", { recursive: true });
     convChoices = await tuneConvs(model, { batch, size }, tuneFile, {
       threads,
-      grad: await trainerGradOptions(lowering),
+      backend,
     });
   }
   const tuneS = Math.max(0, (performance.now() - t) / 1000 - buildS);
@@ -98,7 +98,7 @@ async function child(name: string): Promise<void> {
     threads,
     lr: 1e-3,
     convChoices,
-    ...lowering,
+    backend,
   });
   const sessionS = (performance.now() - t) / 1000 - buildS;
   const x = new Float32Array(batch * 3 * size * size);

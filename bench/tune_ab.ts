@@ -12,7 +12,8 @@ import { parseArgs } from "node:util";
 import { getModel, paramSpecs } from "../lib/models/registry.ts";
 import { randomInit } from "../lib/models/init.ts";
 import type { ModelFn } from "../lib/train/step.ts";
-import { Trainer, trainerGradOptions } from "../lib/train/trainer.ts";
+import { Trainer } from "../lib/train/trainer.ts";
+import { resolveBackend } from "../lib/train/backend.ts";
 import { tuneConvs } from "../lib/train/tune.ts";
 import { median } from "./common.ts";
 
@@ -36,7 +37,7 @@ await Deno.mkdir(values.tune!.replace(/[^/]*$/, "") || ".", { recursive: true })
 // timed with the backward options the trainers below use (the CPU lowering included)
 const choices = await tuneConvs(model, { batch, size }, values.tune, {
   threads,
-  grad: await trainerGradOptions({}),
+  backend: await resolveBackend(),
 });
 console.log(
   `${name} ${batch}×${size}²: ${

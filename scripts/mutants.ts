@@ -191,8 +191,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "24.7",
     what: "the tuner's choices recorded in conv_choices.json but not used",
     file: "lib/train/fit.ts",
-    from: "Trainer.create(o.model, state, { ...o, convChoices })",
-    to: "Trainer.create(o.model, state, { ...o })",
+    from: "Trainer.create(o.model, state, { ...o, backend, convChoices })",
+    to: "Trainer.create(o.model, state, { ...o, backend })",
     tests: ["tests/train/tune_test.ts"],
   },
   {

@@ -4,12 +4,4 @@
  */
 export { gradients } from "./gradients.ts";
 export { DIFFERENTIABLE_OPS, GRAD_RULES } from "./registry.ts";
-export { convForm, defaultDx, dxForms, FOLD_MAP, foldApplies } from "./rules/conv.ts";
-export {
-  type ConvChoice,
-  type ConvSignature,
-  type GradContext,
-  type GradOptions,
-  type GradRule,
-  NO_GRADIENT,
-} from "./rule.ts";
+export { type GradContext, type GradOptions, type GradRule, NO_GRADIENT } from "./rule.ts";

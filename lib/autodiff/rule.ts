@@ -5,6 +5,9 @@
 import type { Graph } from "../graph/graph.ts";
 import type { Node, OpAttrs, OpKind, Value } from "../graph/types.ts";
 import { fmtShape } from "../graph/types.ts";
+import type { ConvChoice, ConvSignature } from "../graph/conv_plan.ts";
+
+export type { ConvChoice, ConvSignature };
 
 /** What a rule sees: the forward node, the gradient of each output, and which inputs need a gradient. */
 export interface GradContext<K extends OpKind> {
@@ -61,12 +64,12 @@ export interface GradOptions {
    */
   windowChunkBytes?: number;
   /**
-   * Largest im2col buffer a conv weight gradient materialises at once, in bytes (default 64 MiB): the batch,
-   * then a sample's output rows, are split to stay under it.
+   * Largest im2col buffer a conv weight gradient materialises at once, in bytes (default: the conv plan's
+   * `CONV_LIMITS.dwChunkBytes`): the batch, then a sample's output rows, are split to stay under it.
    */
   dwChunkBytes?: number;
   /**
-   * Per-conv choice of formulation (a measured choice, lib/train/tune.ts), consulted by the Conv rule with
+   * Per-conv choice of formulation (a measured choice, bench/tune.ts), consulted by the Conv rule with
    * the conv's shape signature; undefined, or a field left undefined, keeps the default rules above.
    */
   convChoice?: (sig: ConvSignature) => ConvChoice | undefined;
@@ -77,44 +80,10 @@ export interface GradOptions {
    */
   convCrop?: boolean;
   /**
-   * The channel block of the blocked-channel CPU kernels the graph's Convs will be lowered to (lib/graph/
-   * nchwc.ts), or 0/absent. With it, a stride-1 conv takes its weight gradient as a Conv of the
-   * batch-transposed tensors ("conv" in {@linkcode ConvChoice}), itself lowered, where the output map is at
-   * most 16×16 or the kernel has 25 taps or more (then in 16×16 tiles): 3–6× faster than im2col on
-   * CBR-Small's maps at 28², slower for 3×3 kernels on larger maps (the Conv rule's `blockedDwConv`).
+   * The backend's blocked-channel block (`EngineBackend.block`, lib/train/backend.ts), or 0/absent: the conv plan
+   * (lib/graph/conv_plan.ts `defaultDw`) picks the dW formulations made for those kernels with it.
    */
-  nchwcBlock?: number;
-}
-
-/** The shape of one 2-D Conv as its gradient rule sees it (the key of a measured formulation choice). */
-export interface ConvSignature {
-  /** input N, C, H, W */
-  x: readonly number[];
-  /** weight M, C, kh, kw */
-  w: readonly number[];
-  /** strides */
-  s: readonly number[];
-  /** pads (top, left, bottom, right) */
-  p: readonly number[];
-  /** element type */
-  dtype: string;
-  /** false where the conv's input needs no gradient (the first conv: dX is not built); not part of its key */
-  needsDx?: boolean;
-}
-
-/**
- * Equivalent formulations of one Conv's backward. dx: "conv" (stride-1 Conv of dY with the flipped kernel;
- * only where the default rules would use it or a 1×1 MatMul), "transpose" (ConvTranspose), "matmul" (1×1
- * stride-1 unpadded only: per-sample MatMuls), "fold" (one GEMM over the batch-flattened dY: 1×1
- * unpadded convs of any stride, zeros between the strided pixels; other kernels on maps of at most 64
- * pixels, col2im as a product with a constant one-hot matrix). dw: "batched" (per-sample MatMuls summed), "gemm" (one Gemm over the batch) or "conv"
- * (a Conv of the batch-transposed input by the batch-transposed dY).
- */
-export interface ConvChoice {
-  /** input-gradient formulation */
-  dx?: "conv" | "transpose" | "matmul" | "fold";
-  /** weight-gradient formulation */
-  dw?: "batched" | "gemm" | "conv";
+  block?: number;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   type Value,
 } from "./types.ts";
 import { Ops } from "./ops.ts";
-import { serializeGraph } from "./serialize.ts";
+import { type LoweringPass, serializeGraph } from "./serialize.ts";
 
 /** The typed-array kinds an initializer may hold. */
 export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -308,9 +308,12 @@ export class Graph {
     return v;
   }
 
-  /** Serialises the graph as an ONNX ModelProto (IR 8, default opset 17). */
-  toBytes(opts: { opset?: number; nchwcBlock?: number } = {}): Uint8Array {
-    return serializeGraph(this, opts.opset ?? 17, { nchwcBlock: opts.nchwcBlock });
+  /**
+   * Serialises the graph as an ONNX ModelProto (IR 8, default opset 17), with a backend's rewrite passes
+   * (`SerializeOptions.passes`).
+   */
+  toBytes(opts: { opset?: number; passes?: readonly LoweringPass[] } = {}): Uint8Array {
+    return serializeGraph(this, opts.opset ?? 17, { passes: opts.passes });
   }
 
   /** Bytes of all initializers (model size without the graph structure). */

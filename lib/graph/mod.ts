@@ -6,14 +6,40 @@
 export { Graph, type Origin, type TensorData, typedFrom } from "./graph.ts";
 export { broadcastShapes, Ops, reducedShape, windowOut } from "./ops.ts";
 export { batchNormTraining, type BatchNormTrainingResult } from "./batchnorm.ts";
-export { dtypeFromOnnx, ONNX_DTYPE, OPSET_RANGE } from "./serialize.ts";
+export {
+  dtypeFromOnnx,
+  type LoweringPass,
+  ONNX_DTYPE,
+  OPSET_RANGE,
+  type PassContext,
+  type ProtoConst,
+  type ProtoNode,
+  type SerializeOptions,
+} from "./serialize.ts";
+export {
+  blockedChannels,
+  CONV_LIMITS,
+  type ConvChoice,
+  convForm,
+  type ConvSignature,
+  defaultDw,
+  defaultDx,
+  dwSwapped,
+  dxForms,
+  foldApplies,
+  foldsForward,
+  forwardForm,
+  lowersBlocked,
+  padWidthFirst,
+  swapApplies,
+} from "./conv_plan.ts";
+export { cpuPasses } from "./nchwc.ts";
 export {
   createDownloader,
   createSession,
   type Device,
   type Downloader,
   feedTensor,
-  nchwcBlockSize,
   type OrtTensor,
   type OutputLocation,
   type Session,

@@ -1,5 +1,6 @@
 /**
- * The CPU lowering: how the serialiser writes convolutions for onnxruntime's CPU provider.
+ * The CPU lowering: the rewrite passes the serialiser applies for onnxruntime's CPU provider
+ * ({@linkcode cpuPasses}; the engine backend, lib/train/backend.ts, hands them to `serializeGraph`).
  *
  * onnxruntime rewrites a Conv to its blocked-channel (`com.microsoft.nchwc`) kernels only when the weight is a
  * constant initializer (it reorders the filter once, at load). In a training step every weight is a graph
@@ -9,13 +10,18 @@
  *
  *   ReorderInput(x) → nchwc.Conv(x̂, reorder(W), B) → ReorderOutput(channels = M)
  *
- * pads the input of wide kernels on narrow maps left and right itself ({@linkcode padWidthFirst}), and folds
- * 1×1 convs onto a few pixels into one GEMM over the batch ({@linkcode foldConv}). The graph built
- * by `Graph` stays standard ONNX (gradients, WebGPU, export); only the bytes given to the CPU provider differ,
- * and only where `nchwcBlockSize` (lib/graph/session.ts) found the kernels on this processor.
+ * pads the input of wide kernels on narrow maps left and right itself (the conv plan's `padWidthFirst`), and
+ * folds 1×1 convs onto a few pixels into one GEMM over the batch ({@linkcode foldConv}). Which conv takes
+ * which path is the conv plan's (lib/graph/conv_plan.ts). The graph built by `Graph` stays standard ONNX
+ * (gradients, WebGPU, export) and carries no hint for this lowering: a dX conv's flipped kernel is recognised
+ * by its shape in the graph ({@linkcode flippedSource}). Only the bytes given to the CPU provider differ, and
+ * only where the backend's probe found the kernels on this processor.
  * @module
  */
+import type { Graph } from "./graph.ts";
 import type { Node, Value } from "./types.ts";
+import { CONV_LIMITS, foldsForward, lowersBlocked, padWidthFirst } from "./conv_plan.ts";
+import type { LoweringPass, PassContext, ProtoNode } from "./serialize.ts";
 
 /**
  * Revision of this lowering, raised whenever a change alters what a conv formulation costs under it (here: the
@@ -27,78 +33,12 @@ export const LOWERING_REVISION = 2;
 /** The onnxruntime operator domain of the blocked-channel kernels. */
 export const NCHWC_DOMAIN = "com.microsoft.nchwc";
 
-/** A ModelProto node as the serialiser writes it. */
-export interface ProtoNode {
-  name: string;
-  opType: string;
-  domain: string;
-  input: string[];
-  output: string[];
-  attribute: Record<string, unknown>[];
-}
-
 /**
- * A constant the lowering needs: a 1-D int64 vector `dims` (a Reshape's target shape, a Gather's indices),
- * or with `float` a float32 tensor of shape `dims` holding those values.
+ * The nodes that replace a 1×1 Conv of a batch onto a few output pixels (the plan's `foldsForward`): one GEMM
+ * over the batch-flattened input. onnxruntime's Conv multiplies per sample, [M, C]·[C, Ho·Wo], at a quarter of
+ * its GEMM rate when Ho·Wo is 1–4. Names and initializers as in {@linkcode lowerConv}.
  */
-export interface ProtoConst {
-  name: string;
-  dims: number[];
-  float?: Float32Array;
-}
-
-/** Largest identity a filter transpose multiplies by (measured at 9 and 16: a third of the Transpose's time). */
-const IDENTITY_MAX = 16;
-
-/**
- * Whether `node` is lowered with block size `block`: a 2-D, ungrouped, undilated float32 Conv with more than
- * one kernel tap, whose output channels are a multiple of the block and whose input channels are either a
- * multiple of it or fewer than it (the first conv: the kernel then reads the plain NCHW image). The channel
- * conditions are onnxruntime's own for its rewrite (core/optimizer/nchwc_transformer.cc), less its padding
- * of odd output-channel counts.
- */
-export function nchwcEligible(node: Node, block: number): boolean {
-  if (node.op !== "Conv" || block < 2) return false;
-  const [x, w] = node.inputs as Value[];
-  const a = node.attrs as { group?: number; dilations?: number[] };
-  if (x.dtype !== "float32" || x.shape.length !== 4 || w.shape.length !== 4) return false;
-  if ((a.group ?? 1) !== 1 || (a.dilations ?? []).some((d) => d !== 1)) return false;
-  const [m, c, kh, kw] = w.shape;
-  // a 1×1 conv is already one GEMM on the plain path: blocked, it measured no faster (ResNet-50, 28²–128²)
-  // and pays the reorders
-  if (kh * kw === 1) return false;
-  return nchwcChannelsOk(m, c, block);
-}
-
-/**
- * Whether `node` is a 1×1 unpadded, ungrouped float32 Conv of a batch onto a few output pixels (at most
- * {@linkcode FOLD_PIXELS}), which the CPU lowering writes as one GEMM over the batch-flattened input:
- * onnxruntime's Conv multiplies per sample, [M, C]·[C, Ho·Wo], at a quarter of its GEMM rate when Ho·Wo is
- * 1–4 (ResNet-50's layer3 and layer4 at 28²; measured 4.4 ms per-sample, 1.6 folded with its transposes).
- */
-export function foldEligible(node: Node): boolean {
-  if (node.op !== "Conv") return false;
-  const [x, w] = node.inputs as Value[];
-  const y = node.outputs[0]!;
-  const a = node.attrs as { group?: number; dilations?: number[]; pads?: number[] };
-  if (x.dtype !== "float32" || x.shape.length !== 4 || w.shape[2] !== 1 || w.shape[3] !== 1) return false;
-  if (
-    (a.group ?? 1) !== 1 || (a.dilations ?? []).some((d) => d !== 1) || (a.pads ?? []).some((p) => p !== 0)
-  ) {
-    return false;
-  }
-  return x.shape[0] > 1 && y.shape[2] * y.shape[3] <= FOLD_PIXELS;
-}
-
-/** Largest output map (pixels) of a 1×1 Conv that {@linkcode foldEligible} takes. */
-export const FOLD_PIXELS = 4;
-
-/** The nodes that replace a {@linkcode foldEligible} Conv (names and initializers as in {@linkcode lowerConv}). */
-export function foldConv(
-  node: Node,
-  fresh: (base: string) => string,
-  shapes: ProtoConst[],
-): ProtoNode[] {
+export function foldConv(node: Node, { fresh, shapes }: PassContext): ProtoNode[] {
   const [x, w, b] = node.inputs as (Value | undefined)[];
   const y = node.outputs[0]!;
   const [n, c] = x!.shape, [, m, ho, wo] = y.shape;
@@ -141,38 +81,14 @@ export function foldConv(
 }
 
 /**
- * Whether a blocked Conv reads a copy of its input padded left and right instead of padding implicitly.
- * onnxruntime's blocked kernel computes each output whose window meets the left or right padding on its own,
- * checking every tap, and only the interior outputs by its fast multi-output path; a wide kernel on a narrow
- * map has almost no interior (7 wide with padding 3 on a 7-wide map: one output of 7). Padded rows at the top
- * and bottom cost nothing (the kernel skips them), so only W is padded. Measured per conv (2 threads, batch
- * 16–64): 7×7 on 7²–16² maps 20–25 % faster, a 14-wide dW kernel on 14² 38 %, 5×5 and 1×7 10–20 %, 7×7 on
- * 32²–64² ~10 %; 3×3 convs 0–8 % slower and 7×7 on 128² no different, so those keep implicit padding.
- */
-export function padWidthFirst(width: number, kw: number, pads: readonly number[]): boolean {
-  return kw >= 5 && width <= PAD_WIDTH_MAX && (pads[1] > 0 || pads[3] > 0);
-}
-
-/** Widest input map {@linkcode padWidthFirst} pads. */
-export const PAD_WIDTH_MAX = 64;
-
-/** onnxruntime's channel conditions for a blocked Conv: M a multiple of the block; C one too, or below it. */
-export function nchwcChannelsOk(m: number, c: number, block: number): boolean {
-  return block >= 2 && m % block === 0 && (c < block || c % block === 0);
-}
-
-/**
  * The nodes that replace an eligible Conv. `attribute` holds the Conv's own attributes as serialised;
  * `fresh` makes names unique in the model; `reordered` shares one ReorderInput per input tensor across the
  * convs that read it (ResNet's block input feeds both conv1 and the downsample).
  */
 export function lowerConv(
   node: Node,
-  attribute: Record<string, unknown>[],
   block: number,
-  fresh: (base: string) => string,
-  reordered: Map<string, string>,
-  shapes: ProtoConst[],
+  { graph, attribute, fresh, reordered, shapes }: PassContext,
 ): ProtoNode[] {
   const [x, w, b] = node.inputs as (Value | undefined)[];
   const y = node.outputs[0]!;
@@ -197,7 +113,7 @@ export function lowerConv(
   const swapLast = (t: string, r: number, k: number) => {
     const tr = add("Transpose", "", [t], [ints("perm", [0, 2, 1])]);
     const n = Math.min(r, k);
-    if (n > IDENTITY_MAX) return tr;
+    if (n > CONV_LIMITS.identityMax) return tr;
     let eye = shapes.find((s) => s.name.startsWith("nchwc_identity") && s.dims[0] === n)?.name;
     if (!eye) {
       const float = new Float32Array(n * n);
@@ -214,7 +130,7 @@ export function lowerConv(
   // than one 5-D Transpose (onnxruntime's generic path: 9 ms for ResNet-50's 512×512×3×3).
   const kk = kh * kw;
   const blockedIn = c >= block;
-  const flipOf = node.meta?.flippedWeightOf;
+  const flipOf = flippedSource(graph, w!);
   let wr: string;
   if (flipOf) {
     // W[o, i, t] = F[i, o, kk−1−t]: F's rows of B output channels after one batched transpose,
@@ -259,6 +175,12 @@ export function lowerConv(
   }
   const pads = (node.attrs as { pads?: number[] }).pads ?? [0, 0, 0, 0];
   let attrs = attribute;
+  // A blocked Conv pads implicitly by computing each output whose window meets the left or right padding on
+  // its own, checking every tap; only interior outputs take its fast multi-output path, and a wide kernel on a
+  // narrow map has almost no interior (7 wide with padding 3 on a 7-wide map: one output of 7). Padded rows at
+  // the top and bottom cost nothing (the kernel skips them), so only W is padded. Measured per conv (2 threads,
+  // batch 16–64): 7×7 on 7²–16² maps 20–25 % faster, a 14-wide dW kernel on 14² 38 %, 5×5 and 1×7 10–20 %,
+  // 7×7 on 32²–64² ~10 %; 3×3 convs 0–8 % slower and 7×7 on 128² no different (the plan's thresholds).
   if (padWidthFirst(x!.shape[3], kw, pads)) {
     // onnxruntime calls a blocked tensor [N, C, H, W] but stores it [N, C/B, H, W, B]: pad that view's W
     // (the batch as 0, "as the input", so a symbolic batch axis stays symbolic)
@@ -288,4 +210,57 @@ export function lowerConv(
     attribute: [int("channels", m)],
   });
   return out;
+}
+
+/**
+ * The kernel W [M, C, kh, kw] of which `v` is the flipped transpose [C, M, kh, kw] as the Conv gradient rule
+ * writes it (Reshape ∘ Transpose [1, 0, 2] ∘ Reshape of W's taps times the anti-identity, lib/graph/consts.ts
+ * `reverseTaps`), or undefined: the lowering then builds the blocked filter from W in one Transpose and one
+ * Gather instead of four passes (the flip's nodes, left unread, are pruned).
+ */
+export function flippedSource(g: Graph, v: Value): Value | undefined {
+  const from = (t: Value | undefined, op: string) => {
+    if (!t) return undefined;
+    const o = g.origin(t);
+    return o.kind === "node" && o.node.op === op ? o.node : undefined;
+  };
+  const [c, m, kh, kw] = v.shape, kk = kh * kw;
+  const t = from(from(v, "Reshape")?.inputs[0], "Transpose");
+  if (!t || (t.attrs as { perm?: number[] }).perm?.join() !== "1,0,2") return undefined;
+  const mm = from(from(from(t.inputs[0], "Reshape")?.inputs[0], "Reshape")?.inputs[0], "MatMul");
+  const j = mm?.inputs[1], src = from(mm?.inputs[0], "Reshape")?.inputs[0];
+  const anti = j && g.constantData(j);
+  if (!src || !anti || j.shape.join() !== `${kk},${kk}` || src.shape.join() !== `${m},${c},${kh},${kw}`) {
+    return undefined;
+  }
+  for (let i = 0; i < kk * kk; i++) {
+    if (anti[i] !== (i % kk === kk - 1 - Math.floor(i / kk) ? 1 : 0)) return undefined;
+  }
+  return src;
+}
+
+/**
+ * The CPU provider's rewrite passes for channel block `block` (the backend's): every Conv the plan lowers on
+ * the blocked-channel kernels, and 1×1 Convs onto a few pixels folded into one GEMM over the batch (not with
+ * a symbolic batch axis: the fold writes the batch size into Reshape targets). None for block 0.
+ */
+export function cpuPasses(block: number): LoweringPass[] {
+  if (block < 2) return [];
+  return [
+    {
+      name: `nchwc${block}`,
+      rewrite: (n, ctx) =>
+        n.op === "Conv" && lowersBlocked(n.inputs[0]!, n.inputs[1]!.shape, (n as Node<"Conv">).attrs, block)
+          ? lowerConv(n, block, ctx)
+          : undefined,
+    },
+    {
+      name: "fold",
+      rewrite: (n, ctx) =>
+        n.op === "Conv" && !ctx.dynamicBatch &&
+          foldsForward(n.inputs[0]!, n.inputs[1]!.shape, n.outputs[0]!.shape, (n as Node<"Conv">).attrs)
+          ? foldConv(n, ctx)
+          : undefined,
+    },
+  ];
 }

@@ -4,16 +4,7 @@
  */
 import onnxProto from "npm:onnx-proto@8.0.1";
 import type { Graph, TensorData } from "./graph.ts";
-import { ATTR_SCHEMA, type AttrKind, type DType, type TensorAttr, type Value } from "./types.ts";
-import {
-  foldConv,
-  foldEligible,
-  lowerConv,
-  NCHWC_DOMAIN,
-  nchwcEligible,
-  type ProtoConst,
-  type ProtoNode,
-} from "./nchwc.ts";
+import { ATTR_SCHEMA, type AttrKind, type DType, type Node, type TensorAttr, type Value } from "./types.ts";
 
 const { onnx } = onnxProto;
 
@@ -32,11 +23,68 @@ export function dtypeFromOnnx(code: number): DType | undefined {
   return undefined;
 }
 
+/** A ModelProto node as the serialiser writes it. */
+export interface ProtoNode {
+  /** node name, unique in the model */
+  name: string;
+  /** operator */
+  opType: string;
+  /** operator domain ("" for standard ONNX) */
+  domain: string;
+  /** input tensor names ("" for an omitted optional input) */
+  input: string[];
+  /** output tensor names */
+  output: string[];
+  /** AttributeProto objects */
+  attribute: Record<string, unknown>[];
+}
+
+/**
+ * A constant a rewrite pass needs: a 1-D int64 vector `dims` (a Reshape's target shape, a Gather's indices),
+ * or with `float` a float32 tensor of shape `dims` holding those values.
+ */
+export interface ProtoConst {
+  /** initializer name */
+  name: string;
+  /** the int64 values, or with `float` the shape */
+  dims: number[];
+  /** float32 values of shape `dims` */
+  float?: Float32Array;
+}
+
+/** What a rewrite pass sees besides the node. */
+export interface PassContext {
+  /** the graph being written (origins and constants of the node's inputs) */
+  graph: Graph;
+  /** the node's attributes as serialised */
+  attribute: Record<string, unknown>[];
+  /** a name unused in the model, from `base` */
+  fresh: (base: string) => string;
+  /** per-model memo of the passes (one ReorderInput per tensor, say), by a key of their own */
+  reordered: Map<string, string>;
+  /** constants to add as initializers */
+  shapes: ProtoConst[];
+  /** whether the model's batch axis is symbolic (a pass that writes the batch size must then keep out) */
+  dynamicBatch: boolean;
+}
+
+/**
+ * One rewrite of the serialiser for an execution provider (onnxruntime's graph transformers, registered per
+ * provider, are the model): the nodes that replace `node`, or undefined to leave it to the next pass. The
+ * backend supplies the list (lib/graph/nchwc.ts `cpuPasses`); the graph itself stays standard ONNX.
+ */
+export interface LoweringPass {
+  /** for messages */
+  name: string;
+  /** the replacement of `node`, or undefined */
+  rewrite(node: Node, ctx: PassContext): ProtoNode[] | undefined;
+}
+
 const ATTR_TYPE: Record<AttrKind, number> = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 };
 const REDUCE_AXES_INPUT_FROM_18 = new Set(["ReduceMean", "ReduceSumSquare", "ReduceMax"]);
 
 /**
- * Drops, in place, the nodes no output depends on and the initializers only they read. The CPU lowering
+ * Drops, in place, the nodes no output depends on and the initializers only they read. A rewrite pass
  * leaves some behind (a dX conv's flipped weight when it reorders the original kernel instead), and
  * onnxruntime runs every node it is given, used or not.
  */
@@ -126,14 +174,12 @@ export interface SerializeOptions {
    */
   dynamicBatch?: readonly string[];
   /**
-   * Write the CPU lowering (lib/graph/nchwc.ts) with this channel block: every eligible Conv on onnxruntime's
-   * blocked-channel kernels (wide kernels on narrow maps reading a pre-padded input), and 1×1 Convs onto ≤ 4
-   * pixels folded into one GEMM over the batch (not with `dynamicBatch`: the fold writes the batch size into
-   * Reshape targets). Nodes no output needs are dropped either way. `nchwcBlockSize` (session.ts) says
-   * which block, if any, this processor has. 0 or absent: plain ONNX. Such bytes run only on onnxruntime's
-   * CPU provider.
+   * Rewrite passes for the execution provider, tried in order on every node (the first that returns nodes
+   * replaces it): the backend's (lib/train/backend.ts; on the CPU the blocked-channel lowering of
+   * lib/graph/nchwc.ts, whose bytes run only on onnxruntime's CPU provider). Nodes no output needs are
+   * dropped either way. Absent or empty: plain ONNX.
    */
-  nchwcBlock?: number;
+  passes?: readonly LoweringPass[];
 }
 
 /**
@@ -172,9 +218,9 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
   }));
   const extraInit: typeof initializer = [];
   let axesCounter = 0;
-  const block = opts.nchwcBlock ?? 0;
+  const passes = opts.passes ?? [];
   const taken = new Set<string>();
-  if (block) {
+  if (passes.length) {
     for (const n of g.nodes) {
       for (const v of [...n.inputs, ...n.outputs]) if (v) taken.add(v.name);
     }
@@ -210,9 +256,11 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
     }
     const output = n.outputs.map((v) => v?.name ?? "");
     while (output.length && output[output.length - 1] === "") output.pop();
-    if (block && nchwcEligible(n, block)) return lowerConv(n, attribute_, block, fresh, reordered, shapes);
-    // the fold writes the batch size into Reshape targets: not with a symbolic batch axis
-    if (block && batched.size === 0 && foldEligible(n)) return foldConv(n, fresh, shapes);
+    const ctx = { graph: g, attribute: attribute_, fresh, reordered, shapes, dynamicBatch: batched.size > 0 };
+    for (const pass of passes) {
+      const out = pass.rewrite(n, ctx);
+      if (out) return out;
+    }
     return { name: n.name, opType: n.op, domain: "", input, output, attribute: attribute_ };
   });
   pruneDead(nodes, g.outputs.map((v) => v.name), initializer, shapes);
@@ -228,12 +276,14 @@ export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions =
       rawData: bytesOf(BigInt64Array.from(s.dims.map(BigInt))),
     });
   }
+  const domains = [...new Set(nodes.map((n) => n.domain).filter((d) => d !== ""))];
   const model = {
     irVersion: 8,
     producerName: "transfusion",
     opsetImport: [
       { domain: "", version: opset },
-      ...(nodes.some((n) => n.domain === NCHWC_DOMAIN) ? [{ domain: NCHWC_DOMAIN, version: 1 }] : []),
+      // the contrib domains a pass wrote (com.microsoft.nchwc): version 1, onnxruntime's only one
+      ...domains.map((domain) => ({ domain, version: 1 })),
     ],
     graph: {
       name: g.name,

@@ -188,52 +188,5 @@ export async function createDownloader(
   };
 }
 
-let blockProbe: Promise<number> | undefined;
-
-/**
- * The channel block of onnxruntime's blocked-channel CPU convolutions on this processor (16 with AVX-512,
- * 8 with AVX2), or 0 where they are missing or disagree with the plain kernels. Found by running two small
- * Convs (one over a 3-channel image, one over 32 channels) lowered with each candidate block beside the plain
- * ones: a wrong block computes wrong values, never an error, so agreement is the test. Once per process.
- */
-export function nchwcBlockSize(): Promise<number> {
-  blockProbe ??= (async () => {
-    const g = new Graph("nchwc_probe");
-    const rnd = (n: number, seed: number) => {
-      const a = new Float32Array(n);
-      for (let i = 0, s = seed; i < n; i++) a[i] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
-      return a;
-    };
-    const x = g.input("x", "float32", [2, 3, 7, 7]);
-    const w1 = g.input("w1", "float32", [32, 3, 3, 3]), w2 = g.input("w2", "float32", [32, 32, 3, 3]);
-    const h = g.op.Conv(x, w1, undefined, { pads: [1, 1, 1, 1] });
-    g.output(g.op.Conv(h, w2, undefined, { pads: [1, 0, 1, 0], strides: [2, 1] }), "y");
-    const feeds = {
-      x: new ort.Tensor("float32", rnd(2 * 3 * 49, 1), [2, 3, 7, 7]),
-      w1: new ort.Tensor("float32", rnd(32 * 27, 2), [32, 3, 3, 3]),
-      w2: new ort.Tensor("float32", rnd(32 * 288, 3), [32, 32, 3, 3]),
-    };
-    const run = async (block: number) => {
-      const s = await createSession(g.toBytes({ nchwcBlock: block }), { threads: 1, logSeverityLevel: 3 });
-      try {
-        return (await s.run(feeds)).y.data as Float32Array;
-      } finally {
-        await s.release();
-      }
-    };
-    const want = await run(0);
-    for (const block of [16, 8]) {
-      try {
-        const got = await run(block);
-        if (got.every((v, i) => Math.abs(v - want[i]) <= 1e-5 * (1 + Math.abs(want[i])))) return block;
-      } catch {
-        // no blocked kernels in this build or on this processor: try the next size
-      }
-    }
-    return 0;
-  })();
-  return blockProbe;
-}
-
 /** The onnxruntime-node module this project pins (for tensor and session types). */
 export { ort };

@@ -236,12 +236,6 @@ export interface NodeMeta {
    * its own input `x` (its inputs 3 and 4 are functions of `x`, so the backward folds their effect into dx).
    */
   batchStats?: boolean;
-  /**
-   * A Conv whose weight is this value's kernel turned by 180° with its two channel axes swapped (the dX conv of
-   * the conv that reads it): the CPU lowering builds the blocked filter from it directly
-   * (lib/graph/nchwc.ts), in one Transpose and one Gather instead of four passes.
-   */
-  flippedWeightOf?: Value;
 }
 
 /** Byte size of one element. */

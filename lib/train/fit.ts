@@ -17,7 +17,8 @@ import { writeSafetensors } from "../weights/safetensors.ts";
 import { DamagedCheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { ModelFn } from "./step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
-import { Trainer, trainerGradOptions, type TrainerOptions } from "./trainer.ts";
+import { Trainer, type TrainerOptions } from "./trainer.ts";
+import { resolveBackend } from "./backend.ts";
 import { runConvChoices } from "./tune.ts";
 
 /** A batch as the data loader yields it. */
@@ -327,17 +328,18 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
   // a small held-out split can lack a grade: average the macro AUC over the grades present
   const scoring = { numClasses: o.classes ?? 5, absentClass: "skip" as const };
   const state = await o.init();
+  // the backend, resolved once for the tuner and the trainer
+  const backend = o.backend ?? await resolveBackend(o);
   // measured conv formulations, recorded in the run folder so that a resume reuses them (lib/train/tune.ts)
   const convChoices = o.tuneConvs
     ? await runConvChoices(o.dir, o.model, { batch: o.batch, size: o.size }, {
       threads: o.threads,
-      device: o.device,
-      grad: await trainerGradOptions(o),
+      backend,
       cache: o.tuneCache,
       resuming: await exists(join(o.dir, "checkpoint.safetensors")),
     })
     : o.convChoices;
-  const trainer = await Trainer.create(o.model, state, { ...o, convChoices });
+  const trainer = await Trainer.create(o.model, state, { ...o, backend, convChoices });
   let metrics: EpochMetrics[] = [];
   let startEpoch = 0, step = 0, priorWall = 0, resumedFrom: number | undefined;
   try {

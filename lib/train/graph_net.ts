@@ -9,8 +9,8 @@
 import type { Graph } from "../graph/graph.ts";
 import { batchNormTraining } from "../graph/batchnorm.ts";
 import { forEachTap, windowOut } from "../graph/ops.ts";
-import { nchwcChannelsOk } from "../graph/nchwc.ts";
-import { reverseTaps } from "../autodiff/rules/conv.ts";
+import { forwardForm } from "../graph/conv_plan.ts";
+import { reverseTaps } from "../graph/consts.ts";
 import { fmtShape, type Value } from "../graph/types.ts";
 import {
   batchNorm2dSpecs,
@@ -41,17 +41,13 @@ export interface GraphNetOptions {
    */
   weights?: StateDict;
   /**
-   * Write a conv whose input map has no more pixels than its kernel has taps (CBR-Small's 7×7 on 4×4 at 28²,
-   * ResNet's 3×3 on 2×2) as one dense matrix product, so that the forward and, by the MatMul and Gemm rules,
-   * the backward do only the multiply-adds that meet pixels ({@linkcode denseConv}). For the CPU provider
-   * (the trainer sets it with the CPU lowering); the same function either way, to float rounding.
+   * The backend's blocked-channel block (`EngineBackend.block`, lib/train/backend.ts); 0 (default): plain Convs.
+   * With it, the conv plan (lib/graph/conv_plan.ts `forwardForm`) writes a conv whose input map has no more
+   * pixels than its kernel has taps (CBR-Small's 7×7 on 4×4 at 28², ResNet's 3×3 on 2×2) as
+   * {@linkcode swappedConv} or as one dense matrix product ({@linkcode denseConv}), so that the forward and
+   * the backward do only the multiply-adds that meet pixels: the same function either way, to float rounding.
    */
-  denseSmallConvs?: boolean;
-  /**
-   * The CPU lowering's channel block (lib/graph/nchwc.ts), with `denseSmallConvs`: a small-map conv whose
-   * batch and channels are multiples of it runs as {@linkcode swappedConv} instead. 0 (default): never.
-   */
-  nchwcBlock?: number;
+  block?: number;
 }
 
 /**
@@ -93,7 +89,6 @@ export class GraphNet implements Net<Value> {
   readonly #expected?: readonly ParamSpec[];
   readonly #weights?: StateDict;
   #dropouts = 0;
-  #dense: boolean;
   #block: number;
 
   /** Emits into `g` in the given mode. */
@@ -105,8 +100,7 @@ export class GraphNet implements Net<Value> {
     this.mode = opts.mode;
     this.#expected = opts.specs;
     this.#weights = opts.weights;
-    this.#dense = opts.denseSmallConvs ?? false;
-    this.#block = opts.nchwcBlock ?? 0;
+    this.#block = opts.block ?? 0;
   }
 
   /** Records the specs of one layer; returns its float tensors (parameters, then buffers) as values. */
@@ -161,18 +155,13 @@ export class GraphNet implements Net<Value> {
     this.#image(x, `conv2d '${name}'`);
     const [w, b] = this.#tensors(conv2dSpecs(name, x.shape[1], o));
     const { stride: [sh, sw], padding: [ph, pw] } = convWindow(o);
-    const [m, , kh, kw] = w.shape, [, c, h, wd] = x.shape;
-    // the dense matrix: M·Ho·Wo × H·W·C values; kept under 64 MiB
-    const pout = windowOut(h, kh, sh, ph, ph) * windowOut(wd, kw, sw, pw, pw);
-    const dense = this.#dense && h * wd <= kh * kw && m * pout * h * wd * c * 4 <= 2 ** 26;
-    // the swapped Conv builds no matrix: no size bound
-    const swap = this.#dense && swapApplies(x.shape, w.shape, [sh, sw], [ph, pw], this.#block);
+    const form = forwardForm(x.shape, w.shape, [sh, sw], [ph, pw], this.#block);
     return this.g.scope(
       name,
       () =>
-        swap
+        form === "swapped"
           ? swappedConv(this.g, x, w, b)
-          : dense
+          : form === "dense"
           ? denseConv(this.g, x, w, b, [sh, sw], [ph, pw])
           : this.g.op.Conv(x, w, b, { strides: [sh, sw], pads: [ph, pw, ph, pw] }),
     );
@@ -327,30 +316,13 @@ export function denseConv(
 }
 
 /**
- * Whether {@linkcode swappedConv} applies: stride 1 and padding k − H (and k − W), so that every output pixel
- * sees the whole input map (the output has k − H + 1 rows); the batch and the input channels blocked (the
- * swapped Conv's output and input channels) so that it runs on the blocked kernels.
- */
-export function swapApplies(
-  x: readonly number[],
-  w: readonly number[],
-  s: readonly number[],
-  p: readonly number[],
-  block: number,
-): boolean {
-  const [n, c, h, wd] = x, [, , kh, kw] = w;
-  return s[0] === 1 && s[1] === 1 && p[0] === kh - h && p[1] === kw - wd && p[0] >= 0 && p[1] >= 0 &&
-    nchwcChannelsOk(n, c, block);
-}
-
-/**
  * A small-map conv with the roles swapped: the weight [M, C, kh, kw] is the Conv's input (M as the batch) and
  * the activation [N, C, H, W] its kernel, unpadded: out[m, n, a, b] = Σ W[m, c, a + i, b + j] · X[n, c, i, j],
- * which is Y[n, m, Ho − 1 − a, Wo − 1 − b] where padding is k − H ({@linkcode swapApplies}). One blocked Conv
+ * which is Y[n, m, Ho − 1 − a, Wo − 1 − b] where padding is k − H (the conv plan's `swapApplies`). One blocked Conv
  * of only the multiply-adds that meet pixels, where {@linkcode denseConv} first builds its M·Ho·Wo × H·W·C
  * matrix by a one-hot product (and takes the weight gradient back through it): CBR-Small at 28², 64 a batch,
- * block4's forward 12 → 6.3 ms, forward and backward 35 → 31 ms. The output is turned by the conv rule's
- * {@linkcode reverseTaps} (the anti-identity over its Ho·Wo pixels) and its first two axes swapped (a
+ * block4's forward 12 → 6.3 ms, forward and backward 35 → 31 ms. The output is turned by
+ * `reverseTaps` (lib/graph/consts.ts: the anti-identity over its Ho·Wo pixels) and its first two axes swapped (a
  * [N, M, Ho, Wo] Transpose of a few pixels).
  */
 export function swappedConv(g: Graph, x: Value, w: Value, b: Value | undefined): Value {

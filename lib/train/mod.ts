@@ -4,6 +4,13 @@
  * the same evaluation-mode graph as a standalone ONNX model (what `predict` runs and `export` writes).
  * @module
  */
+export {
+  backendFor,
+  type EngineBackend,
+  type EngineBackendOptions,
+  nchwcBlockSize,
+  resolveBackend,
+} from "./backend.ts";
 export { GraphNet, type GraphNetOptions } from "./graph_net.ts";
 export { inferenceModel, type InferenceOptions } from "./inference.ts";
 export {

@@ -9,7 +9,7 @@ import { dtypeSize, numel } from "../graph/types.ts";
 import { gradients, type GradOptions } from "../autodiff/mod.ts";
 import { GraphNet } from "./graph_net.ts";
 import type { Net, ParamSpec } from "../models/nn.ts";
-import type { Device } from "../graph/session.ts";
+import { backendFor, type EngineBackend } from "./backend.ts";
 import type { AdamOptions } from "../optim/adam.ts";
 import { type AdamGraphIo, appendAdam } from "../optim/adam_graph.ts";
 
@@ -30,8 +30,8 @@ export interface GraphShape {
 export interface TrainGraph {
   /** the serialised ONNX model */
   bytes: Uint8Array;
-  /** the blocked-channel block its Convs were lowered with (CPU provider only), or 0 */
-  nchwcBlock: number;
+  /** the backend it was built for (its evaluation graph takes the same) */
+  backend: EngineBackend;
   /** every state_dict tensor the graph reads */
   specs: ParamSpec[];
   /** input names of the trainable parameters (their state_dict keys) */
@@ -107,44 +107,36 @@ export interface EvalGraph {
 export interface TrainGraphOptions {
   /** weight of the auxiliary classifier's loss (Inception-v3); default 0.4 */
   auxWeight?: number;
-  /** backward formulations (per execution provider) */
-  grad?: GradOptions;
   /**
-   * "onnx" (default): SoftmaxCrossEntropyLoss over int64 labels. "composed": the same mean cross-entropy from
-   * ReduceMax/Exp/ReduceSum/Log over int32 labels (one-hot by Equal), for onnxruntime's WebGPU provider,
-   * which has no LogSoftmax or NegativeLogLikelihoodLoss kernel and runs int64 Equal on the CPU.
+   * where the graph runs (lib/train/backend.ts): the conv plan's block, the serialiser's passes and, unless
+   * given below, the backward choices and loss form; default the plain CPU backend (`backendFor("cpu")`)
    */
+  backend?: EngineBackend;
+  /** backward formulations; default the backend's */
+  grad?: GradOptions;
+  /** "onnx" or "composed" (`EngineBackend.loss`); default the backend's */
   loss?: "onnx" | "composed";
   /**
    * Appends Adam ({@linkcode appendAdam}): the graph then returns the new parameters and moments instead of
-   * the gradients, so the state can stay on the device between steps.
+   * the gradients, so the state can stay on the device between steps (a resident backend's stepper).
    */
   adam?: Omit<AdamOptions, "lr">;
-  /**
-   * Serialise with the CPU lowering of this channel block (`SerializeOptions.nchwcBlock`: blocked-channel
-   * Convs, folded 1×1 Convs; CPU provider only), and let the Conv rule pick the backward formulations made for
-   * it (`GradOptions.nchwcBlock`). 0 or absent: plain ONNX.
-   */
-  nchwcBlock?: number;
 }
 
 /**
- * The graph choices for a device: on webgpu the window-slice MaxPool backward (its MaxPool has no Indices
- * output), im2col by strided slices (its grouped Conv gave wrong columns), gradient sums as Adds (it has no
- * Sum kernel), the composed loss and in-graph Adam (device-resident state); on the CPU the defaults, with
- * Adam on the host, and the CPU lowering of `nchwcBlock` (the trainer passes `nchwcBlockSize()` on the CPU,
- * 0 elsewhere).
+ * The graph options of a trainer on `backend`: its backward choices and loss form, and on a resident backend
+ * in-graph Adam (`adam`, its weight decay).
  */
 export function trainGraphOptionsFor(
-  device: Device | undefined,
-  o: { auxWeight?: number; adam?: Omit<AdamOptions, "lr">; nchwcBlock?: number } = {},
+  backend: EngineBackend,
+  o: { auxWeight?: number; adam?: Omit<AdamOptions, "lr"> } = {},
 ): TrainGraphOptions {
-  if (device !== "webgpu") return { auxWeight: o.auxWeight, grad: {}, nchwcBlock: o.nchwcBlock ?? 0 };
   return {
     auxWeight: o.auxWeight,
-    grad: { maxPool: "windows", im2col: "slices", sum: "add" },
-    loss: "composed",
-    adam: o.adam ?? {},
+    backend,
+    grad: { ...backend.grad },
+    loss: backend.loss,
+    ...(backend.resident ? { adam: o.adam ?? {} } : {}),
   };
 }
 
@@ -171,7 +163,7 @@ function composedCrossEntropyNodes(g: Graph, z: Value, labels: Value): Value {
 
 /** The backward choices a training graph with these options uses (the conv tuner times the same). */
 export function gradOptionsOf(opts: TrainGraphOptions): GradOptions {
-  return opts.nchwcBlock ? { ...opts.grad, nchwcBlock: opts.nchwcBlock } : { ...opts.grad };
+  return { ...opts.backend?.grad, ...opts.grad };
 }
 
 /**
@@ -180,13 +172,10 @@ export function gradOptionsOf(opts: TrainGraphOptions): GradOptions {
  */
 export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGraphOptions = {}): TrainGraph {
   const g = new Graph("train_step");
-  const net = new GraphNet(g, {
-    mode: "train",
-    denseSmallConvs: (opts.nchwcBlock ?? 0) > 0,
-    nchwcBlock: opts.nchwcBlock,
-  });
+  const backend = opts.backend ?? backendFor("cpu");
+  const net = new GraphNet(g, { mode: "train", block: backend.block });
   const { batch, size, channels = 3 } = shape;
-  const composed = opts.loss === "composed";
+  const composed = (opts.loss ?? backend.loss) === "composed";
   const labelsType = composed ? "int32" : "int64";
   const x = g.input("input", "float32", [batch, channels, size, size]);
   const labels = g.input("labels", labelsType, [batch]);
@@ -202,8 +191,7 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
     loss = g.op.Add(loss, g.op.Mul(auxLoss, w));
   }
   const params = [...net.params.values()];
-  const block = opts.nchwcBlock ?? 0;
-  const grads = gradients(g, loss, params, gradOptionsOf(opts));
+  const grads = gradients(g, loss, params, gradOptionsOf({ ...opts, backend }));
   g.output(loss, "loss");
   g.output(out.logits, "logits");
   for (const p of params) {
@@ -236,8 +224,8 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
     p: net.dropoutP?.get(name) ?? 0.5,
   }));
   return {
-    bytes: g.toBytes({ nchwcBlock: block }),
-    nchwcBlock: block,
+    bytes: g.toBytes({ passes: backend.passes }),
+    backend,
     specs: net.specs,
     params: [...net.params.keys()],
     buffers: [...net.buffers.keys()],
@@ -256,20 +244,17 @@ export function buildTrainGraph(model: ModelFn, shape: GraphShape, opts: TrainGr
 }
 
 /**
- * Builds the evaluation graph (BN with running statistics, dropout off); `nchwcBlock` as in
- * {@linkcode TrainGraphOptions}.
+ * Builds the evaluation graph (BN with running statistics, dropout off) for `backend` as in
+ * {@linkcode TrainGraphOptions} (default the plain CPU backend).
  */
 export function buildEvalGraph(
   model: ModelFn,
   shape: GraphShape,
-  opts: { nchwcBlock?: number } = {},
+  opts: { backend?: EngineBackend } = {},
 ): EvalGraph {
   const g = new Graph("eval");
-  const net = new GraphNet(g, {
-    mode: "eval",
-    denseSmallConvs: (opts.nchwcBlock ?? 0) > 0,
-    nchwcBlock: opts.nchwcBlock,
-  });
+  const backend = opts.backend ?? backendFor("cpu");
+  const net = new GraphNet(g, { mode: "eval", block: backend.block });
   const { batch, size, channels = 3 } = shape;
   const x = g.input("input", "float32", [batch, channels, size, size]);
   const out = model(net, x);
@@ -283,7 +268,7 @@ export function buildEvalGraph(
     taps.set(name, o);
   }
   return {
-    bytes: g.toBytes({ nchwcBlock: opts.nchwcBlock }),
+    bytes: g.toBytes({ passes: backend.passes }),
     specs: net.specs,
     inputs: [...net.params.keys(), ...net.buffers.keys()],
     input: "input",

@@ -18,9 +18,9 @@ import {
   createSession,
   type Device,
   type Downloader,
-  nchwcBlockSize,
   type OutputLocation,
 } from "../graph/session.ts";
+import { type EngineBackend, resolveBackend } from "./backend.ts";
 import { Adam, type Optimizer } from "../optim/mod.ts";
 import { adamScalars } from "../optim/adam_graph.ts";
 import { Rng } from "../util/random.ts";
@@ -30,12 +30,10 @@ import {
   buildEvalGraph,
   buildTrainGraph,
   type EvalGraph,
-  gradOptionsOf,
   type ModelFn,
   type TrainGraph,
   trainGraphOptionsFor,
 } from "./step.ts";
-import type { GradOptions } from "../autodiff/mod.ts";
 import { loadStateDict, type StateDict } from "../weights/state_dict.ts";
 import { convChoiceHook, type ConvChoices } from "./tune.ts";
 
@@ -77,21 +75,15 @@ export interface TrainerOptions {
   convChoices?: ConvChoices;
   /**
    * cpu: run the convolutions on onnxruntime's blocked-channel kernels where this processor has them
-   * (lib/graph/nchwc.ts; default true). false: the plain kernels, for comparisons.
+   * (lib/graph/nchwc.ts; default true). false: the plain kernels, for comparisons. Read only without
+   * `backend`.
    */
   nchwc?: boolean;
-}
-
-/** The conv lowering block a trainer with these options uses: `nchwcBlockSize()` on the CPU, else 0. */
-export async function trainerBlock(opts: Pick<TrainerOptions, "device" | "nchwc">): Promise<number> {
-  return (opts.device ?? "cpu") === "cpu" && opts.nchwc !== false ? await nchwcBlockSize() : 0;
-}
-
-/** The backward options a trainer with these options builds its step with: what the conv tuner must time. */
-export async function trainerGradOptions(
-  opts: Pick<TrainerOptions, "device" | "nchwc">,
-): Promise<GradOptions> {
-  return gradOptionsOf(trainGraphOptionsFor(opts.device, { nchwcBlock: await trainerBlock(opts) }));
+  /**
+   * the backend, resolved once by the caller (lib/train/backend.ts `resolveBackend`); default: resolved here
+   * from `device` and `nchwc`
+   */
+  backend?: EngineBackend;
 }
 
 /** What one evaluation pass returns. */
@@ -176,10 +168,13 @@ export class Trainer {
   static async create(model: ModelFn, state: StateDict, opts: TrainerOptions): Promise<Trainer> {
     const lr = opts.lr ?? 1e-3;
     if (!(lr > 0)) throw new RangeError(`Learning rate must be positive, got ${lr}`);
-    const graphOpts = trainGraphOptionsFor(opts.device, {
+    const backend = opts.backend ?? await resolveBackend(opts);
+    if (backend.device !== (opts.device ?? "cpu")) {
+      throw new RangeError(`Trainer on '${opts.device ?? "cpu"}' was given a '${backend.device}' backend`);
+    }
+    const graphOpts = trainGraphOptionsFor(backend, {
       auxWeight: opts.auxWeight,
       adam: { weightDecay: opts.weightDecay ?? 0 },
-      nchwcBlock: await trainerBlock(opts),
     });
     if (opts.convChoices) {
       graphOpts.grad = { ...graphOpts.grad, convChoice: convChoiceHook(opts.convChoices) };
@@ -388,9 +383,7 @@ export class Trainer {
     const size = this.#opts.size, per = 3 * size * size;
     const eb = this.#opts.evalBatch ?? this.#opts.batch;
     if (!this.#evalSession) {
-      this.#eval = buildEvalGraph(this.#model, { batch: eb, size }, {
-        nchwcBlock: this.#train.nchwcBlock,
-      });
+      this.#eval = buildEvalGraph(this.#model, { batch: eb, size }, { backend: this.#train.backend });
       this.#evalSession = await createSession(this.#eval.bytes, {
         device: this.#opts.device,
         threads: this.#opts.threads,

@@ -9,24 +9,22 @@
  * @module
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import { createSession, type Device, Graph } from "../graph/mod.ts";
+import { createSession, Graph } from "../graph/mod.ts";
+import { GRAD_RULES, type GradOptions } from "../autodiff/mod.ts";
 import {
+  CONV_LIMITS,
   type ConvChoice,
   convForm,
   type ConvSignature,
   defaultDx,
   dxForms,
-  GRAD_RULES,
-  type GradOptions,
-} from "../autodiff/mod.ts";
+} from "../graph/conv_plan.ts";
 import { LOWERING_REVISION } from "../graph/nchwc.ts";
+import { backendFor, type EngineBackend } from "./backend.ts";
 import type { Node, Value } from "../graph/types.ts";
 import { buildTrainGraph, type GraphShape, type ModelFn } from "./step.ts";
 import { join } from "node:path";
 import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
-
-/** Largest per-channel window buffer of the "conv" dW formulation that the tuner offers it for. */
-const DW_CONV_BYTES = 64 * 2 ** 20;
 
 /** Time one conv part's timing rounds may take, roughly (ms): fewer rounds where one run is slow. */
 const TUNE_BUDGET_MS = 10_000;
@@ -46,12 +44,13 @@ export interface ConvTuneFile {
 export interface TuneOptions {
   /** onnxruntime intra-op threads (the trainer's) */
   threads?: number;
-  /** execution provider; default "cpu" */
-  device?: Device;
   /** timed runs of each candidate, alternating between candidates; default 7 */
   rounds?: number;
-  /** the graph's other backward choices (per device); the tuner adds only the conv choice */
-  grad?: GradOptions;
+  /**
+   * the trainer's backend (its device, lowering passes and other backward choices; the tuner adds only the
+   * conv choice); default the plain CPU backend
+   */
+  backend?: EngineBackend;
 }
 
 /** A stable text key of a conv's shape: `x64,32,14,14 w64,32,7,7 s1,1 p3,3,3,3 float32`. */
@@ -60,11 +59,17 @@ export function convKey(sig: ConvSignature): string {
 }
 
 /** The distinct conv signatures of `model`'s training graph at `shape`, in graph order. */
-export function convSignatures(model: ModelFn, shape: GraphShape, grad: GradOptions = {}): ConvSignature[] {
+export function convSignatures(
+  model: ModelFn,
+  shape: GraphShape,
+  backend: EngineBackend = backendFor("cpu"),
+): ConvSignature[] {
   const seen = new Map<string, ConvSignature>();
+  // the forward as the plain graph writes it (every conv a Conv node, none dense or swapped): as measured
+  // before the conv plan, so that recorded tables keep their keys
   buildTrainGraph(model, shape, {
     grad: {
-      ...grad,
+      ...backend.grad,
       convChoice: (sig) => {
         // a shape seen both with and without a needed dX keeps the one that needs it
         const key = convKey(sig), prev = seen.get(key);
@@ -90,7 +95,7 @@ export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw
   // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
   // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)
   const bytes = sig.dtype === "float64" ? 8 : 4;
-  if (n * ho * wo * kh * kw * bytes <= DW_CONV_BYTES) dw.push("conv");
+  if (n * ho * wo * kh * kw * bytes <= CONV_LIMITS.dwConvBytes) dw.push("conv");
   return { dx, dw };
 }
 
@@ -118,8 +123,9 @@ export function convGradGraph(
   sig: ConvSignature,
   wrt: "x" | "w",
   choice: ConvChoice,
-  grad: GradOptions = {},
+  backend: EngineBackend = backendFor("cpu"),
 ): { bytes: Uint8Array; dyShape: number[] } {
+  const grad: GradOptions = backend.grad;
   const dt = sig.dtype as "float32";
   const scratch = new Graph("conv_forward");
   const y = scratch.op.Conv(
@@ -147,7 +153,7 @@ export function convGradGraph(
     options: { ...grad, convChoice: () => choice },
   });
   g.output(got[wrt === "x" ? 0 : 1] as Value, "grad");
-  return { bytes: g.toBytes({ nchwcBlock: grad.nchwcBlock }), dyShape: [...y.shape] };
+  return { bytes: g.toBytes({ passes: backend.passes }), dyShape: [...y.shape] };
 }
 
 /**
@@ -174,13 +180,13 @@ export async function timeConv(
     const sessions = [];
     let feeds: Record<string, ort.Tensor> = {};
     for (const f of forms) {
-      const { bytes, dyShape } = convGradGraph(sig, part === "dx" ? "x" : "w", { [part]: f }, opts.grad);
+      const { bytes, dyShape } = convGradGraph(sig, part === "dx" ? "x" : "w", { [part]: f }, opts.backend);
       feeds = {
         x: new ort.Tensor("float32", noise(numel(sig.x), 1), [...sig.x]),
         w: new ort.Tensor("float32", noise(numel(sig.w), 2), [...sig.w]),
         r: new ort.Tensor("float32", noise(numel(dyShape), 3), dyShape),
       };
-      sessions.push(await createSession(bytes, { threads: opts.threads, device: opts.device }));
+      sessions.push(await createSession(bytes, { threads: opts.threads, device: opts.backend?.device }));
     }
     try {
       const times: number[][] = forms.map(() => []);
@@ -212,8 +218,9 @@ export async function timeConv(
 
 /** The cache file's context key: the thread count, device and conv lowering the timings hold for. */
 export function tuneContext(opts: TuneOptions): string {
-  const block = opts.grad?.nchwcBlock ? ` nchwc=${opts.grad.nchwcBlock} r${LOWERING_REVISION}` : "";
-  return `threads=${opts.threads ?? "default"} device=${opts.device ?? "cpu"}${block}`;
+  const b = opts.backend?.block;
+  const block = b ? ` nchwc=${b} r${LOWERING_REVISION}` : "";
+  return `threads=${opts.threads ?? "default"} device=${opts.backend?.device ?? "cpu"}${block}`;
 }
 
 /**
@@ -227,7 +234,7 @@ export async function tuneConvs(
   path: string | undefined,
   opts: TuneOptions = {},
 ): Promise<ConvChoices> {
-  const sigs = convSignatures(model, shape, opts.grad);
+  const sigs = convSignatures(model, shape, opts.backend);
   let file: ConvTuneFile = { version: 1, contexts: {} };
   if (path && await exists(path)) {
     file = await readJson<ConvTuneFile>(path);

@@ -2,7 +2,8 @@
 // ties included (ReLU outputs are full of equal zeros; the first maximum in scan order takes the gradient).
 import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import { type ConvChoice, gradients } from "../../lib/autodiff/mod.ts";
+import { gradients } from "../../lib/autodiff/mod.ts";
+import type { ConvChoice } from "../../lib/graph/conv_plan.ts";
 import { convCandidates } from "../../lib/train/tune.ts";
 import { createSession, Graph } from "../../lib/graph/mod.ts";
 import { Rng } from "../../lib/util/random.ts";

@@ -3,6 +3,7 @@
 // op; the log parser reads both forms of onnxruntime's report.
 import assert from "node:assert/strict";
 import { describePlacement, nodePlacements, parsePlacements } from "../../lib/graph/placement.ts";
+import { backendFor } from "../../lib/train/backend.ts";
 import { buildEvalGraph, buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../../lib/train/step.ts";
 import { cbrNet, resNet } from "../train/parity_nets.ts";
 import { gpuTest } from "./webgpu.ts";
@@ -37,7 +38,7 @@ for (const [name, model] of nets) {
       `webgpu: every node of the ${name} net's training and evaluation graphs is on WebGPU`,
       async () => {
         const shape = { batch: 2, size: 16 };
-        const train = buildTrainGraph(model, shape, trainGraphOptionsFor("webgpu"));
+        const train = buildTrainGraph(model, shape, trainGraphOptionsFor(backendFor("webgpu")));
         for (
           const [what, bytes] of [["training", train.bytes], [
             "evaluation",
@@ -55,7 +56,7 @@ for (const [name, model] of nets) {
 
 Deno.test(gpuTest("webgpu: the placement check finds the CPU fallbacks of the ONNX loss op", async () => {
   const tg = buildTrainGraph(cbrNet, { batch: 2, size: 16 }, {
-    ...trainGraphOptionsFor("webgpu"),
+    ...trainGraphOptionsFor(backendFor("webgpu")),
     loss: "onnx",
   });
   const r = await nodePlacements(tg.bytes, { device: "webgpu" });

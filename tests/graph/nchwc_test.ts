@@ -6,13 +6,14 @@ import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import onnxProto from "npm:onnx-proto@8.0.1";
 import { gradients } from "../../lib/autodiff/mod.ts";
-import { createSession, Graph, nchwcBlockSize } from "../../lib/graph/mod.ts";
-import { NCHWC_DOMAIN } from "../../lib/graph/nchwc.ts";
+import { createSession, Graph, swapApplies } from "../../lib/graph/mod.ts";
+import { cpuPasses, NCHWC_DOMAIN } from "../../lib/graph/nchwc.ts";
+import { backendFor, nchwcBlockSize } from "../../lib/train/backend.ts";
 import { serializeGraph } from "../../lib/graph/serialize.ts";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn } from "../../lib/train/step.ts";
-import { denseConv, swapApplies, swappedConv } from "../../lib/train/graph_net.ts";
+import { denseConv, swappedConv } from "../../lib/train/graph_net.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { l2Err, relErr } from "../compare.ts";
 
@@ -123,7 +124,7 @@ Deno.test({
         shape,
       );
     }
-    const lowered = g.toBytes({ nchwcBlock: B });
+    const lowered = g.toBytes({ passes: cpuPasses(B) });
     const ops = domains(lowered);
     assert.equal(ops.get(`${NCHWC_DOMAIN}:Conv`), 4);
     assert.equal(ops.get(`${NCHWC_DOMAIN}:ReorderInput`), 2, "h is reordered once for its two convs");
@@ -134,7 +135,7 @@ Deno.test({
     assert.equal(ops.get("Pad"), 2);
     assert.deepEqual([p1.shape, p2.shape], [[3, 5, 2, 2], [3, 7, 2, 2]]);
     // with a symbolic batch axis nothing may bake the batch size in: the 1×1 convs stay Convs
-    const symbolic = domains(serializeGraph(g, 17, { nchwcBlock: B, dynamicBatch: ["x"] }));
+    const symbolic = domains(serializeGraph(g, 17, { passes: cpuPasses(B), dynamicBatch: ["x"] }));
     assert.equal(symbolic.get("MatMul"), undefined);
     assert.equal(symbolic.get(`${NCHWC_DOMAIN}:Conv`), 4);
     const want = await run(g.toBytes(), feeds), got = await run(lowered, feeds);
@@ -155,7 +156,7 @@ Deno.test({
       ]),
     };
     const want5 = await run(serializeGraph(g, 17, { dynamicBatch: dyn }), five);
-    const got5 = await run(serializeGraph(g, 17, { nchwcBlock: B, dynamicBatch: dyn }), five);
+    const got5 = await run(serializeGraph(g, 17, { passes: cpuPasses(B), dynamicBatch: dyn }), five);
     for (const n of ["a", "d", "f", "q"]) {
       assert.equal(got5[n].dims[0], 5);
       const err = relErr(got5[n].data as Float32Array, want5[n].data as Float32Array);
@@ -184,7 +185,7 @@ Deno.test({
       const rng = new Rng(`nchwc grad ${c.x}`);
       const xs = Float32Array.from({ length: numel(c.x) }, () => rng.normal());
       const ws = Float32Array.from({ length: numel(c.w) }, () => rng.normal());
-      const build = (nchwcBlock: number) => {
+      const build = (block: number) => {
         const g = new Graph();
         const x = g.input("x", "float32", c.x), w = g.input("w", "float32", c.w);
         const y = g.op.Conv(x, w, undefined, { pads: [c.p, c.p, c.p, c.p] });
@@ -194,12 +195,12 @@ Deno.test({
           y.shape,
         );
         const loss = g.op.ReduceSum(g.op.Mul(y, r), undefined, { keepdims: 0 });
-        const got = gradients(g, loss, [x, w], { nchwcBlock });
+        const got = gradients(g, loss, [x, w], { block });
         // kept as an output so that the forward conv is not pruned: the count below is forward + dW
         g.output(loss, "loss");
         g.output(got.get("x")!, "dx");
         g.output(got.get("w")!, "dw");
-        return g.toBytes({ nchwcBlock });
+        return g.toBytes({ passes: cpuPasses(block) });
       };
       const feeds = { x: new ort.Tensor("float32", xs, c.x), w: new ort.Tensor("float32", ws, c.w) };
       const lowered = build(B);
@@ -215,7 +216,13 @@ Deno.test({
   },
 });
 
-for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const) {
+// ResNet-50 at 28²: its 3×3 convs on 2×2 and 1×1 maps (dense, swapped, cropped taps) and folded 1×1 convs;
+// Inception-v3 at 75²: the 1×7 / 7×1 convs (padded width) and strided 3×3 reductions
+const STEP_CASES = [["cbr_small", 28], ["squeezenet1_1", 32], ["resnet50", 28], [
+  "inception_v3",
+  75,
+]] as const;
+for (const [model, size] of STEP_CASES) {
   Deno.test({
     name: `nchwc: a ${model} training step at ${size}² lowered equals the plain one (loss, every gradient)`,
     ignore,
@@ -226,14 +233,14 @@ for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const)
       const state = randomInit(paramSpecs(model, { ...mopts, inputSize: size }), 3);
       const rng = new Rng("nchwc step");
       const x = Float32Array.from({ length: numel(shape) }, () => rng.normal());
-      const step = async (nchwcBlock: number) => {
-        const tg = buildTrainGraph(fn, { batch, size }, { nchwcBlock });
+      const step = async (block: number, xin = x) => {
+        const tg = buildTrainGraph(fn, { batch, size }, { backend: backendFor("cpu", block) });
         const feeds: Record<string, ort.Tensor> = {};
         for (const k of [...tg.params, ...tg.buffers]) {
           const t = state.get(k)!;
           feeds[k] = new ort.Tensor("float32", t.data as Float32Array, t.shape);
         }
-        feeds[tg.input] = new ort.Tensor("float32", x, shape);
+        feeds[tg.input] = new ort.Tensor("float32", xin, shape);
         for (const m of tg.masks) {
           feeds[m.name] = new ort.Tensor("float32", new Float32Array(numel(m.shape)).fill(2), m.shape);
         }
@@ -252,21 +259,29 @@ for (const [model, size] of [["cbr_small", 28], ["squeezenet1_1", 32]] as const)
       };
       const plain = await step(0), low = await step(block);
       assert.ok(low.lowered > 0, "nothing was lowered");
+      // How far float32 rounding alone moves the plain step: the input changed by ~1e-7 of itself. ResNet-50's
+      // and Inception-v3's BN gradients at random init move by ~3.5 % under it (sums of near-cancelling
+      // terms through 50 layers of batch statistics), so each value is held to a few times its own jitter,
+      // and no less strictly than 1e-5 (loss, logits) and 5e-3 (gradients); a wrong layout or padding gives
+      // errors of order 1 (the jitter itself is held under 0.1 so that the bound stays tight)
+      const jit = await step(0, x.map((v, i) => v * (1 + 1e-7 * Math.sin(i))));
       const out = (r: typeof plain, name: string) => r.out[name].data as Float32Array;
-      assert.ok(relErr(out(low, low.tg.loss), out(plain, plain.tg.loss)) < 1e-5, "loss");
-      assert.ok(relErr(out(low, low.tg.logits), out(plain, plain.tg.logits)) < 1e-5, "logits");
-      for (const [p, o] of plain.tg.gradOut) {
-        // L2-relative: float32 rounding in the forward can flip a MaxPool's arg-max between two near-equal
-        // values, which moves one gradient element and, through BN, its channel (CBR-Small: 7e-4 below the
-        // flipped pool, 1e-6 above it); a wrong layout or padding gives errors of order 1
-        const err = l2Err(out(low, o), out(plain, o));
-        assert.ok(err < 5e-3, `gradient of ${p}: relative error ${err}`);
-      }
+      const close = (name: string, floor: number, err: typeof relErr) => {
+        const jitter = err(out(jit, name), out(plain, name)), got = err(out(low, name), out(plain, name));
+        assert.ok(jitter < 0.1, `${name}: rounding alone moves it by ${jitter}`);
+        assert.ok(got < Math.max(floor, 4 * jitter), `${name}: relative error ${got} (rounding: ${jitter})`);
+      };
+      close(plain.tg.loss, 1e-5, relErr);
+      close(plain.tg.logits, 1e-5, relErr);
+      // L2-relative: float32 rounding in the forward can flip a MaxPool's arg-max between two near-equal
+      // values, which moves one gradient element and, through BN, its channel (CBR-Small: 7e-4 below the
+      // flipped pool, 1e-6 above it)
+      for (const o of plain.tg.gradOut.values()) close(o, 5e-3, l2Err);
     },
   });
 }
 
-Deno.test("small-map convs, dense and swapped (GraphNet denseSmallConvs), equal Conv: output and the gradients of x, w, b", async () => {
+Deno.test("small-map convs, dense and swapped (GraphNet with a block), equal Conv: output and the gradients of x, w, b", async () => {
   // dense: a 7×7 kernel on 4×4 (CBR-Small at 28²), 3×3 on 2×2 (ResNet-50's layer3 at 28²), strided, uneven;
   // swapped: 7×7 on 4×4 and 5×5 on 3×2 (padding k − H), blocked batch and channels
   const cases = [

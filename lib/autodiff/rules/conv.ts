@@ -11,21 +11,28 @@
  *   itself), then, where M ≤ Ho·Wo, a batched MatMul(dY_n, cols_nᵀ) summed over the batch, in chunks of the
  *   batch (and, for large images, bands of output rows) that bound the im2col buffer; else (small late feature maps) one Gemm over transposed dY and cols.
  * - dW, alternatively ("conv"): a Conv of the batch-transposed X by the batch-transposed dY (kernel Ho×Wo,
- *   dilated by the stride); measured faster than im2col at small late feature maps (lib/train/tune.ts).
+ *   dilated by the stride); measured faster than im2col at small late feature maps.
  * - dB: ReduceSum over N, H, W.
- * Where `GradOptions.convChoice` returns a choice for a conv's shape signature, it overrides the dX / dW
- * formulation picked above (all are equal within float rounding: tests/autodiff/formulations_test.ts).
+ * Which formulation a conv gets is the conv plan's (lib/graph/conv_plan.ts: its defaults and thresholds);
+ * where `GradOptions.convChoice` returns a choice for a conv's shape signature, it overrides the dX / dW
+ * formulation picked there (all are equal within float rounding: tests/autodiff/formulations_test.ts).
  * @module
  */
 import type { Graph } from "../../graph/graph.ts";
-import { forEachTap, windowOut } from "../../graph/ops.ts";
+import { forEachTap } from "../../graph/ops.ts";
 import type { Value } from "../../graph/types.ts";
-import { type ConvChoice, type GradOptions, type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
-import { nchwcChannelsOk } from "../../graph/nchwc.ts";
-import { cachedConst, oneHotWindows, padAxis, windowSlice, windowSpan } from "./window.ts";
-
-/** Largest im2col buffer the dW of one conv materialises at once, by default (GradOptions.dwChunkBytes). */
-const DW_CHUNK_BYTES = 64 * 2 ** 20;
+import { type GradOptions, type GradRule, sumAll, unsupported, window2d } from "../rule.ts";
+import {
+  CONV_LIMITS,
+  type ConvChoice,
+  convForm,
+  defaultDw,
+  defaultDx,
+  dwSwapped,
+  dxForms,
+} from "../../graph/conv_plan.ts";
+import { cachedConst, reverseTaps } from "../../graph/consts.ts";
+import { oneHotWindows, padAxis, windowSlice, windowSpan } from "./window.ts";
 
 type Float = "float32" | "float64";
 
@@ -39,19 +46,6 @@ function flippedTranspose(g: Graph, w: Value, dtype: Float): Value {
   const [m, c, kh, kw] = w.shape;
   const flat = g.op.Reshape(reverseTaps(g, w, dtype), [m, c, kh * kw]);
   return g.op.Reshape(g.op.Transpose(flat, { perm: [1, 0, 2] }), [c, m, kh, kw]);
-}
-
-/**
- * W [A, B, kh, kw] with its kernel taps in reverse order (a 180° turn), by the kh·kw anti-identity (one per
- * graph and size); also turns the swapped small-map conv's output (lib/train/graph_net.ts).
- */
-export function reverseTaps(g: Graph, w: Value, dtype: Float): Value {
-  const [a, b, kh, kw] = w.shape, kk = kh * kw;
-  if (kk === 1) return w;
-  const j = cachedConst(g, `flip_${kk}`, dtype, [kk, kk], (data) => {
-    for (let i = 0; i < kk; i++) data[i * kk + kk - 1 - i] = 1;
-  });
-  return g.op.Reshape(g.op.MatMul(g.op.Reshape(w, [a, b, kk]), j), [a, b, kh, kw]);
 }
 
 /**
@@ -141,42 +135,6 @@ function convGeometry(
   };
 }
 
-/** What a conv's shapes alone decide: its output map and which backward formulations can apply. */
-export function convForm(
-  x: readonly number[],
-  w: readonly number[],
-  s: readonly number[],
-  p: readonly number[],
-): { ho: number; wo: number; unit: boolean; pointwise: boolean; flipOk: boolean } {
-  const [, , h, wd] = x, [, , kh, kw] = w;
-  const unit = s[0] === 1 && s[1] === 1;
-  return {
-    ho: windowOut(h, kh, s[0], p[0], p[2]),
-    wo: windowOut(wd, kw, s[1], p[1], p[3]),
-    unit,
-    // 1×1 and unpadded
-    pointwise: kh === 1 && kw === 1 && p.every((v) => v === 0),
-    // stride 1 with pads ≤ k−1: the flipped-kernel Conv applies
-    flipOk: unit && p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw,
-  };
-}
-
-/** The dX formulations that apply to a conv of these shapes, in the tuner's order after the default. */
-export function dxForms(
-  x: readonly number[],
-  w: readonly number[],
-  s: readonly number[],
-  p: readonly number[],
-): NonNullable<ConvChoice["dx"]>[] {
-  const { unit, pointwise, flipOk } = convForm(x, w, s, p);
-  return [
-    ...(flipOk ? ["conv" as const] : []),
-    ...(pointwise && unit ? ["matmul" as const] : []),
-    "transpose",
-    ...(foldApplies(x, w, s, p) ? ["fold" as const] : []),
-  ];
-}
-
 /** dX by the chosen formulation: 1×1 MatMul, the flipped-kernel Conv, ConvTranspose or the folded GEMM. */
 function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["dx"]>): Value {
   const { w, dy, k, s, p } = c;
@@ -191,16 +149,11 @@ function inputGradient(g: Graph, c: ConvGeometry, form: NonNullable<ConvChoice["
     const dx = g.op.Conv(dy, flippedTranspose(g, w, c.dtype), undefined, {
       pads: [k[0] - 1 - p[0], k[1] - 1 - p[1], k[0] - 1 - p[2], k[1] - 1 - p[3]],
     });
-    const o = g.origin(dx);
-    if (o.kind === "node") o.node.meta = { flippedWeightOf: w };
     return dx;
   }
   const outPad = [h - (s[0] * (ho - 1) + k[0] - p[0] - p[2]), wd - (s[1] * (wo - 1) + k[1] - p[1] - p[3])];
   return g.op.ConvTranspose(dy, w, undefined, { strides: s, pads: p, output_padding: outPad });
 }
-
-/** Largest input map (pixels) on which a strided or k×k conv's dX may go by {@linkcode foldedColumnsGradient}. */
-export const FOLD_MAP = 64;
 
 /**
  * dX as one GEMM over the batch-flattened dY: the columns dcols[(c, t), (n, y)] = Σ_m W[m, c, t] dY[n, m, y],
@@ -264,8 +217,7 @@ function weightGradientByConv(g: Graph, c: ConvGeometry, options: GradOptions, t
   const xt = g.op.Transpose(c.x, { perm: [1, 0, 2, 3] });
   const dyt = g.op.Transpose(c.dy, { perm: [1, 0, 2, 3] });
   const whole = !tile || (ho <= tile && wo <= tile);
-  const block = options.nchwcBlock ?? 0;
-  if (whole && s[0] === 1 && s[1] === 1 && (!block || nchwcChannelsOk(c.x.shape[1], c.x.shape[0], block))) {
+  if (whole && dwSwapped(c.x.shape, s, options.block ?? 0)) {
     // The roles swapped: dY is the input and X the kernel, so the Conv writes [M, C, kh, kw] — with the taps
     // reversed (out[kh−1−i, kw−1−j] = dW[i, j]) given pads k−1−p — and no [C, M] → [M, C] Transpose follows
     // (onnxruntime's is one thread: 2.4 ms for ResNet-50's 512×512×3×3); the taps turn back by a product with
@@ -316,7 +268,7 @@ function weightGradientBatched(g: Graph, c: ConvGeometry, options: GradOptions):
   const [n, ch, h] = x.shape, m = c.w.shape[0];
   const [, , ho, wo] = dy.shape;
   const hw = ho * wo, kdim = pointwise ? ch : ch * k[0] * k[1];
-  const limit = options.dwChunkBytes ?? DW_CHUNK_BYTES, bytes = c.dtype === "float64" ? 8 : 4;
+  const limit = options.dwChunkBytes ?? CONV_LIMITS.dwChunkBytes, bytes = c.dtype === "float64" ? 8 : 4;
   const perSample = kdim * hw * bytes;
   const chunk = pointwise ? n : Math.max(1, Math.min(n, Math.floor(limit / perSample)));
   // Bands get 4× the chunk limit: CBR-LargeW at 587², batch 4 took 16.3-16.8 s with 256 MiB bands, 17.0-18.3 s
@@ -358,65 +310,6 @@ function weightGradientGemm(g: Graph, c: ConvGeometry, options: GradOptions): Va
   return g.op.Reshape(g.op.Gemm(channelsFirst(g, c.dy), cols, undefined, { transB: 1 }), c.w.shape);
 }
 
-/**
- * Whether the weight gradient goes by {@linkcode weightGradientByConv} by default (in tiles of
- * {@linkcode DW_TILE}): stride 1 (the dW Conv is then undilated), more than one kernel tap, a dW Conv (input
- * channels = the batch, output channels = M; untiled it runs with the roles swapped, output channels = C,
- * where the lowering takes that too) that the blocked-channel lowering takes, and either an output
- * map of at most 16×16 or a kernel of 25 taps or more. Measured against im2col (2 threads, fixed rules
- * otherwise): CBR-Small's 7×7 convs 188 → 182 ms/step at 28² (maps ≤ 16² only; 320 without the lowering),
- * 466 → 430 at 64², 850 → 800 at 128² (tiled); ResNet-50's 3×3 convs on maps above 16² went 2–4 % slower
- * tiled (im2col of a 3×3 kernel is cheap), so they keep im2col.
- */
-function blockedDwConv(c: ConvGeometry, block: number): boolean {
-  const [n] = c.x.shape, m = c.w.shape[0], [, , ho, wo] = c.dy.shape;
-  const unit = c.s[0] === 1 && c.s[1] === 1, taps = c.k[0] * c.k[1];
-  return block > 0 && unit && taps > 1 && ho * wo > 1 && (ho * wo <= DW_TILE ** 2 || taps >= 25) &&
-    nchwcChannelsOk(m, n, block);
-}
-
-/**
- * The default dX formulation. A 1×1 stride-1 conv: "fold" onto ≤ 4 pixels, or onto ≤ 64 where it narrows the
- * channels (C > M, ResNet's conv1s), else "conv" (a 1×1 Conv by the transposed weight); the per-sample
- * "matmul" measured slowest or near it in every case (onnxruntime fuses its weight Transpose into a
- * FusedMatMul that runs at half speed): ResNet-50 at 64² × 32, 2 threads, dX ms by matmul / conv / fold —
- * 256→64 on 16²: 9.3 / 6.8 / 8.2; 64→256 on 16²: 6.8 / 2.1 / 8.7; 512→128 on 8²: 7.8 / 8.1 / 3.1; 128→512 on
- * 8²: 2.3 / 1.7 / 6.6; 1024→256 on 4²: 7.6 / 3.3 / 2.1. Strided: "fold" on maps of ≤ {@linkcode FOLD_MAP}
- * pixels (1×1: onto ≤ 16), else ConvTranspose. On the conv's (cropped) shapes, as the rule sees them.
- */
-export function defaultDx(
-  x: readonly number[],
-  w: readonly number[],
-  s: readonly number[],
-  p: readonly number[],
-): NonNullable<ConvChoice["dx"]> {
-  const [n, ch, h, wd] = x, [m] = w;
-  const { ho, wo, unit, pointwise, flipOk } = convForm(x, w, s, p);
-  if (pointwise && unit) return n > 1 && (ho * wo <= 4 || (ch > m && ho * wo <= 64)) ? "fold" : "conv";
-  if (flipOk) return "conv";
-  const small = pointwise ? ho * wo <= 16 : h * wd <= FOLD_MAP;
-  return n > 1 && small ? "fold" : "transpose";
-}
-
-/**
- * Whether "fold" applies: any 1×1 unpadded stride-1 conv; other convs while the col2im matrix of
- * {@linkcode foldedColumnsGradient} stays small (an input map of ≤ {@linkcode FOLD_MAP} pixels, or a strided
- * 1×1 conv onto ≤ 64).
- */
-export function foldApplies(
-  x: readonly number[],
-  w: readonly number[],
-  s: readonly number[],
-  p: readonly number[],
-): boolean {
-  const [, , h, wd] = x, { ho, wo, unit, pointwise } = convForm(x, w, s, p);
-  if (pointwise && unit) return true;
-  return pointwise ? ho * wo <= 64 : h * wd <= FOLD_MAP;
-}
-
-/** Largest output tile (per axis) of one blocked dW Conv. */
-const DW_TILE = 16;
-
 export const convRule: GradRule<"Conv"> = (ctx) => {
   const { g, node, x: [, , b], needs, options } = ctx;
   const c = convGeometry(ctx);
@@ -424,19 +317,17 @@ export const convRule: GradRule<"Conv"> = (ctx) => {
   const choice =
     options.convChoice?.({ x: c.x.shape, w: c.w.shape, s, p, dtype: c.dtype, needsDx: needs[0] }) ??
       {};
-  const [, , ho, wo] = c.dy.shape, m = c.w.shape[0];
   const dxForm = choice.dx ?? defaultDx(c.x.shape, c.w.shape, s, p);
   if (!dxForms(c.x.shape, c.w.shape, s, p).includes(dxForm)) {
     throw unsupported(node, `dX formulation '${dxForm}' does not apply to kernel ${k} stride ${s} pads ${p}`);
   }
-  const blockedDw = blockedDwConv(c, options.nchwcBlock ?? 0);
-  const dwForm = choice.dw ??
-    (blockedDw ? "conv" : m <= ho * wo && options.convWeight !== "gemm" ? "batched" : "gemm");
+  const plan = defaultDw(c.x.shape, c.w.shape, s, c.dy.shape, options.block ?? 0, options.convWeight);
+  const dwForm = choice.dw ?? plan.dw;
   const dx = needs[0] ? inputGradient(g, c, dxForm) : undefined;
   let dw: Value | undefined;
   if (needs[1]) {
     dw = dwForm === "conv"
-      ? weightGradientByConv(g, c, options, blockedDw ? DW_TILE : 0)
+      ? weightGradientByConv(g, c, options, plan.tile)
       : dwForm === "batched"
       ? weightGradientBatched(g, c, options)
       : weightGradientGemm(g, c, options);

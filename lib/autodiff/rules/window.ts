@@ -5,30 +5,9 @@
  */
 import type { Graph } from "../../graph/graph.ts";
 import type { Value } from "../../graph/types.ts";
+import { cachedConst } from "../../graph/consts.ts";
 
-const constants = new WeakMap<Graph, Map<string, Value>>();
-
-/** A constant made once per graph and dtype (a rule runs once per node; its kernels repeat). */
-export function cachedConst(
-  g: Graph,
-  key: string,
-  dtype: "float32" | "float64",
-  shape: readonly number[],
-  fill: (data: Float32Array | Float64Array) => void,
-): Value {
-  let m = constants.get(g);
-  if (!m) constants.set(g, m = new Map());
-  const full = `${key}_${dtype}`;
-  let v = m.get(full);
-  if (!v) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const data = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
-    fill(data);
-    v = g.initializer(g.freshName(full), dtype, shape, data);
-    m.set(full, v);
-  }
-  return v;
-}
+export { cachedConst };
 
 /**
  * [C·kh·kw, 1, kh, kw] one-hot kernels: a grouped Conv with them lays out each window as im2col columns
