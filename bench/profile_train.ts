@@ -3,7 +3,7 @@
  * and sums kernel time by op type and by forward / backward (node names under `grad/`).
  * Usage: deno run -A bench/profile_train.ts MODEL [--batch 16] [--size 128] [--threads 2] [--steps 3] [--top 25]
  *        [--im2col conv|slices] [--max-pool indices|windows] [--conv-weight batched|gemm] (lib/autodiff GradOptions)
- *        [--tune FILE] (per-conv formulations measured and cached in FILE by lib/train/tune.ts)
+ *        [--tune FILE] (per-conv formulations measured and cached in FILE by bench/tune.ts)
  *        [--dx FORM] [--dw FORM | --dw conv-k] (one formulation for every conv; conv-k: dW by Conv where the
  *        kernel has more than one tap and stride 1) [--nchwc B] (the CPU lowering with block B, as the
  *        Trainer does with nchwcBlockSize(); default 0: plain ONNX, so pass 16 or 8 to profile what trains)
@@ -19,7 +19,7 @@ import type { GradOptions } from "../lib/autodiff/mod.ts";
 import type { ConvChoice } from "../lib/graph/conv_plan.ts";
 import { backendFor } from "../lib/train/backend.ts";
 import { STEP_OPTIONS } from "./common.ts";
-import { convChoiceHook, tuneConvs } from "../lib/train/tune.ts";
+import { convChoiceHook, tuneConvs } from "./tune.ts";
 
 /** Kernel time of one training step, per node, from onnxruntime's profiler. */
 export interface StepProfile {

@@ -9,7 +9,7 @@
  *        [--tune out/bench/conv_tune.json | --no-tune] [--no-nchwc] [--out bench/results/engine.md] [--no-write]
  * `--grid sizes` is issue 14's table: CBR-Small and ResNet-50 at 28² batch 64, 64² batch 32, 128² batch 16,
  * Inception-v3 at 128² and 299² batch 16. `--tune FILE` (default) measures each conv's backward formulation
- * once per shape and thread count (lib/train/tune.ts) and caches the choices in FILE; `--no-tune` uses the
+ * once per shape and thread count (bench/tune.ts) and caches the choices in FILE; `--no-tune` uses the
  * Conv rule's fixed choices. `--no-nchwc` runs the convolutions on onnxruntime's plain kernels instead of the
  * blocked-channel ones (lib/graph/nchwc.ts), for comparison.
  * @module
@@ -23,7 +23,7 @@ import { randomInit } from "../lib/models/init.ts";
 import { buildTrainGraph, type ModelFn, trainGraphOptionsFor } from "../lib/train/step.ts";
 import { nchwcBlockSize, resolveBackend } from "../lib/train/backend.ts";
 import { Trainer } from "../lib/train/trainer.ts";
-import { tuneConvs } from "../lib/train/tune.ts";
+import { convChoiceHook, tuneConvs } from "./tune.ts";
 import { median, STEP_OPTIONS, TORCH_NAME, writeLatest } from "./common.ts";
 
 const { values } = parseArgs({
@@ -97,7 +97,7 @@ async function child(name: string): Promise<void> {
     size,
     threads,
     lr: 1e-3,
-    convChoices,
+    convChoice: convChoices && convChoiceHook(convChoices),
     backend,
   });
   const sessionS = (performance.now() - t) / 1000 - buildS;

@@ -1,6 +1,6 @@
 /**
  * In-process A/B of the conv formulation tuner: two Trainers of one model from the same weights, one with
- * the Conv rule's fixed choices (A) and one with the measured ones (B, lib/train/tune.ts), stepped
+ * the Conv rule's fixed choices (A) and one with the measured ones (B, bench/tune.ts), stepped
  * alternately on the same batch; prints each round's A/B time ratio and their median and spread. Both share
  * the process and the machine's load at the moment, so the ratio is steadier than two separate runs' times.
  *
@@ -14,7 +14,7 @@ import { randomInit } from "../lib/models/init.ts";
 import type { ModelFn } from "../lib/train/step.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { resolveBackend } from "../lib/train/backend.ts";
-import { tuneConvs } from "../lib/train/tune.ts";
+import { convChoiceHook, tuneConvs } from "./tune.ts";
 import { median } from "./common.ts";
 
 const { values, positionals } = parseArgs({
@@ -46,7 +46,12 @@ console.log(
 );
 const specs = paramSpecs(name, { ...mopts, inputSize: size });
 const a = await Trainer.create(model, randomInit(specs, 1), { batch, size, threads });
-const b = await Trainer.create(model, randomInit(specs, 1), { batch, size, threads, convChoices: choices });
+const b = await Trainer.create(model, randomInit(specs, 1), {
+  batch,
+  size,
+  threads,
+  convChoice: convChoiceHook(choices),
+});
 const x = new Float32Array(batch * 3 * size * size);
 for (let i = 0, s = 1; i < x.length; i++) {
   s = (s * 1103515245 + 12345) >>> 0;

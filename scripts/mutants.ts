@@ -189,11 +189,11 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "24.7",
-    what: "the tuner's choices recorded in conv_choices.json but not used",
-    file: "lib/train/fit.ts",
-    from: "Trainer.create(o.model, state, { ...o, backend, convChoices })",
-    to: "Trainer.create(o.model, state, { ...o, backend })",
-    tests: ["tests/train/tune_test.ts"],
+    what: "the tuner's choices given to the Trainer but not used (since the tuner moved to bench/)",
+    file: "lib/train/trainer.ts",
+    from: "if (opts.convChoice) graphOpts.grad = { ...graphOpts.grad, convChoice: opts.convChoice };",
+    to: "",
+    tests: ["tests/bench/tune_test.ts"],
   },
   {
     id: "24.8a",

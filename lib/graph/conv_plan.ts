@@ -50,7 +50,7 @@ export const CONV_LIMITS = {
    * sample's output rows in bands under 4× it (CBR-LargeW at 587²: bench/results/engine_587.md).
    */
   dwChunkBytes: 64 * 2 ** 20,
-  /** Largest per-channel window buffer of the "conv" dW for which the tuner offers it (bytes). */
+  /** Largest per-channel window buffer of the "conv" dW for which it is a candidate (bytes). */
   dwConvBytes: 64 * 2 ** 20,
   /** Largest dense matrix (bytes) a small-map conv is written as ({@linkcode forwardForm} "dense"). */
   denseBytes: 2 ** 26,
@@ -222,6 +222,25 @@ export function dxForms(
     "transpose",
     ...(foldApplies(x, w, s, p) ? ["fold" as const] : []),
   ];
+}
+
+/**
+ * The dX and dW formulations that apply to a conv of this shape (the first of each: the default rule's,
+ * without the blocked-channel lowering, which makes "conv" the default dW where it applies): what bench/tune.ts
+ * times and the formulation tests check.
+ */
+export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw: ConvChoice["dw"][] } {
+  const [n] = sig.x, [m, , kh, kw] = sig.w, { s, p } = sig;
+  const { ho, wo } = convForm(sig.x, sig.w, s, p);
+  // the Conv rule's default first
+  const first = defaultDx(sig.x, sig.w, s, p);
+  const dx = [first, ...dxForms(sig.x, sig.w, s, p).filter((f) => f !== first)];
+  const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
+  // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
+  // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)
+  const bytes = sig.dtype === "float64" ? 8 : 4;
+  if (n * ho * wo * kh * kw * bytes <= CONV_LIMITS.dwConvBytes) dw.push("conv");
+  return { dx, dw };
 }
 
 /**

@@ -26,7 +26,7 @@ import type { LoweringPass, PassContext, ProtoNode } from "./serialize.ts";
 /**
  * Revision of this lowering, raised whenever a change alters what a conv formulation costs under it (here: the
  * padded-width input, the dX filter from the forward kernel): conv timings cached under an older one
- * (lib/train/tune.ts) are measured again.
+ * (bench/tune.ts) are measured again.
  */
 export const LOWERING_REVISION = 2;
 

@@ -121,11 +121,6 @@ export interface StudyConfig {
   /** let a listing name photos outside its own folder (absolute paths, `..`, links leading out) */
   allowOutsidePaths: boolean;
   /**
-   * choose each conv's backward formulation by timing it on this machine (lib/train/tune.ts), once per conv
-   * shape, before training; off: the fixed rules
-   */
-  tuneConvs?: boolean;
-  /**
    * move run folders trained with other settings (another --epochs, --lr, data …) aside to
    * `<out>/discarded/` and train them again; off: such a rerun is refused, naming the differences
    */
@@ -499,13 +494,6 @@ const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig]
     show: (v) => (v ? "" : null),
   },
   {
-    flag: "tune-convs",
-    field: "tuneConvs",
-    help: "time each conv's backward formulations first and train with the fastest",
-    parse: () => true,
-    show: (v) => (v ? "" : null),
-  },
-  {
     flag: "retrain",
     field: "retrain",
     help: "set runs trained with other settings aside (OUT/discarded/) and train them again",
@@ -513,6 +501,12 @@ const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig]
     show: (v) => (v ? "" : null),
   },
 ];
+
+/** Flags studies had once, and what stands in for each (the refusal says it). */
+const REMOVED_FLAGS: Readonly<Record<string, string>> = {
+  "tune-convs":
+    "studies train with the conv plan's fixed formulations, which the tuner measured no slower (bench/tune.ts times them)",
+};
 
 const OPTIONS: Record<string, { type: "string" | "boolean" }> = Object.fromEntries(
   FLAGS.map((f) => [f.flag, { type: f.arg === undefined ? "boolean" : "string" }]),
@@ -611,9 +605,12 @@ export function resolveConfig(argv: string[], opts: ResolveOptions = {}): StudyC
     // node:util's messages span several lines; keep them to one.
     const msg = errorMessage(e).split("\n");
     const dash = /'(--[\w-]+)' argument is ambiguous/.exec(msg[0]);
+    const gone = /Unknown option '--([\w-]+)'/.exec(msg[0])?.[1];
     throw new TypeError(
       dash
         ? `${dash[1]} needs a value; write ${dash[1]}=VALUE for one that starts with a dash`
+        : gone && gone in REMOVED_FLAGS
+        ? `--${gone} is no longer a study flag: ${REMOVED_FLAGS[gone]}`
         : msg[0].replace(/\.$/, ""),
     );
   }

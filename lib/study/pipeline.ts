@@ -246,9 +246,6 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       threads: c.threads || undefined,
       classes: t.classes,
       evalEvery: c.evalEvery || undefined,
-      tuneConvs: c.tuneConvs,
-      // one timing cache for the study: runs of one model share their conv shapes
-      tuneCache: c.tuneConvs ? join(studyPaths(c).out, "conv_tune.json") : undefined,
       trainBatches: (epoch) => trainLoader.batches(epoch) as AsyncIterable<Batch>,
       stepsPerEpoch: Math.floor(train.length / batch),
       testBatches: () => testLoader.batches(0) as AsyncIterable<Batch>,

@@ -41,7 +41,10 @@ export interface RunIdentity {
   evalEvery: number;
   /** photos whose activations are kept for CCA */
   probeCount: number;
-  /** the conv formulations were timed and chosen on the machine */
+  /**
+   * the conv formulations were timed and chosen on the machine (`--tune-convs`, which studies no longer
+   * have: always false now, so that a run trained with it is refused on rerun as trained with other settings)
+   */
   tuneConvs: boolean;
   /** sha256 of the pretrained weights file the init read, or null for random init; known at train time */
   weights?: string | null;
@@ -108,7 +111,7 @@ export async function runIdentity(
     lr: c.lr,
     evalEvery: c.evalEvery,
     probeCount: c.probeCount,
-    tuneConvs: c.tuneConvs ?? false,
+    tuneConvs: false,
     ...known,
   };
 }
@@ -144,7 +147,7 @@ export async function readRunIdentity(dir: string): Promise<Partial<RunIdentity>
     if (study.lr !== undefined) old.lr = study.lr;
     if (study.evalEvery !== undefined) old.evalEvery = study.evalEvery;
     if (study.probeCount !== undefined) old.probeCount = study.probeCount;
-    old.tuneConvs = study.tuneConvs ?? false;
+    old.tuneConvs = (study as { tuneConvs?: unknown }).tuneConvs === true;
   }
   return old;
 }

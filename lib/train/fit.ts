@@ -19,7 +19,6 @@ import type { ModelFn } from "./step.ts";
 import type { StateDict } from "../weights/state_dict.ts";
 import { Trainer, type TrainerOptions } from "./trainer.ts";
 import { resolveBackend } from "./backend.ts";
-import { runConvChoices } from "./tune.ts";
 
 /** A batch as the data loader yields it. */
 export interface Batch {
@@ -82,13 +81,6 @@ export interface RunOptions extends TrainerOptions {
    * MedMNIST reports test AUC at the epoch chosen on val
    */
   valBatches?: () => AsyncIterable<Batch>;
-  /**
-   * measure each conv's backward formulation (lib/train/tune.ts) and record the choices in the run folder
-   * (`conv_choices.json`, reused on resume); default false: the Conv rule's fixed choices
-   */
-  tuneConvs?: boolean;
-  /** with `tuneConvs`: a timing cache shared between runs (keyed by conv shape, threads and device) */
-  tuneCache?: string;
   /** the probe images whose activations the CCA compares (fixed across runs) */
   probeBatches?: () => AsyncIterable<Batch>;
   /** also evaluate every this many steps within an epoch (finer convergence curves); 0 = epoch ends only */
@@ -328,18 +320,9 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
   // a small held-out split can lack a grade: average the macro AUC over the grades present
   const scoring = { numClasses: o.classes ?? 5, absentClass: "skip" as const };
   const state = await o.init();
-  // the backend, resolved once for the tuner and the trainer
+  // the backend, resolved once for the trainer
   const backend = o.backend ?? await resolveBackend(o);
-  // measured conv formulations, recorded in the run folder so that a resume reuses them (lib/train/tune.ts)
-  const convChoices = o.tuneConvs
-    ? await runConvChoices(o.dir, o.model, { batch: o.batch, size: o.size }, {
-      threads: o.threads,
-      backend,
-      cache: o.tuneCache,
-      resuming: await exists(join(o.dir, "checkpoint.safetensors")),
-    })
-    : o.convChoices;
-  const trainer = await Trainer.create(o.model, state, { ...o, backend, convChoices });
+  const trainer = await Trainer.create(o.model, state, { ...o, backend });
   let metrics: EpochMetrics[] = [];
   let startEpoch = 0, step = 0, priorWall = 0, resumedFrom: number | undefined;
   try {

@@ -26,20 +26,6 @@ export {
 } from "./step.ts";
 export { type EvalResult, NonFiniteLossError, Trainer, type TrainerOptions } from "./trainer.ts";
 export { assertFiniteGradients, NonFiniteGradientError } from "./finite.ts";
-export {
-  convCandidates,
-  convChoiceHook,
-  type ConvChoices,
-  convKey,
-  convSignatures,
-  type ConvTuneFile,
-  RUN_CHOICES_FILE,
-  runConvChoices,
-  timeConv,
-  tuneContext,
-  tuneConvs,
-  type TuneOptions,
-} from "./tune.ts";
 export { type CheckpointMeta, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 export {
   checkWeightsChoice,

@@ -35,7 +35,7 @@ import {
   trainGraphOptionsFor,
 } from "./step.ts";
 import { loadStateDict, type StateDict } from "../weights/state_dict.ts";
-import { convChoiceHook, type ConvChoices } from "./tune.ts";
+import type { GradOptions } from "../autodiff/rule.ts";
 
 /** Options of {@linkcode Trainer.create}. */
 export interface TrainerOptions {
@@ -69,10 +69,11 @@ export interface TrainerOptions {
    */
   layout?: "NHWC" | "NCHW";
   /**
-   * measured per-conv backward formulations (lib/train/tune.ts `tuneConvs`); default: the Conv rule's fixed
-   * choices. A run that resumes must pass the same table to stay bit-identical.
+   * per-conv backward formulations other than the conv plan's fixed ones (bench/tune.ts measures them);
+   * default: the plan's. Another choice rounds differently, so a rerun must pass the same one to stay
+   * bit-identical.
    */
-  convChoices?: ConvChoices;
+  convChoice?: GradOptions["convChoice"];
   /**
    * cpu: run the convolutions on onnxruntime's blocked-channel kernels where this processor has them
    * (lib/graph/nchwc.ts; default true). false: the plain kernels, for comparisons. Read only without
@@ -176,9 +177,7 @@ export class Trainer {
       auxWeight: opts.auxWeight,
       adam: { weightDecay: opts.weightDecay ?? 0 },
     });
-    if (opts.convChoices) {
-      graphOpts.grad = { ...graphOpts.grad, convChoice: convChoiceHook(opts.convChoices) };
-    }
+    if (opts.convChoice) graphOpts.grad = { ...graphOpts.grad, convChoice: opts.convChoice };
     const train = buildTrainGraph(model, { batch: opts.batch, size: opts.size }, graphOpts);
     loadStateDict(train.specs, state, { source: "initial weights" }); // strict: throws on any mismatch
     const limit = opts.maxTensorBytes ?? 2 ** 31 - 1;

@@ -3,8 +3,7 @@
 import assert from "node:assert/strict";
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { gradients } from "../../lib/autodiff/mod.ts";
-import type { ConvChoice } from "../../lib/graph/conv_plan.ts";
-import { convCandidates } from "../../lib/train/tune.ts";
+import { convCandidates, type ConvChoice } from "../../lib/graph/conv_plan.ts";
 import { createSession, Graph } from "../../lib/graph/mod.ts";
 import { Rng } from "../../lib/util/random.ts";
 
@@ -113,7 +112,7 @@ for (const c of CONVS) {
   });
 }
 
-// Every measured-choice formulation of a conv's dX and dW (lib/train/tune.ts picks among them per shape) must
+// Every measured-choice formulation of a conv's dX and dW (bench/tune.ts times them per shape) must
 // equal the default rule's gradient within float rounding.
 const CHOICE_CONVS: { x: number[]; w: number[]; s: number[]; p: number[] }[] = [
   ...CONVS,

@@ -317,13 +317,13 @@ Deno.test("config: --allow-outside-paths is off by default, round-trips, and is 
   assert.equal(resolveConfig(configToArgs(resolveConfig([]))).allowOutsidePaths, false);
 });
 
-Deno.test("config: --tune-convs is off by default and round-trips", () => {
-  assert.ok(!resolveConfig([]).tuneConvs);
-  const c = resolveConfig(["--tune-convs"]);
-  assert.equal(c.tuneConvs, true);
-  assert.ok(configToArgs(c).includes("--tune-convs"));
-  assert.equal(resolveConfig(configToArgs(c)).tuneConvs, true);
-  assert.ok(!configToArgs(resolveConfig([])).includes("--tune-convs"));
+Deno.test("config: --tune-convs is no longer a study flag, and the refusal says what stands in for it", () => {
+  assert.throws(
+    () => resolveConfig(["--tune-convs"]),
+    (e) =>
+      e instanceof TypeError && /^--tune-convs is no longer a study flag: .*bench\/tune\.ts/.test(e.message),
+  );
+  assert.ok(!("tuneConvs" in resolveConfig([])));
 });
 
 Deno.test("config: --threads is capped at the cores present, with one line saying so", () => {

@@ -53,3 +53,23 @@ Deno.test("run identity: a run folder written before identities were recorded is
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("run identity: a run trained with tuned convs (--tune-convs, since removed) counts as other settings", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = resolveConfig(["--preset", "synthetic"]);
+    const now = await runIdentity(c, RUN, 64);
+    assert.equal(now.tuneConvs, false);
+    const path = join(dir, "config.json");
+    // a folder with a recorded identity
+    await Deno.writeTextFile(path, JSON.stringify({ identity: { ...now, tuneConvs: true } }));
+    assert.deepEqual(identityDiff((await readRunIdentity(dir))!, now), ["tuneConvs true (now false)"]);
+    // one written before identities were recorded: the study's flags, tuneConvs among them
+    await Deno.writeTextFile(path, JSON.stringify({ run: RUN, study: { ...c, tuneConvs: true }, size: 64 }));
+    assert.deepEqual(identityDiff((await readRunIdentity(dir))!, now), ["tuneConvs true (now false)"]);
+    await Deno.writeTextFile(path, JSON.stringify({ run: RUN, study: { ...c, tuneConvs: false }, size: 64 }));
+    assert.deepEqual(identityDiff((await readRunIdentity(dir))!, now), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

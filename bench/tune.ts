@@ -1,30 +1,29 @@
 /**
- * Measured choice of each convolution's backward formulation (like cuDNN's benchmark mode): for every distinct
- * conv shape of a training graph, the equivalent dX and dW formulations (lib/autodiff/rules/conv.ts,
- * {@linkcode ConvChoice}) are timed on one-conv graphs with the trainer's thread count and device, alternately
- * over several rounds, and the fastest is kept. The table is cached in a JSON file keyed by the
- * conv's shape signature, threads and device, so a run measures once and reruns (and resumed runs) reuse the
- * same choices: the choice changes the float summation order, so bit-identical reruns need the same table.
- * Without a table the Conv rule's default formulations apply.
+ * The tool that measures the conv plan's table (lib/graph/conv_plan.ts `CONV_LIMITS`): for every distinct conv
+ * shape of a model's training graph, the equivalent dX and dW formulations ({@linkcode convCandidates}) are timed
+ * on one-conv graphs with the trainer's thread count and backend, alternately over several rounds, and the
+ * fastest is kept (like cuDNN's benchmark mode). Timings are cached in a JSON file keyed by the conv's shape
+ * signature, threads, device and lowering. A table of choices trains through `TrainerOptions.convChoice`
+ * ({@linkcode convChoiceHook}); bench/tune_ab.ts steps it against the fixed rules, bench/train.ts can time a
+ * step with it. Studies train with the plan's fixed rules only: the measured choices were no faster with the
+ * lowering (ResNet-50 at 128², fixed/tuned step time 0.97: bench/results/history.md, "formulation each layer class
+ * gets").
+ *
+ * Usage: deno run -A bench/tune.ts MODEL [--batch 16] [--size 64] [--threads 2] [--rounds 7]
+ * prints each conv's timings, the fastest formulation and the plan's default.
  * @module
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import { createSession, Graph } from "../graph/mod.ts";
-import { GRAD_RULES, type GradOptions } from "../autodiff/mod.ts";
-import {
-  CONV_LIMITS,
-  type ConvChoice,
-  convForm,
-  type ConvSignature,
-  defaultDx,
-  dxForms,
-} from "../graph/conv_plan.ts";
-import { LOWERING_REVISION } from "../graph/nchwc.ts";
-import { backendFor, type EngineBackend } from "./backend.ts";
-import type { Node, Value } from "../graph/types.ts";
-import { buildTrainGraph, type GraphShape, type ModelFn } from "./step.ts";
-import { join } from "node:path";
-import { exists, readJson, writeJsonAtomic } from "../util/fs.ts";
+import { createSession, Graph } from "../lib/graph/mod.ts";
+import { GRAD_RULES, type GradOptions } from "../lib/autodiff/mod.ts";
+import { convCandidates, type ConvChoice, type ConvSignature } from "../lib/graph/conv_plan.ts";
+import { LOWERING_REVISION } from "../lib/graph/nchwc.ts";
+import { backendFor, type EngineBackend, resolveBackend } from "../lib/train/backend.ts";
+import type { Node, Value } from "../lib/graph/types.ts";
+import { buildTrainGraph, type GraphShape, type ModelFn } from "../lib/train/step.ts";
+import { exists, readJson, writeJsonAtomic } from "../lib/util/fs.ts";
+import { parseArgs } from "node:util";
+import { getModel } from "../lib/models/registry.ts";
 
 /** Time one conv part's timing rounds may take, roughly (ms): fewer rounds where one run is slow. */
 const TUNE_BUDGET_MS = 10_000;
@@ -79,24 +78,6 @@ export function convSignatures(
     },
   });
   return [...seen.values()];
-}
-
-/**
- * The dX and dW formulations that apply to a conv of this shape (the first of each: the default rule's,
- * without the blocked-channel lowering, which makes "conv" the default dW where it applies).
- */
-export function convCandidates(sig: ConvSignature): { dx: ConvChoice["dx"][]; dw: ConvChoice["dw"][] } {
-  const [n] = sig.x, [m, , kh, kw] = sig.w, { s, p } = sig;
-  const { ho, wo } = convForm(sig.x, sig.w, s, p);
-  // the Conv rule's default first
-  const first = defaultDx(sig.x, sig.w, s, p);
-  const dx = [first, ...dxForms(sig.x, sig.w, s, p).filter((f) => f !== first)];
-  const dw: ConvChoice["dw"][] = m <= ho * wo ? ["batched", "gemm"] : ["gemm", "batched"];
-  // the "conv" dW's Conv lays out one input channel's windows at a time (N·Ho·Wo·kh·kw values): offered
-  // only where that stays under the 64 MiB the im2col dW is chunked to (small and mid-size feature maps)
-  const bytes = sig.dtype === "float64" ? 8 : 4;
-  if (n * ho * wo * kh * kw * bytes <= CONV_LIMITS.dwConvBytes) dw.push("conv");
-  return { dx, dw };
 }
 
 /** A GradOptions.convChoice hook that looks `choices` up by signature (unknown shapes: the default rules). */
@@ -258,32 +239,35 @@ export async function tuneConvs(
   return choices;
 }
 
-/** File name of a run folder's recorded conv choices ({@linkcode runConvChoices}). */
-export const RUN_CHOICES_FILE = "conv_choices.json";
-
-/**
- * The conv choices of the run in folder `dir`: those recorded in `dir`/conv_choices.json when it exists (a
- * resumed run keeps its first session's choices, whatever the machine measures now, so that it stays
- * bit-identical to an uninterrupted run), else measured ({@linkcode tuneConvs}, through the shared cache
- * `cache` when given) and recorded there atomically. `resuming` (a checkpoint exists but no recorded choices:
- * the run began with the fixed rules) records and returns no choices, which keeps the fixed rules.
- */
-export async function runConvChoices(
-  dir: string,
-  model: ModelFn,
-  shape: GraphShape,
-  opts: TuneOptions & { cache?: string; resuming?: boolean } = {},
-): Promise<ConvChoices> {
-  const path = join(dir, RUN_CHOICES_FILE);
-  if (await exists(path)) {
-    const got = await readJson<{ choices?: ConvChoices }>(path);
-    if (typeof got.choices !== "object" || got.choices === null) {
-      throw new TypeError(`${path}: no 'choices' object`);
-    }
-    return got.choices;
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      batch: { type: "string", default: "16" },
+      size: { type: "string", default: "64" },
+      threads: { type: "string", default: "2" },
+      rounds: { type: "string", default: "7" },
+    },
+  });
+  const name = positionals[0] ?? "cbr_small";
+  const def = getModel(name);
+  const mopts = { classes: 5, aux: false, transformInput: def.transformInput };
+  const model: ModelFn = (net, x) => def.build(net, x, mopts);
+  const shape = { batch: Number(values.batch), size: Number(values.size) };
+  const opts: TuneOptions = {
+    threads: Number(values.threads),
+    rounds: Number(values.rounds),
+    backend: await resolveBackend(),
+  };
+  for (const sig of convSignatures(model, shape, opts.backend)) {
+    const { choice, ms } = await timeConv(sig, opts);
+    const cands = convCandidates(sig);
+    const times = Object.entries(ms).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+    console.log(
+      `${convKey(sig)}: fastest ${choice.dx ?? "-"}/${choice.dw}, plan ${
+        sig.needsDx === false ? "-" : cands.dx[0]
+      }/${cands.dw[0]} (ms: ${times})`,
+    );
   }
-  // a run begun without measured choices resumes with the fixed rules it started with
-  const choices = opts.resuming ? {} : await tuneConvs(model, shape, opts.cache, opts);
-  await writeJsonAtomic(path, { context: tuneContext(opts), choices });
-  return choices;
 }

@@ -1,23 +1,21 @@
-// The conv formulation tuner: candidates per shape, the on-disk cache, the run folder's recorded choices, and
-// seeded training staying bit-identical under one table (and resuming with it).
+// The conv-formulation tuner of bench/tune.ts: candidates per shape, the on-disk cache, and seeded training
+// under one table of choices staying bit-identical on rerun (and using the choices it is given).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { getModel, paramSpecs } from "../../lib/models/registry.ts";
 import { randomInit } from "../../lib/models/init.ts";
 import type { ModelFn } from "../../lib/train/step.ts";
 import { Trainer } from "../../lib/train/trainer.ts";
-import { type RunOptions, runTraining } from "../../lib/train/mod.ts";
+import { convCandidates } from "../../lib/graph/conv_plan.ts";
 import {
-  convCandidates,
+  convChoiceHook,
   type ConvChoices,
   convKey,
   convSignatures,
   type ConvTuneFile,
-  RUN_CHOICES_FILE,
-  runConvChoices,
   tuneContext,
   tuneConvs,
-} from "../../lib/train/tune.ts";
+} from "../../bench/tune.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { assertSameElements } from "../compare.ts";
 
@@ -87,36 +85,13 @@ Deno.test("tune: the cache answers a second call without measuring, per thread c
   }
 });
 
-Deno.test("tune: a run folder's recorded choices win over a new measurement", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const shape = { batch: BATCH, size: SIZE };
-    const keys = convSignatures(model, shape).map(convKey);
-    const recorded: ConvChoices = Object.fromEntries(keys.map((k) => [k, { dx: "transpose", dw: "conv" }]));
-    await Deno.writeTextFile(join(dir, RUN_CHOICES_FILE), JSON.stringify({ choices: recorded }));
-    assert.deepEqual(await runConvChoices(dir, model, shape, { threads: 2 }), recorded);
-    const fresh = join(dir, "fresh");
-    await Deno.mkdir(fresh);
-    const measured = await runConvChoices(fresh, model, shape, { threads: 1, rounds: 1 });
-    const onDisk = JSON.parse(await Deno.readTextFile(join(fresh, RUN_CHOICES_FILE)));
-    assert.deepEqual(onDisk.choices, measured);
-    // a run that began without the tuner (checkpoint, no recorded choices) keeps the fixed rules
-    const old = join(dir, "old");
-    await Deno.mkdir(old);
-    assert.deepEqual(await runConvChoices(old, model, shape, { resuming: true }), {});
-    assert.deepEqual(JSON.parse(await Deno.readTextFile(join(old, RUN_CHOICES_FILE))).choices, {});
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
 async function train(choices: ConvChoices | undefined, steps: number) {
   const state = randomInit(specs, 3);
   const t = await Trainer.create(model, state, {
     batch: BATCH,
     size: SIZE,
     threads: 1,
-    convChoices: choices,
+    convChoice: choices && convChoiceHook(choices),
   });
   const rng = new Rng("tune:batches");
   const losses: number[] = [];
@@ -137,81 +112,6 @@ Deno.test("tune: training under one table is bit-identical on rerun and close to
   assertSameElements(a.w, b.w, "block2.conv.weight on rerun");
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(a.losses[i] - ref.losses[i]) < 1e-4, `step ${i} loss`);
   for (let i = 0; i < a.w.length; i++) assert.ok(Math.abs(a.w[i] - ref.w[i]) < 1e-4, `weight ${i}`);
-});
-
-/** A 2-step-an-epoch run of `model` in `dir`, with the conv options `o`. */
-function runIn(dir: string, epochs: number, o: Partial<RunOptions>) {
-  return runTraining({
-    dir,
-    model,
-    init: () => Promise.resolve(randomInit(specs, 1)),
-    epochs,
-    batch: BATCH,
-    size: SIZE,
-    lr: 1e-3,
-    seed: 1,
-    threads: 1,
-    trainBatches: async function* (epoch) {
-      const rng = new Rng(`train:${epoch}`);
-      for (let s = 0; s < 2; s++) {
-        const y = Int32Array.from({ length: BATCH }, (_, i) => (i + s) % 5);
-        const x = Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => rng.normal());
-        yield { x, y, n: BATCH };
-      }
-    },
-    stepsPerEpoch: 2,
-    testBatches: async function* () {
-      const rng = new Rng("test");
-      const y = Int32Array.from({ length: BATCH }, (_, i) => i % 5);
-      yield {
-        x: Float32Array.from({ length: BATCH * 3 * SIZE * SIZE }, () => rng.normal()),
-        y,
-        n: BATCH,
-      };
-    },
-    log: () => {},
-    ...o,
-  });
-}
-
-Deno.test("tune: a run with tuned convs resumed from its checkpoint ends as the uninterrupted run", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    const go = (dir: string, epochs: number) =>
-      runIn(dir, epochs, { tuneConvs: true, tuneCache: join(root, "shared.json") });
-    const whole = join(root, "whole"), split = join(root, "split");
-    await go(whole, 2);
-    await go(split, 1);
-    await Deno.remove(join(split, "done.json"));
-    await go(split, 2);
-    const wa = await Deno.readFile(join(whole, "weights.safetensors"));
-    const wb = await Deno.readFile(join(split, "weights.safetensors"));
-    assertSameElements(wb, wa, "resumed weights.safetensors against the uninterrupted run's");
-    const ca = JSON.parse(await Deno.readTextFile(join(whole, RUN_CHOICES_FILE)));
-    assert.equal(Object.keys(ca.choices).length, 4);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
-Deno.test("tune: a run trains with the choices its conv_choices.json records", async () => {
-  const root = await Deno.makeTempDir();
-  try {
-    const keys = convSignatures(model, { batch: BATCH, size: SIZE }).map(convKey);
-    const other: ConvChoices = Object.fromEntries(keys.map((k) => [k, { dx: "transpose", dw: "conv" }]));
-    // recorded before the run starts: the tuner reads them instead of measuring
-    const tuned = join(root, "tuned");
-    await Deno.mkdir(tuned);
-    await Deno.writeTextFile(join(tuned, RUN_CHOICES_FILE), JSON.stringify({ choices: other }));
-    await runIn(tuned, 1, { tuneConvs: true });
-    await runIn(join(root, "given"), 1, { convChoices: other });
-    await runIn(join(root, "fixed"), 1, {});
-    const w = (name: string) => Deno.readFile(join(root, name, "weights.safetensors"));
-    const [t, g, f] = [await w("tuned"), await w("given"), await w("fixed")];
-    assertSameElements(t, g, "weights.safetensors of the run with recorded choices against one given them");
-    // the premise: these choices round differently from the fixed rules (the same length, other bytes)
-    assert.ok(t.length === f.length && t.some((b, i) => b !== f[i]), "the recorded choices change no bit");
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  // the choices are used: they round differently from the plan's fixed rules
+  assert.ok(a.w.some((v, i) => v !== ref.w[i]), "the given choices change no bit of the weights");
 });
