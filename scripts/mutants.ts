@@ -174,7 +174,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.5",
     what: "weight decay dropped on Adam's two-thread path",
-    file: "lib/optim/adam.ts",
+    file: "lib/optim/optimizers.ts",
     from: "if (this.weightDecay !== 0 || total < PARALLEL_MIN_ELEMENTS)",
     to: "if (total < PARALLEL_MIN_ELEMENTS)",
     tests: ["tests/optim/adam_test.ts"],

@@ -8,17 +8,18 @@ import {
   type DType,
   dtypeSize,
   fmtShape,
+  type GraphView,
   type Node,
+  type NodeSink,
   numel,
   type OpAttrs,
   type OpKind,
+  type Origin,
+  type TensorData,
   type Value,
 } from "./types.ts";
 import { Ops } from "./ops.ts";
 import { type LoweringPass, serializeGraph } from "./serialize.ts";
-
-/** The typed-array kinds an initializer may hold. */
-export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
 /** The concrete value class; its name may change once, when {@linkcode Graph.output} renames a producer's output. */
 class GraphValue implements Value {
@@ -31,12 +32,6 @@ class GraphValue implements Value {
     this.shape = Object.freeze([...shape]);
   }
 }
-
-/** Where a value comes from. */
-export type Origin =
-  | { kind: "input" }
-  | { kind: "initializer"; data: TensorData }
-  | { kind: "node"; node: Node; index: number };
 
 function checkShape(what: string, shape: readonly number[]): void {
   for (const d of shape) {
@@ -102,7 +97,7 @@ export function typedFrom(dtype: DType, values: ArrayLike<number>): TensorData {
  * const bytes = g.toBytes();
  * ```
  */
-export class Graph {
+export class Graph implements GraphView, NodeSink {
   /** The graph's name in the ModelProto. */
   readonly name: string;
   /** Operator builders; see {@linkcode Ops}. */

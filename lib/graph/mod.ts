@@ -3,7 +3,7 @@
  * batch norm, serialisation to ModelProto, and onnxruntime session creation.
  * @module
  */
-export { Graph, type Origin, type TensorData, typedFrom } from "./graph.ts";
+export { Graph, typedFrom } from "./graph.ts";
 export { broadcastShapes, Ops, reducedShape, windowOut } from "./ops.ts";
 export { batchNormTraining, type BatchNormTrainingResult } from "./batchnorm.ts";
 export {
@@ -58,13 +58,17 @@ export {
   type DType,
   dtypeSize,
   fmtShape,
+  type GraphView,
   type Node,
   type NodeMeta,
+  type NodeSink,
   numel,
   type OpAttrs,
   type OpKind,
+  type Origin,
   type PoolAttrs,
   type TensorAttr,
+  type TensorData,
   type Value,
 } from "./types.ts";
 export { type OnnxModel, type OnnxNode, type OnnxTensor, readOnnx, readOnnxFile } from "./read.ts";

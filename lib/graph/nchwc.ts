@@ -18,8 +18,7 @@
  * only where the backend's probe found the kernels on this processor.
  * @module
  */
-import type { Graph } from "./graph.ts";
-import type { Node, Value } from "./types.ts";
+import type { GraphView, Node, Value } from "./types.ts";
 import { CONV_LIMITS, foldsForward, lowersBlocked, padWidthFirst } from "./conv_plan.ts";
 import type { LoweringPass, PassContext, ProtoNode } from "./serialize.ts";
 
@@ -218,7 +217,7 @@ export function lowerConv(
  * `reverseTaps`), or undefined: the lowering then builds the blocked filter from W in one Transpose and one
  * Gather instead of four passes (the flip's nodes, left unread, are pruned).
  */
-export function flippedSource(g: Graph, v: Value): Value | undefined {
+export function flippedSource(g: GraphView, v: Value): Value | undefined {
   const from = (t: Value | undefined, op: string) => {
     if (!t) return undefined;
     const o = g.origin(t);

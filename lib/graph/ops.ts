@@ -4,8 +4,7 @@
  * names the node, the tensor and both shapes.
  * @module
  */
-import type { Graph } from "./graph.ts";
-import { type DType, fmtShape, numel, type OpAttrs, type Value } from "./types.ts";
+import { type DType, fmtShape, type NodeSink, numel, type OpAttrs, type Value } from "./types.ts";
 
 type Spec = [DType, readonly number[]];
 const FLOATS: readonly DType[] = ["float32", "float64"];
@@ -76,7 +75,7 @@ function normAxis(axis: number, rank: number, where: string): number {
 }
 
 /** The static integer contents of a shape-like argument. */
-function intsOf(g: Graph, v: Value | readonly number[], where: string): number[] {
+function intsOf(g: NodeSink, v: Value | readonly number[], where: string): number[] {
   if (Array.isArray(v)) return [...v as number[]];
   const data = g.constantData(v as Value);
   if (!data) {
@@ -85,11 +84,11 @@ function intsOf(g: Graph, v: Value | readonly number[], where: string): number[]
   return Array.from(data as ArrayLike<number | bigint>, Number);
 }
 
-/** The operator builders of one {@linkcode Graph}. */
+/** The operator builders of one graph (`Graph.op`, lib/graph/graph.ts). */
 export class Ops {
-  readonly #g: Graph;
-  /** Builders bound to `g` (use {@linkcode Graph.op}). */
-  constructor(g: Graph) {
+  readonly #g: NodeSink;
+  /** Builders bound to `g` (use `Graph.op`). */
+  constructor(g: NodeSink) {
     this.#g = g;
   }
 

@@ -1,10 +1,18 @@
 /**
- * Serialisation of a {@linkcode Graph} to an ONNX ModelProto with onnx-proto (protobufjs static classes).
+ * Serialisation of a graph (`Graph`, lib/graph/graph.ts, through {@linkcode GraphView}) to an ONNX ModelProto with onnx-proto (protobufjs static classes).
  * @module
  */
 import onnxProto from "npm:onnx-proto@8.0.1";
-import type { Graph, TensorData } from "./graph.ts";
-import { ATTR_SCHEMA, type AttrKind, type DType, type Node, type TensorAttr, type Value } from "./types.ts";
+import {
+  ATTR_SCHEMA,
+  type AttrKind,
+  type DType,
+  type GraphView,
+  type Node,
+  type TensorAttr,
+  type TensorData,
+  type Value,
+} from "./types.ts";
 
 const { onnx } = onnxProto;
 
@@ -55,7 +63,7 @@ export interface ProtoConst {
 /** What a rewrite pass sees besides the node. */
 export interface PassContext {
   /** the graph being written (origins and constants of the node's inputs) */
-  graph: Graph;
+  graph: GraphView;
   /** the node's attributes as serialised */
   attribute: Record<string, unknown>[];
   /** a name unused in the model, from `base` */
@@ -195,7 +203,7 @@ export interface SerializeOptions {
  * if (bytes.length === 0) throw new Error("unexpected");
  * ```
  */
-export function serializeGraph(g: Graph, opset: number, opts: SerializeOptions = {}): Uint8Array {
+export function serializeGraph(g: GraphView, opset: number, opts: SerializeOptions = {}): Uint8Array {
   if (!Number.isInteger(opset) || opset < OPSET_RANGE[0] || opset > OPSET_RANGE[1]) {
     throw new RangeError(
       `Opset must be an integer from ${OPSET_RANGE[0]} to ${OPSET_RANGE[1]}, got ${opset}`,

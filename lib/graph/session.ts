@@ -7,9 +7,8 @@ import * as ort from "npm:onnxruntime-node@1.30.0";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { DType, Value } from "./types.ts";
-import { fmtShape, numel } from "./types.ts";
-import { Graph, type TensorData } from "./graph.ts";
+import { type DType, fmtShape, numel, type TensorData, type Value } from "./types.ts";
+import { Graph } from "./graph.ts";
 
 /** An onnxruntime-node inference session. */
 export type Session = ort.InferenceSession;

@@ -238,6 +238,51 @@ export interface NodeMeta {
   batchStats?: boolean;
 }
 
+/** The typed-array kinds an initializer may hold. */
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** Where a value comes from. */
+export type Origin =
+  | { kind: "input" }
+  | { kind: "initializer"; data: TensorData }
+  | { kind: "node"; node: Node; index: number };
+
+/**
+ * A built graph as its readers see it (the serialiser and the rewrite passes): `Graph` (lib/graph/graph.ts)
+ * implements it. Readers take this rather than the class, so that the container depends on them and not back.
+ */
+export interface GraphView {
+  /** the graph's name (in messages and the ModelProto) */
+  readonly name: string;
+  /** nodes in topological order */
+  readonly nodes: readonly Node[];
+  /** graph inputs in order */
+  readonly inputs: readonly Value[];
+  /** initializers (weights and constants) in order */
+  readonly initializers: readonly Value[];
+  /** graph outputs in order */
+  readonly outputs: readonly Value[];
+  /** the data of an initializer or constant, or undefined for other values */
+  constantData(v: Value): TensorData | undefined;
+  /** where a value comes from (input, initializer, or which node output) */
+  origin(v: Value): Origin;
+}
+
+/** What the operator builders (`Ops`, lib/graph/ops.ts) append to: `Graph` implements it. */
+export interface NodeSink {
+  /** appends a node; `infer` gives each output's dtype and shape (null: an empty optional slot) */
+  addNode<K extends OpKind>(
+    op: K,
+    inputs: readonly (Value | undefined)[],
+    attrs: OpAttrs[K],
+    infer: (nodeName: string) => ([DType, readonly number[]] | null)[],
+  ): Value[];
+  /** a constant initializer of `values` (deduplicated) */
+  constant(values: number | ArrayLike<number> | TensorData, dtype?: DType, shape?: readonly number[]): Value;
+  /** the data of an initializer or constant, or undefined for other values */
+  constantData(v: Value): TensorData | undefined;
+}
+
 /** Byte size of one element. */
 export function dtypeSize(d: DType): number {
   return d === "float64" || d === "int64" ? 8 : d === "bool" ? 1 : 4;

@@ -6,8 +6,7 @@
  * (scripts/golden_models.py holds the torch twin, `CBR`).
  * @module
  */
-import type { Net } from "./nn.ts";
-import { headClasses, type ModelOptions, type ModelOutput } from "./resnet.ts";
+import { headClasses, type ModelOptions, type ModelOutput, type Net } from "./nn.ts";
 
 /** The four variants of the appendix table. */
 export type CbrVariant = "largeT" | "largeW" | "small" | "tiny";

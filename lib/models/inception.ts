@@ -4,8 +4,7 @@
  * AuxLogits head registered between Mixed_6e and Mixed_7a, truncated-normal initialisation.
  * @module
  */
-import type { Net } from "./nn.ts";
-import { headClasses, type ModelOptions, type ModelOutput, type Sized } from "./resnet.ts";
+import { headClasses, type ModelOptions, type ModelOutput, type Net, type Sized } from "./nn.ts";
 type K = number | [number, number];
 
 /** torchvision's `BasicConv2d`; `stddev` is the trunc_normal_ std (0.1 unless the module overrides it). */

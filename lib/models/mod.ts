@@ -8,17 +8,21 @@ export {
   type Conv2dOptions,
   conv2dSpecs,
   convWindow,
+  headClasses,
   type Init,
   type LinearOptions,
   linearSpecs,
+  type ModelOptions,
+  type ModelOutput,
   type Net,
   pair,
   type ParamSpec,
   type PoolOptions,
   poolWindow,
+  type Sized,
   type Window,
 } from "./nn.ts";
-export { headClasses, type ModelOptions, type ModelOutput, resnet50, type Sized } from "./resnet.ts";
+export { resnet50 } from "./resnet.ts";
 export type { Rng } from "../util/random.ts";
 export { INCEPTION_AUX_MIN_SIZE, INCEPTION_MIN_SIZE, inceptionV3, TRANSFORM_INPUT } from "./inception.ts";
 export { cbr, CBR_SPECS, type CbrVariant } from "./cbr.ts";

@@ -8,6 +8,46 @@
  * @module
  */
 
+/** A value handle of any backend of the layer API: it knows its shape. */
+export type Sized = { readonly shape: readonly number[] };
+
+/** Options shared by every model definition. */
+export interface ModelOptions {
+  /** Size of the classifier (default 5; 1000 with `keepHead`). */
+  classes?: number;
+  /** Keep ImageNet's 1000-way head instead of a new `classes`-way one. */
+  keepHead?: boolean;
+  /** Inception-v3 only: build the AuxLogits head (default true). */
+  aux?: boolean;
+  /** Inception-v3 only: torchvision's `transform_input` (default true, as the ImageNet weights expect). */
+  transformInput?: boolean;
+}
+
+/** What a model definition returns: the main logits and, for Inception-v3 with `aux`, the aux logits. */
+export interface ModelOutput<T> {
+  /** Main classifier logits. */
+  logits: T;
+  /** Whether the AuxLogits head is built. */
+  aux?: T;
+}
+
+/** The head size from the options: `keepHead` means ImageNet's 1000 classes. */
+export function headClasses(opts: ModelOptions = {}): number {
+  if (opts.keepHead) {
+    if (opts.classes !== undefined && opts.classes !== 1000) {
+      throw new RangeError(
+        `Options keepHead and classes=${opts.classes} conflict: the kept head has 1000 classes`,
+      );
+    }
+    return 1000;
+  }
+  const c = opts.classes ?? 5;
+  if (!Number.isInteger(c) || c < 1) {
+    throw new RangeError(`Option classes must be a positive integer, got ${c}`);
+  }
+  return c;
+}
+
 /** How a parameter is initialised when a model starts from random weights (torchvision's defaults). */
 export type Init =
   | { kind: "kaimingNormalFanOut" } // resnet convs: N(0, 2 / fan_out)

@@ -5,8 +5,15 @@
  */
 import { cbr, type CbrVariant } from "./cbr.ts";
 import { inceptionV3 } from "./inception.ts";
-import type { Net, ParamSpec } from "./nn.ts";
-import { headClasses, type ModelOptions, type ModelOutput, resnet50, type Sized } from "./resnet.ts";
+import {
+  headClasses,
+  type ModelOptions,
+  type ModelOutput,
+  type Net,
+  type ParamSpec,
+  type Sized,
+} from "./nn.ts";
+import { resnet50 } from "./resnet.ts";
 import { ShapeNet } from "./shape_net.ts";
 import { squeezenet1_1, SQUEEZENET_FIRES } from "./squeezenet.ts";
 

@@ -6,8 +6,7 @@
  * Random init is torchvision's: `kaiming_uniform_` for the convs, N(0, 0.01) for the final conv, biases 0.
  * @module
  */
-import type { Init, Net } from "./nn.ts";
-import { headClasses, type ModelOptions, type ModelOutput, type Sized } from "./resnet.ts";
+import { headClasses, type Init, type ModelOptions, type ModelOutput, type Net, type Sized } from "./nn.ts";
 
 const ZERO: Init = { kind: "const", value: 0 };
 

@@ -9,7 +9,7 @@
  */
 import type { Graph } from "../graph/graph.ts";
 import type { Value } from "../graph/types.ts";
-import type { AdamOptions } from "./adam.ts";
+import type { AdamOptions } from "./optimizers.ts";
 
 /** The names an in-graph Adam adds to its graph, and where each parameter lies in the flat moments. */
 export interface AdamGraphIo {
@@ -36,18 +36,6 @@ export interface AdamGraphIo {
   offsets: Map<string, { offset: number; length: number }>;
   /** parameter name → output name of its updated value */
   paramOut: Map<string, string>;
-}
-
-/**
- * Adam's bias corrections at step `t` (from 1), in float64 as torch computes them: {@linkcode Adam} and the
- * in-graph Adam's per-step scalar inputs.
- */
-export function adamScalars(
-  t: number,
-  o: { lr: number; beta1: number; beta2: number },
-): { stepSize: number; bc2Sqrt: number } {
-  if (!(Number.isInteger(t) && t >= 1)) throw new RangeError(`Adam step must be an integer ≥ 1, got ${t}`);
-  return { stepSize: o.lr / (1 - o.beta1 ** t), bc2Sqrt: Math.sqrt(1 - o.beta2 ** t) };
 }
 
 // WebGPU shaders bind each input and output as a storage buffer (16 per shader on lavapipe): Concat and

@@ -4,7 +4,8 @@
  * worker that could not start.
  * @module
  */
-import { type AdamJob, adamUpdate } from "./adam.ts";
+import { adamUpdate } from "./adam_kernel.ts";
+import type { AdamJob } from "./adam_worker_client.ts";
 
 interface WorkerScope {
   onmessage: ((e: MessageEvent<AdamJob>) => void) | null;

@@ -2,6 +2,6 @@
  * Optimisers over Float32Array parameters, matching torch.optim.
  * @module
  */
-export { Adam, PARALLEL_MIN_ELEMENTS, SGD } from "./adam.ts";
-export type { AdamOptions, Optimizer, OptimizerState, SgdOptions } from "./adam.ts";
-export { type AdamGraphIo, adamScalars, appendAdam } from "./adam_graph.ts";
+export { Adam, adamScalars, PARALLEL_MIN_ELEMENTS, SGD } from "./optimizers.ts";
+export type { AdamOptions, Optimizer, OptimizerState, SgdOptions } from "./optimizers.ts";
+export { type AdamGraphIo, appendAdam } from "./adam_graph.ts";

@@ -10,7 +10,7 @@ import { gradients, type GradOptions } from "../autodiff/mod.ts";
 import { GraphNet } from "./graph_net.ts";
 import type { Net, ParamSpec } from "../models/nn.ts";
 import { backendFor, type EngineBackend } from "./backend.ts";
-import type { AdamOptions } from "../optim/adam.ts";
+import type { AdamOptions } from "../optim/optimizers.ts";
 import { type AdamGraphIo, appendAdam } from "../optim/adam_graph.ts";
 
 /** A model definition as lib/models writes them: layer calls over a {@linkcode Net}. */

@@ -21,8 +21,7 @@ import {
   type OutputLocation,
 } from "../graph/session.ts";
 import { type EngineBackend, resolveBackend } from "./backend.ts";
-import { Adam, type Optimizer } from "../optim/mod.ts";
-import { adamScalars } from "../optim/adam_graph.ts";
+import { Adam, adamScalars, type Optimizer } from "../optim/mod.ts";
 import { Rng } from "../util/random.ts";
 import { fillDropoutMask } from "./graph_net.ts";
 import { assertFiniteGradients, NonFiniteGradientError } from "./finite.ts";

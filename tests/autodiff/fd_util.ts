@@ -5,7 +5,8 @@
  * (L(x + εv) − L(x − εv)) / 2ε, where L(x ± εv) = Σ s ⊙ y is summed in float64 in TypeScript from the y that
  * onnxruntime returns. Every input marked `wrt` is perturbed separately.
  */
-import { Graph, type TensorData, typedFrom } from "../../lib/graph/graph.ts";
+import { Graph, typedFrom } from "../../lib/graph/graph.ts";
+import type { TensorData } from "../../lib/graph/types.ts";
 import type { DType, Value } from "../../lib/graph/types.ts";
 import { gradients } from "../../lib/autodiff/gradients.ts";
 import { createSession, feedTensor } from "../../lib/graph/session.ts";

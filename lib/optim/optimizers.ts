@@ -2,10 +2,13 @@
  * Optimisers that update Float32Array parameters in place, exactly as `torch.optim.Adam` and `torch.optim.SGD`
  * (torch 1.13, single-tensor path) do. They run outside the ONNX graph on the CPU: in-graph Adam measured
  * 1 070 ms/step on ResNet-50 (fresh output allocation) against 65-81 ms for a host loop (docs/engine.md).
+ * Adam's arithmetic is the WebAssembly kernel's (lib/optim/adam_kernel.ts); its two-thread path goes through
+ * the worker client (lib/optim/adam_worker_client.ts); the in-graph Adam of a resident step is
+ * lib/optim/adam_graph.ts.
  * @module
  */
-import { adamScalars } from "./adam_graph.ts";
-import { ADAM_WASM_BASE64 } from "./adam_wasm.ts";
+import { adamUpdate, addSteps } from "./adam_kernel.ts";
+import { type AdamJob, AdamWorker } from "./adam_worker_client.ts";
 
 /** Hyper-parameters of {@linkcode Adam}; defaults are torch's. */
 export interface AdamOptions {
@@ -46,7 +49,7 @@ export interface Optimizer {
  *
  * @example
  * ```ts
- * import { Adam } from "./adam.ts";
+ * import { Adam } from "./optimizers.ts";
  * const p = new Map([["w", new Float32Array([1, 2])]]);
  * const g = new Map([["w", new Float32Array([0.5, -0.5])]]);
  * new Adam({ lr: 0.1 }).step(p, g);
@@ -200,17 +203,24 @@ export class Adam implements Optimizer {
   }
 }
 
+/**
+ * Adam's bias corrections at step `t` (from 1), in float64 as torch computes them: {@linkcode Adam} and the
+ * in-graph Adam's per-step scalar inputs.
+ */
+export function adamScalars(
+  t: number,
+  o: { lr: number; beta1: number; beta2: number },
+): { stepSize: number; bc2Sqrt: number } {
+  if (!(Number.isInteger(t) && t >= 1)) throw new RangeError(`Adam step must be an integer ≥ 1, got ${t}`);
+  return { stepSize: o.lr / (1 - o.beta1 ** t), bc2Sqrt: Math.sqrt(1 - o.beta2 ** t) };
+}
+
 /** Fewest parameters for which {@linkcode Adam.stepAsync} splits the update over two threads. */
 export const PARALLEL_MIN_ELEMENTS = 1 << 20;
 
 // The worker streams 6 arrays over its share (g, m, v in; m, v, step out), this thread 7 over the rest and 3
 // to add the worker's steps; measured even at 0.6 of the elements (ResNet-50: 25 ms here, 18 more waiting).
 const WORKER_SHARE = 0.6;
-
-// An idle worker keeps the process alive (a caller that never closes it waits this long at exit): it stops
-// after four times the last interval between its jobs, at least 5 s and at most 60 s (ResNet-50's steps at
-// 587² take 12 s); a later step starts another, which costs about 0.4 s.
-const WORKER_IDLE_MS = [5_000, 60_000];
 
 /** The parameter `grads` names, of the gradient's length (a RangeError otherwise). */
 function checkedParam(params: Map<string, Float32Array>, name: string, g: Float32Array): Float32Array {
@@ -225,179 +235,6 @@ function checkedParam(params: Map<string, Float32Array>, name: string, g: Float3
 function ownsBuffer(a: Float32Array): boolean {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength &&
     !(a.buffer instanceof SharedArrayBuffer);
-}
-
-/** The message {@linkcode AdamWorker} sends and gets back (the arrays transferred both ways). */
-export interface AdamJob {
-  b1: number;
-  b2: number;
-  stepSize: number;
-  bc2Sqrt: number;
-  eps: number;
-  /** gradients in; the steps −step·m̂/(√v̂ + ε) back */
-  g: Float32Array[];
-  m: Float32Array[];
-  v: Float32Array[];
-}
-
-/** One tensor back from the worker: its index in the job, its step (in g) and its moments. */
-export interface AdamResult {
-  i: number;
-  g: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-}
-
-class AdamWorker {
-  readonly ready: Promise<boolean>;
-  #w: Worker | undefined;
-  #pending?: { each: (r: AdamResult) => void; reject: (e: Error) => void };
-  #idle?: number;
-  #lastJob?: number;
-  #interval = 0;
-
-  constructor() {
-    let started: (ok: boolean) => void;
-    this.ready = new Promise((r) => started = r);
-    try {
-      this.#w = new Worker(new URL("./adam_worker.ts", import.meta.url).href, { type: "module" });
-    } catch {
-      started!(false);
-      return;
-    }
-    this.#w.onmessage = (e: MessageEvent) => {
-      if (e.data === "ready") {
-        this.#arm();
-        return started(true);
-      }
-      this.#pending?.each(e.data as AdamResult);
-    };
-    this.#w.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      started(false);
-      const p = this.#pending;
-      this.close();
-      p?.reject(new Error(`Adam's worker thread failed: ${e.message}`));
-    };
-  }
-
-  /** Whether the worker runs (false once closed, by {@linkcode Adam.close}, when idle or after a failure). */
-  get alive(): boolean {
-    return this.#w !== undefined;
-  }
-
-  /** Posts `job`; `each` gets every tensor back as the worker finishes it; settles after the last. */
-  run(
-    job: AdamJob,
-    each: (i: number, g: Float32Array, m: Float32Array, v: Float32Array) => void,
-  ): Promise<void> {
-    clearTimeout(this.#idle);
-    const now = performance.now();
-    if (this.#lastJob !== undefined) this.#interval = now - this.#lastJob;
-    this.#lastJob = now;
-    const w = this.#w;
-    if (!w) return Promise.reject(new Error("Adam's worker thread has stopped"));
-    let left = job.g.length;
-    return new Promise<void>((resolve, reject) => {
-      this.#pending = {
-        each: (r) => {
-          each(r.i, r.g, r.m, r.v);
-          if (--left > 0) return;
-          this.#pending = undefined;
-          this.#arm();
-          resolve();
-        },
-        reject,
-      };
-      w.postMessage(job, [...job.g, ...job.m, ...job.v].map((a) => a.buffer as ArrayBuffer));
-    });
-  }
-
-  // an idle worker keeps the process alive: stop it after a while unused (the timer itself does not)
-  #arm(): void {
-    clearTimeout(this.#idle);
-    const [least, most] = WORKER_IDLE_MS;
-    const ms = Math.min(most, Math.max(least, 4 * this.#interval));
-    this.#idle = setTimeout(() => this.close(), ms) as unknown as number;
-    Deno.unrefTimer(this.#idle);
-  }
-
-  close(): void {
-    clearTimeout(this.#idle);
-    this.#w?.terminate();
-    this.#w = undefined;
-  }
-}
-
-// The update runs in WebAssembly (adam.wat: float32 SIMD, torch's order of operations) instead of a JS loop,
-// which computed in float64: CBR-Small's 2.1 M parameters 11 → 4 ms, ResNet-50's 23.5 M 114 → 65 ms (there
-// memory bandwidth is the limit). Tensors pass through in chunks that stay in cache.
-const CHUNK = 16384;
-let kernel: {
-  update: (n: number, ...scalars: number[]) => void;
-  add: (n: number) => void;
-  lanes: Float32Array[];
-} | undefined;
-
-function adamKernel(): NonNullable<typeof kernel> {
-  if (kernel) return kernel;
-  const bytes = Uint8Array.from(atob(ADAM_WASM_BASE64), (c) => c.charCodeAt(0));
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-  const mem = (exports.memory as WebAssembly.Memory).buffer;
-  // p, g, m, v: adam.wat's memory layout
-  const lanes = [0, 1, 2, 3].map((k) => new Float32Array(mem, k * CHUNK * 4, CHUNK));
-  kernel = {
-    update: exports.update as (n: number, ...scalars: number[]) => void,
-    add: exports.add as (n: number) => void,
-    lanes,
-  };
-  return kernel;
-}
-
-/**
- * One tensor's update by the kernel, in place. With `p` undefined it runs against p = 0 (no weight decay)
- * and writes the step −lr·m̂/(√v̂ + ε) into `g` instead: what {@linkcode Adam.stepAsync}'s worker does.
- */
-export function adamUpdate(
-  p: Float32Array | undefined,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  b1: number,
-  b2: number,
-  wd: number,
-  stepSize: number,
-  bc2Sqrt: number,
-  eps: number,
-): void {
-  const { update, lanes: [P, G, M, V] } = adamKernel();
-  for (let o = 0; o < g.length; o += CHUNK) {
-    const n = Math.min(CHUNK, g.length - o), end = o + n;
-    if (p) P.set(p.subarray(o, end));
-    else P.fill(0, 0, n);
-    G.set(g.subarray(o, end));
-    M.set(m.subarray(o, end));
-    V.set(v.subarray(o, end));
-    // whole SIMD lanes: the ones past the end compute from zeros and are not copied back
-    const r = (n + 3) & ~3;
-    for (const a of [P, G, M, V]) a.fill(0, n, r);
-    update(r, b1, 1 - b1, b2, 1 - b2, wd, stepSize, bc2Sqrt, eps);
-    (p ?? g).set(P.subarray(0, n), o);
-    m.set(M.subarray(0, n), o);
-    v.set(V.subarray(0, n), o);
-  }
-}
-
-/** p ← p + step in float32 (p − lr·m̂/(√v̂ + ε) exactly as the whole kernel computes it), by the kernel's lanes. */
-function addSteps(p: Float32Array, step: Float32Array): void {
-  const { add, lanes: [P, G] } = adamKernel();
-  for (let o = 0; o < p.length; o += CHUNK) {
-    const n = Math.min(CHUNK, p.length - o), end = o + n;
-    P.set(p.subarray(o, end));
-    G.set(step.subarray(o, end));
-    add((n + 3) & ~3);
-    p.set(P.subarray(0, n), o);
-  }
 }
 
 /** Hyper-parameters of {@linkcode SGD}; defaults are torch's (no momentum). */
