@@ -1,9 +1,20 @@
 /**
- * The guard that keeps a non-finite gradient out of the weights: a NaN or ±Infinity gradient under a finite
+ * The guards that keep a non-finite loss or gradient out of the weights: a NaN or ±Infinity gradient under a finite
  * loss (a square root at 0, an overflow in one layer) would otherwise pass through Adam into every weight
  * it touches and, at an epoch's end, into the checkpoint.
  * @module
  */
+
+/** Raised when the loss stops being finite; the caller keeps its last good checkpoint. */
+export class NonFiniteLossError extends Error {
+  /** `step` is the optimiser step (from 1) whose loss came out as `loss` (NaN or ±Infinity). */
+  constructor(readonly step: number, readonly loss: number) {
+    super(
+      `Loss is ${loss} at step ${step}: training stopped, the last checkpoint is intact (try a lower --lr)`,
+    );
+    this.name = "NonFiniteLossError";
+  }
+}
 
 /** Raised when a gradient holds NaN or ±Infinity; the weights and the last checkpoint are left as they were. */
 export class NonFiniteGradientError extends Error {

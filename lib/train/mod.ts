@@ -24,8 +24,8 @@ export {
   type TrainGraphOptions,
   trainGraphOptionsFor,
 } from "./step.ts";
-export { type EvalResult, NonFiniteLossError, Trainer, type TrainerOptions } from "./trainer.ts";
-export { assertFiniteGradients, NonFiniteGradientError } from "./finite.ts";
+export { type EvalResult, Trainer, type TrainerOptions } from "./trainer.ts";
+export { assertFiniteGradients, NonFiniteGradientError, NonFiniteLossError } from "./finite.ts";
 export { type CheckpointMeta, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 export {
   checkWeightsChoice,

@@ -1,30 +1,15 @@
 /**
- * The training runtime: owns the state dict's Float32Arrays, runs the training-step graph with
- * onnxruntime-node and the evaluation graph.
- *
- * On the CPU (and CUDA) the step graph returns gradients, Adam runs on the host (WebAssembly SIMD,
- * lib/optim/adam.wat) over the state dict's arrays and the new BN statistics are copied back; tensors handed
- * to onnxruntime wrap the existing arrays (no copy). On webgpu the state is device-resident: the step graph contains Adam and the BN update and
- * returns the new parameters, moments and BN buffers as gpu-buffer tensors that the next step (and the
- * evaluation graph) takes as inputs, so per step only the batch, labels and two Adam scalars go up and the
- * loss and logits come down. The host copies (`state`, `optimizer.state`) are brought up to date by
- * {@linkcode Trainer.sync}, and host values written from outside (a checkpoint loaded) are uploaded by the
- * next step or evaluation.
+ * The training runtime: owns the state dict's Float32Arrays, runs the training step through a stepper
+ * (lib/train/stepper.ts: on the host with WebAssembly Adam on the CPU and CUDA, resident on the device with Adam
+ * in the graph on WebGPU) and the evaluation graph. On WebGPU the host copies (`state`, `optimizer.state`) are
+ * brought up to date by {@linkcode Trainer.sync}, and host values written from outside (a checkpoint loaded)
+ * are uploaded by the next step or evaluation.
  * @module
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import {
-  createDownloader,
-  createSession,
-  type Device,
-  type Downloader,
-  type OutputLocation,
-} from "../graph/session.ts";
+import { createSession, type Device } from "../graph/session.ts";
 import { type EngineBackend, resolveBackend } from "./backend.ts";
-import { Adam, adamScalars, type Optimizer } from "../optim/mod.ts";
-import { Rng } from "../util/random.ts";
-import { fillDropoutMask } from "./graph_net.ts";
-import { assertFiniteGradients, NonFiniteGradientError } from "./finite.ts";
+import { Adam, type Optimizer } from "../optim/mod.ts";
 import {
   buildEvalGraph,
   buildTrainGraph,
@@ -35,6 +20,9 @@ import {
 } from "./step.ts";
 import { loadStateDict, type StateDict } from "../weights/state_dict.ts";
 import type { GradOptions } from "../autodiff/rule.ts";
+import type { Stepper } from "./stepper.ts";
+import { HostStepper } from "./host_stepper.ts";
+import { residentOutputs, ResidentStepper } from "./resident_stepper.ts";
 
 /** Options of {@linkcode Trainer.create}. */
 export interface TrainerOptions {
@@ -96,17 +84,6 @@ export interface EvalResult {
   taps: Map<string, { dims: number; data: Float32Array }>;
 }
 
-/** Raised when the loss stops being finite; the caller keeps its last good checkpoint. */
-export class NonFiniteLossError extends Error {
-  /** `step` is the optimiser step (from 1) whose loss came out as `loss` (NaN or ±Infinity). */
-  constructor(readonly step: number, readonly loss: number) {
-    super(
-      `Loss is ${loss} at step ${step}: training stopped, the last checkpoint is intact (try a lower --lr)`,
-    );
-    this.name = "NonFiniteLossError";
-  }
-}
-
 /**
  * Trains one model: `step()` per batch, `evaluate()` over a set of images.
  *
@@ -121,24 +98,14 @@ export class Trainer {
   /** Adam over the trainable parameters; its state is what checkpoints save (on webgpu current after `sync()`) */
   readonly optimizer: Optimizer;
   #adam: Adam;
-  #params = new Map<string, Float32Array>();
+  #stepper: Stepper;
   // BN's step counters (int64, kept in TypeScript: the graph never reads them)
   #counters: BigInt64Array[] = [];
-  #feeds: Record<string, ort.Tensor> = {};
-  #trainSession: ort.InferenceSession;
   #train: TrainGraph;
   #evalSession?: ort.InferenceSession;
   #eval?: EvalGraph;
   #model: ModelFn;
   #opts: TrainerOptions;
-  // device-resident state (webgpu): input name → the tensor the next run feeds (gpu-buffer once stepped)
-  #dev = new Map<string, ort.Tensor>();
-  // the optimiser step the device state belongs to; -1: nothing uploaded. A different step count in
-  // optimizer.state means the host state was replaced (a checkpoint loaded): the host is then authoritative.
-  #devStep = -1;
-  // the device holds newer values than state / optimizer.state
-  #hostStale = false;
-  #downloader?: Downloader;
 
   private constructor(
     model: ModelFn,
@@ -150,15 +117,24 @@ export class Trainer {
     this.#model = model;
     this.state = state;
     this.#train = train;
-    this.#trainSession = session;
     this.#opts = opts;
     this.#adam = new Adam({ lr: opts.lr ?? 1e-3, weightDecay: opts.weightDecay ?? 0 });
     this.optimizer = this.#adam;
-    for (const name of train.params) this.#params.set(name, state.get(name)!.data as Float32Array);
     for (const [name, t] of state) {
       if (name.endsWith("num_batches_tracked")) this.#counters.push(t.data as BigInt64Array);
     }
-    this.#bindStateFeeds(train.params.concat(train.buffers), this.#feeds);
+    const parts = {
+      state,
+      train,
+      session,
+      adam: this.#adam,
+      batch: opts.batch,
+      size: opts.size,
+      seed: opts.seed ?? 0,
+      device: opts.device,
+      threads: opts.threads,
+    };
+    this.#stepper = train.adam ? new ResidentStepper(parts) : new HostStepper(parts);
   }
 
   /**
@@ -207,119 +183,18 @@ export class Trainer {
     return this.#train;
   }
 
-  #bindStateFeeds(names: string[], feeds: Record<string, ort.Tensor>): void {
-    for (const name of names) {
-      const t = this.state.get(name)!;
-      feeds[name] = new ort.Tensor("float32", t.data as Float32Array, t.shape);
-    }
-  }
-
   /**
    * One training step on a batch: forward, backward, Adam, BN statistics. `x` is N×3×H×W float32, `y` the
    * grades. Returns the loss and logits.
    */
   async step(x: Float32Array, y: Int32Array): Promise<{ loss: number; logits: Float32Array }> {
     const { batch, size } = this.#opts;
-    const tg = this.#train;
     if (x.length !== batch * 3 * size * size) {
       throw new RangeError(`Batch has ${x.length} values, the graph takes ${batch}×3×${size}×${size}`);
     }
-    if (tg.adam) return await this.#residentStep(x, y);
-    const step = this.optimizer.state.step + 1;
-    const feeds = this.#feeds;
-    feeds[tg.input] = new ort.Tensor("float32", x, [batch, 3, size, size]);
-    feeds[tg.labels] = new ort.Tensor("int64", BigInt64Array.from(y, (v) => BigInt(v)), [batch]);
-    this.#maskFeeds(step, feeds);
-    const out = await this.#trainSession.run(feeds);
-    const loss = Number((out[tg.loss].data as Float32Array)[0]);
-    if (!Number.isFinite(loss)) throw new NonFiniteLossError(step, loss);
-    const grads = new Map<string, Float32Array>();
-    for (const [p, o] of tg.gradOut) grads.set(p, out[o].data as Float32Array);
-    const sums = tg.gradSums ? out[tg.gradSums].data as Float32Array : undefined;
-    let i = 0;
-    for (const [p, gr] of grads) {
-      // a non-finite sum: a NaN or ±Infinity entry, or (rarely) finite entries whose sum overflowed
-      if (!sums || !Number.isFinite(sums[i++])) assertFiniteGradients(step, new Map([[p, gr]]));
-    }
-    await this.#adam.stepAsync(this.#params, grads);
-    for (const [b, o] of tg.bufferOut) {
-      (this.state.get(b)!.data as Float32Array).set(out[o].data as Float32Array);
-    }
+    const out = await this.#stepper.step(x, y, this.optimizer.state.step + 1);
     for (const c of this.#counters) c[0] += 1n;
-    return { loss, logits: out[tg.logits].data as Float32Array };
-  }
-
-  // The webgpu step: state tensors in (gpu-buffer after the first step), new state out on the device.
-  async #residentStep(x: Float32Array, y: Int32Array): Promise<{ loss: number; logits: Float32Array }> {
-    const { batch, size } = this.#opts;
-    const tg = this.#train, io = tg.adam!;
-    if (!this.#deviceCurrent()) this.#loadFromHost();
-    const step = this.optimizer.state.step + 1;
-    const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.#dev);
-    feeds[tg.input] = new ort.Tensor("float32", x, [batch, 3, size, size]);
-    feeds[tg.labels] = new ort.Tensor("int32", y, [batch]);
-    const { stepSize, bc2Sqrt } = adamScalars(step, this.#adam);
-    feeds[io.stepSize] = new ort.Tensor("float32", Float32Array.of(stepSize), []);
-    feeds[io.bc2Sqrt] = new ort.Tensor("float32", Float32Array.of(bc2Sqrt), []);
-    this.#maskFeeds(step, feeds);
-    const out = await this.#trainSession.run(feeds);
-    const loss = Number((out[tg.loss].data as Float32Array)[0]);
-    const next = new Map<string, ort.Tensor>();
-    for (const [p, o] of io.paramOut) next.set(p, out[o]);
-    next.set(io.m, out[io.mOut]);
-    next.set(io.v, out[io.vOut]);
-    for (const [b, o] of tg.bufferOut) next.set(b, out[o]);
-    if (!Number.isFinite(loss)) {
-      // as on the CPU, a non-finite loss leaves the state of the previous step
-      for (const t of next.values()) disposeDevice(t);
-      throw new NonFiniteLossError(step, loss);
-    }
-    const check = (out[io.gradCheck].data as Float32Array)[0];
-    if (check !== 0) {
-      // and so does a non-finite gradient (which one is not known: the gradients never leave the device)
-      for (const t of next.values()) disposeDevice(t);
-      throw new NonFiniteGradientError(step, "a parameter (on the device)", check);
-    }
-    for (const [k, t] of next) {
-      const old = this.#dev.get(k);
-      if (old) disposeDevice(old);
-      this.#dev.set(k, t);
-    }
-    this.optimizer.state.step = step;
-    this.#devStep = step;
-    this.#hostStale = true;
-    for (const c of this.#counters) c[0] += 1n;
-    return { loss, logits: out[tg.logits].data as Float32Array };
-  }
-
-  #deviceCurrent(): boolean {
-    return this.#dev.size > 0 && this.#devStep === this.optimizer.state.step;
-  }
-
-  // Feeds the host state (wrapped; the moments gathered into the graph's flat layout): the next run uploads
-  // it. Adam's moments start at zero.
-  #loadFromHost(): void {
-    const io = this.#train.adam!;
-    for (const t of this.#dev.values()) disposeDevice(t);
-    this.#dev.clear();
-    const host: Record<string, ort.Tensor> = {};
-    this.#bindStateFeeds(this.#train.params.concat(this.#train.buffers), host);
-    for (const [k, t] of Object.entries(host)) this.#dev.set(k, t);
-    const st = this.optimizer.state;
-    for (const [moments, name] of [[st.m, io.m], [st.v, io.v]] as const) {
-      const flat = new Float32Array(io.size);
-      for (const [p, { offset, length }] of io.offsets) {
-        let a = moments.get(p);
-        if (!a) moments.set(p, a = new Float32Array(length));
-        if (a.length !== length) {
-          throw new RangeError(`Adam moment of ${p} has ${a.length} elements, the parameter ${length}`);
-        }
-        flat.set(a, offset);
-      }
-      this.#dev.set(name, new ort.Tensor("float32", flat, [io.size]));
-    }
-    this.#devStep = st.step;
-    this.#hostStale = false;
+    return out;
   }
 
   /**
@@ -328,26 +203,7 @@ export class Trainer {
    * moments to the host, for checkpoints and the final weights; the device state stays in use.
    */
   async sync(): Promise<void> {
-    if (!this.#hostStale || !this.#deviceCurrent()) return;
-    const io = this.#train.adam!;
-    if (!this.#downloader) {
-      const shapes = [...this.#dev.keys()].map((name) => ({ name, shape: this.#dev.get(name)!.dims }));
-      this.#downloader = await createDownloader(shapes, {
-        device: this.#opts.device,
-        threads: this.#opts.threads,
-      });
-    }
-    const got = await this.#downloader.run(Object.fromEntries(this.#dev));
-    const st = this.optimizer.state;
-    for (const name of this.#train.params.concat(this.#train.buffers)) {
-      (this.state.get(name)!.data as Float32Array).set(got.get(name)!);
-    }
-    const m = got.get(io.m)!, v = got.get(io.v)!;
-    for (const [p, { offset, length }] of io.offsets) {
-      st.m.get(p)!.set(m.subarray(offset, offset + length));
-      st.v.get(p)!.set(v.subarray(offset, offset + length));
-    }
-    this.#hostStale = false;
+    await this.#stepper.sync();
   }
 
   /**
@@ -355,19 +211,7 @@ export class Trainer {
    * evaluation uploads them, replacing the device state. Not needed when the optimiser's step count changed.
    */
   hostChanged(): void {
-    this.#devStep = -1;
-    this.#hostStale = false;
-  }
-
-  #maskFeeds(step: number, feeds: Record<string, ort.Tensor>): void {
-    const tg = this.#train;
-    if (tg.masks.length) {
-      const rng = new Rng(`${this.#opts.seed ?? 0}:dropout:${step}`);
-      for (const m of tg.masks) {
-        const mask = fillDropoutMask(new Float32Array(m.shape.reduce((a, b) => a * b, 1)), m.p, rng);
-        feeds[m.name] = new ort.Tensor("float32", mask, m.shape);
-      }
-    }
+    this.#stepper.hostChanged();
   }
 
   /**
@@ -391,8 +235,7 @@ export class Trainer {
     const eg = this.#eval!;
     const feeds: Record<string, ort.Tensor> = {};
     // on webgpu the resident tensors, where the device holds the current state
-    if (this.#deviceCurrent()) { for (const k of eg.inputs) feeds[k] = this.#dev.get(k)!; }
-    else this.#bindStateFeeds(eg.inputs, feeds);
+    this.#stepper.stateFeeds(eg.inputs, feeds);
     const probParts: Float32Array[] = [];
     const tapParts = new Map<string, Float32Array[]>();
     let classes = 0, total = 0;
@@ -428,30 +271,10 @@ export class Trainer {
 
   /** Frees the onnxruntime sessions and the device-resident state (call `sync()` first to keep it). */
   async release(): Promise<void> {
-    for (const t of this.#dev.values()) disposeDevice(t);
-    this.#dev.clear();
-    this.#devStep = -1;
-    await this.#trainSession.release();
+    await this.#stepper.release();
     await this.#evalSession?.release();
-    await this.#downloader?.release();
     this.#adam.close();
   }
-}
-
-// The resident step's output placement: the state stays on the device, the loss and logits come down.
-function residentOutputs(tg: TrainGraph): Record<string, OutputLocation> {
-  const loc: Record<string, OutputLocation> = { [tg.loss]: "cpu", [tg.logits]: "cpu" };
-  const io = tg.adam!;
-  for (const m of [io.paramOut, tg.bufferOut]) {
-    for (const o of m.values()) loc[o] = "gpu-buffer";
-  }
-  loc[io.mOut] = loc[io.vOut] = "gpu-buffer";
-  loc[io.gradCheck] = "cpu";
-  return loc;
-}
-
-function disposeDevice(t: ort.Tensor): void {
-  if (t.location === "gpu-buffer") t.dispose();
 }
 
 function concat(parts: Float32Array[]): Float32Array {
