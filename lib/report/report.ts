@@ -9,8 +9,9 @@ import { baselineModels, runGrid } from "../study/config.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { aucCurveSpec, renderSvg, similaritySpec, type VegaLiteSpec } from "./figures.ts";
 import { MEDMNIST_RETINA, modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
-import { loggedStepsToReach, type MeanStd, meanStd } from "../stats/summary.ts";
+import { type MeanStd, meanStd } from "../stats/summary.ts";
 import { ccaCap } from "../similarity/cap.ts";
+import { type ConvergenceRule, type SpeedRatio, speedRatio, stepsUnder } from "../study/convergence.ts";
 import type { InitComparison, RunResult, SimilarityRow, StudyResults } from "../study/results.ts";
 
 /** One figure of the report: `figures/<name>.svg` with its spec in `figures/<name>.vl.json`. */
@@ -105,10 +106,64 @@ export function holm(ps: readonly number[]): number[] {
   return out;
 }
 
+/**
+ * Each model's convergence rule: the analysis's (lib/study/convergence.ts), else (an analysis from before
+ * the rule, hand-made results) the study's fixed `aucTarget` on the test referable-AUC curves.
+ */
+function convergenceRules(results: StudyResults): Map<string, ConvergenceRule> {
+  const rules = new Map((results.convergence ?? []).map((r) => [r.model, r]));
+  for (const model of new Set(results.runs.map((r) => r.model))) {
+    if (rules.has(model)) continue;
+    const runs = results.runs.filter((r) => r.model === model);
+    rules.set(model, {
+      model,
+      split: "test",
+      metric: "referable",
+      rule: "fixed",
+      target: results.config.aucTarget,
+      steps: Math.max(0, ...runs.flatMap((r) => r.rows.map((x) => x.step))),
+      evaluations: Math.min(...runs.map((r) => new Set(r.rows.map((x) => x.step)).size)),
+    });
+  }
+  return rules;
+}
+
 /** Steps to the target AUC: the run's own figure, else interpolated from its held-out curve. */
-function stepsOf(run: RunResult, target: number): number | null {
+function stepsOf(run: RunResult, rule: ConvergenceRule): number | null {
   if (run.stepsToTarget !== undefined) return run.stepsToTarget;
-  return loggedStepsToReach(run.rows.map((r) => ({ step: r.step, auc: r.testAucReferable })), target);
+  return stepsUnder(rule, run.rows);
+}
+
+/** An init's steps ÷ random's, seed by seed: the analysis's, else from the runs' steps; undefined for random. */
+function speedOf(results: StudyResults, g: Group, rule: ConvergenceRule): SpeedRatio | undefined {
+  if (g.init === "random") return undefined;
+  const stored = results.summary?.find((s) => s.model === g.model && s.init === g.init)?.speed;
+  if (stored) return stored;
+  const random = results.runs.filter((r) => r.model === g.model && r.init === "random");
+  if (random.length === 0) return undefined;
+  return speedRatio(
+    g.runs.map((r) => r.seed),
+    g.runs.map((r) => stepsOf(r, rule)),
+    new Map(random.map((r) => [r.seed, stepsOf(r, rule)])),
+  );
+}
+
+/** "0.45 ± 0.10×" (or one seed's "0.45×"): a speed ratio over the seeds that have one. */
+function ratioText(r: MeanStd): string {
+  return r.n === 0 ? "—" : r.n === 1 ? `${fixed(r.mean, 2)}×` : `${fixed(r.mean, 2)} ± ${fixed(r.std, 2)}×`;
+}
+
+/** The convergence rule in words: which curve, which AUC, which target and how it was chosen. */
+function ruleText(rule: ConvergenceRule): string {
+  if (rule.rule === "random-best") {
+    return `steps until the val macro AUC first reached ${
+      fixed(rule.target, 3)
+    }: ${rule.fraction} of the way ` +
+      `from chance (0.5) to random init's best val macro AUC (${stat(rule.randomBest!)} over its ` +
+      `${rule.randomBest!.n} seeds)`;
+  }
+  return `steps until the test ${rule.metric === "macro" ? "macro" : "referable-DR"} AUC first reached ` +
+    `${pct(rule.target, 1)} % (the study's fixed \`aucTarget\`)`;
 }
 
 interface Group {
@@ -309,41 +364,50 @@ function significanceSection(results: StudyResults): string {
 }
 
 function convergenceSection(results: StudyResults): string {
-  const target = results.config.aucTarget;
   const gs = groups(results).filter((g) => g.runs.length > 0);
   if (gs.length === 0) return "No finished runs.";
-  const randomMean = new Map<string, number>();
-  for (const g of gs) {
-    const steps = g.runs.map((r) => stepsOf(r, target));
-    if (g.init === "random" && steps.every((s) => s !== null)) {
-      randomMean.set(g.model, mean(steps as number[]));
-    }
-  }
+  const rules = convergenceRules(results);
+  const models = [...new Set(gs.map((g) => g.model))];
   const rows = gs.map((g) => {
-    const steps = g.runs.map((r) => stepsOf(r, target));
+    const rule = rules.get(g.model)!;
+    const steps = g.runs.map((r) => stepsOf(r, rule));
     const reached = steps.filter((s): s is number => s !== null);
-    const m = mean(reached);
-    const base = randomMean.get(g.model);
-    const ratio = g.init !== "random" && base !== undefined && reached.length === steps.length && base > 0
-      ? `${(m / base).toFixed(2)}×`
-      : "—";
+    const speed = speedOf(results, g, rule);
     return [
       modelLabel(g.model),
       g.init,
       `${reached.length}/${steps.length}`,
-      reached.length ? Math.round(m).toString() : "never",
+      reached.length ? Math.round(mean(reached)).toString() : "never",
       steps.map((s, i) => `s${g.runs[i].seed}: ${s === null ? "—" : Math.round(s)}`).join(", "),
-      ratio,
+      speed ? ratioText(speed.ratio) : "—",
+      speed
+        ? speed.perSeed.map((x, i) => `s${g.runs[i].seed}: ${x === null ? "—" : fixed(x, 2)}`).join(", ")
+        : "—",
     ];
   });
+  const byVal = models.some((m) => rules.get(m)!.rule === "random-best");
+  const never = models.map((m) => rules.get(m)!).filter((rule) =>
+    gs.some((g) => g.model === rule.model && g.runs.some((r) => stepsOf(r, rule) === null))
+  );
   return [
-    `Training steps until the held-out referable-DR AUC first reached ${pct(target, 1)} % ` +
-    `(Raghu's convergence speed; evaluations ${
+    `Raghu et al.'s convergence speed: training steps until the held-out AUC first reached a target ` +
+    `(evaluations ${
       results.config.evalEvery > 0 ? `every ${results.config.evalEvery} steps and ` : ""
-    }at each epoch end; steps between two evaluations are interpolated linearly). "× random" divides the mean by ` +
-    `random init's mean, when every seed of both reached the target.`,
+    }at each epoch end; steps between two evaluations are interpolated linearly). ` +
+    (byVal
+      ? "The target and its curve are chosen on val, never on test: a fraction of the way from chance to the " +
+        "best val macro AUC that random init reaches, so that random init reaches it by construction and the " +
+        "steps say how much sooner or later another init gets there. "
+      : "") +
+    `"× random" is each seed's steps over random init's steps of the same seed (same data order), mean ± sd ` +
+    `over the seeds where both reached the target; below 1 is faster than random.`,
     "",
-    table(["Model", "Init", "reached", "mean steps", "per seed", "× random"], rows),
+    ...models.map((m) => `- ${modelLabel(m)}: ${ruleText(rules.get(m)!)}.`),
+    ...never.map((rule) =>
+      `- ${modelLabel(rule.model)}: a "—" never reached the target within its ${rule.steps} training steps.`
+    ),
+    "",
+    table(["Model", "Init", "reached", "mean steps", "per seed", "× random", "× random per seed"], rows),
   ].join("\n");
 }
 
@@ -402,6 +466,91 @@ function layerGaps(rows: readonly SimilarityRow[], model: string): string | null
     );
   }
   return parts.length ? parts.join(". ") + "." : null;
+}
+
+/** How the tables read the per-seed tests of one pair of inits. */
+type Verdict = "significant" | "inconclusive" | "no measurable difference";
+
+/**
+ * The reading of one pair's per-seed tests (one metric), the rule every verdict of the report follows:
+ * significant (p < 0.05) in every seed's test set and in one direction, in none (no measurable difference),
+ * or in some (inconclusive).
+ */
+function readSeeds(cs: readonly InitComparison[]): {
+  verdict: Verdict;
+  /** seeds' tests with p < 0.05 */
+  sig: number;
+  /** seeds' tests */
+  n: number;
+  /** whether the significant ones point the way of the mean difference */
+  sameSign: boolean;
+  /** seeds whose bootstrap CI excludes 0 */
+  ciOut: number;
+  /** seeds where a's AUC is above b's */
+  higher: number;
+  /** mean of aucA − aucB over the seeds */
+  meanDiff: number;
+} {
+  const meanDiff = mean(cs.map((c) => c.aucA - c.aucB));
+  const sig = cs.filter((c) => c.p < SIG);
+  const sameSign = sig.every((c) => Math.sign(c.aucA - c.aucB) === Math.sign(meanDiff));
+  const verdict: Verdict = sig.length === 0
+    ? "no measurable difference"
+    : sig.length === cs.length && sameSign
+    ? "significant"
+    : "inconclusive";
+  return {
+    verdict,
+    sig: sig.length,
+    n: cs.length,
+    sameSign,
+    ciOut: cs.filter((c) => c.ciLow > 0 || c.ciHigh < 0).length,
+    higher: cs.filter((c) => c.aucA > c.aucB).length,
+    meanDiff,
+  };
+}
+
+/** One model's convergence in a sentence: the rule, each init's steps against random's, who never got there. */
+function speedSentence(results: StudyResults, model: string): string {
+  const rule = convergenceRules(results).get(model)!;
+  const gs = groups(results).filter((g) => g.model === model && g.runs.length > 0);
+  const random = gs.find((g) => g.init === "random");
+  const nevers = (g: Group) => g.runs.filter((r) => stepsOf(r, rule) === null).map((r) => `s${r.seed}`);
+  const parts = gs.filter((g) => g !== random).map((g) => {
+    const sp = speedOf(results, g, rule);
+    const never = nevers(g);
+    const missed = never.length ? `; ${never.join(", ")} never within ${rule.steps} steps` : "";
+    if (!sp || sp.ratio.n === 0) {
+      const reached = g.runs.map((r) => stepsOf(r, rule)).filter((s): s is number => s !== null);
+      return `${g.init} ${reached.length ? `${Math.round(mean(reached))} steps` : "never"}${
+        missed ? ` (${missed.slice(2)})` : ""
+      }`;
+    }
+    const r = sp.ratio;
+    const word = r.n < 2
+      ? "one seed, no spread"
+      : Math.abs(r.mean - 1) <= r.std
+      ? "no measurable difference"
+      : r.mean < 1
+      ? "faster"
+      : "slower";
+    return `${g.init} ${ratioText(r)} random's steps (${r.n} of ${g.runs.length} seeds${missed}; ${word})`;
+  });
+  let tail = "";
+  if (random) {
+    const steps = random.runs.map((r) => stepsOf(r, rule));
+    const reached = steps.filter((s): s is number => s !== null);
+    tail = reached.length === 0
+      ? "; random init never reached it, so no ratio is defined"
+      : `; random init took ${Math.round(mean(reached))} steps on average${
+        reached.length < steps.length ? ` (${nevers(random).join(", ")} never within ${rule.steps})` : ""
+      }`;
+  }
+  const what = rule.rule === "random-best"
+    ? `steps to val macro AUC ${fixed(rule.target, 3)} (${rule.fraction} of the way from 0.5 to random ` +
+      `init's best val AUC, ${fixed(rule.randomBest!.mean, 3)})`
+    : `steps to test ${rule.metric === "macro" ? "macro" : "referable"} AUC ${fixed(rule.target, 3)}`;
+  return `${modelLabel(model)}, ${what}: ${parts.join(", ")}${tail}.`;
 }
 
 /** The study's answer on RetinaMNIST, from the test numbers at the epochs chosen on val. */
@@ -501,7 +650,6 @@ export function summarise(results: StudyResults): string[] {
         `the ${results.runs.length} finished runs.`,
     );
   }
-  const target = config.aucTarget;
   const medmnist = isMedmnist(results);
   if (medmnist) out.push(...medmnistFindings(results));
   for (const model of [...new Set(results.runs.map((r) => r.model))]) {
@@ -528,25 +676,20 @@ export function summarise(results: StudyResults): string[] {
       const cs = both.filter((c) => c.seed !== null);
       if (cs.length === 0) continue;
       const { a, b } = cs[0];
-      const d = mean(cs.map((c) => c.aucA - c.aucB));
-      const sig = cs.filter((c) => c.p < SIG);
-      const sameSign = sig.every((c) => Math.sign(c.aucA - c.aucB) === Math.sign(d));
-      const ciOut = cs.filter((c) => c.ciLow > 0 || c.ciHigh < 0).length;
-      const n = cs.length;
+      const r = readSeeds(cs);
+      const d = r.meanDiff, n = r.n;
       const unit = n === 1 ? "test set" : "seeds' test sets";
       const all = n === 1 ? "the" : n === 2 ? "both" : `all ${n}`;
       let verdict: string;
-      if (sig.length === 0) {
+      if (r.verdict === "no measurable difference") {
         verdict = `not significant (DeLong p ≥ ${SIG} in ${all} ${unit}): ` +
           `this run cannot tell ${a} from ${b}`;
-      } else if (sig.length === n && sameSign) {
+      } else if (r.verdict === "significant") {
         verdict = `significant in ${all} ${unit} (DeLong p < ${SIG}; ` +
-          `bootstrap CI excludes 0 in ${ciOut} of ${n})`;
+          `bootstrap CI excludes 0 in ${r.ciOut} of ${n})`;
       } else {
         verdict =
-          `significant in only ${sig.length} of ${n} ${unit}${
-            sameSign ? "" : " and not in one direction"
-          }: ` +
+          `significant in only ${r.sig} of ${n} ${unit}${r.sameSign ? "" : " and not in one direction"}: ` +
           `inconclusive`;
       }
       const pool = pooled
@@ -559,29 +702,7 @@ export function summarise(results: StudyResults): string[] {
         `${name}, ${a} − ${b}: ${signedPp(d)} referable-AUC points on average${at}, ${verdict}.${pool}`,
       );
     }
-    const speed: string[] = [];
-    const randomRuns = gs.find((g) => g.init === "random")?.runs ?? [];
-    const rSteps = randomRuns.map((r) => stepsOf(r, target));
-    for (const g of gs) {
-      const steps = g.runs.map((r) => stepsOf(r, target));
-      const reached = steps.filter((s): s is number => s !== null);
-      speed.push(
-        reached.length === 0
-          ? `${g.init} never`
-          : `${g.init} ${Math.round(mean(reached))}${
-            reached.length < steps.length ? ` (${reached.length}/${steps.length} seeds)` : ""
-          }`,
-      );
-    }
-    if (gs.length > 1) {
-      let line = `${name}, steps to reach ${pct(target, 1)} % held-out AUC (mean over seeds that did): ${
-        speed.join(", ")
-      }.`;
-      if (rSteps.length > 0 && rSteps.every((s) => s === null)) {
-        line += " Random init never reached the target, so speed-ups against it are not defined.";
-      }
-      out.push(line);
-    }
+    if (gs.length > 1) out.push(speedSentence(results, model));
     const perLayer = layerGaps(results.similarity, model);
     if (perLayer) out.push(`${name}, ${perLayer}`);
     const last = finalLayers(results.similarity, model);
