@@ -26,6 +26,12 @@ export interface ReportFigure {
   svg: string;
 }
 
+/** Options of {@linkcode buildReport}. */
+export interface BuildOptions {
+  /** the folder the report's figure links point into, relative to the report (default "figures") */
+  figures?: string;
+}
+
 /** The report's text and figures, before anything is written. */
 export interface BuiltReport {
   /** the text of `report.md` */
@@ -400,7 +406,8 @@ function convergenceSection(results: StudyResults): string {
         "steps say how much sooner or later another init gets there. "
       : "") +
     `"× random" is each seed's steps over random init's steps of the same seed (same data order), mean ± sd ` +
-    `over the seeds where both reached the target; below 1 is faster than random.`,
+    `over the seeds where both reached the target; below 1 is faster than random. A run already at the ` +
+    `target at its first evaluation counts that evaluation's step, an upper bound.`,
     "",
     ...models.map((m) => `- ${modelLabel(m)}: ${ruleText(rules.get(m)!)}.`),
     ...never.map((rule) =>
@@ -435,36 +442,51 @@ function similarityTable(rows: readonly SimilarityRow[], model: string): string 
   ].join("\n");
 }
 
+/** One layer's SVCCA gap to the random-vs-random baseline, and whether it exceeds the two spreads added. */
+interface LayerGap {
+  layer: string;
+  /** the pair's mean SVCCA minus the baseline's */
+  gap: number;
+  /** "below"/"above" the baseline by more than both spreads, else "within" (no measurable difference) */
+  side: "below" | "above" | "within";
+}
+
 /**
- * Per layer, input to output: how far each init pair's SVCCA lies from the random-vs-random baseline, and in
- * how many layers the gap exceeds the two spreads added; null without a baseline.
+ * Per init pair and layer, input to output: how far the pair's SVCCA lies from the random-vs-random
+ * baseline; empty without a baseline. The rule of every "beyond the baseline" in the report.
  */
-function layerGaps(rows: readonly SimilarityRow[], model: string): string | null {
+function layerGapData(rows: readonly SimilarityRow[], model: string): { pair: string; layers: LayerGap[] }[] {
   const mine = rows.filter((r) => r.model === model);
   const layers = [...new Set(mine.map((r) => r.layerIndex))].sort((a, b) => a - b);
   const base = new Map(mine.filter((r) => r.pair === "random-vs-random").map((r) => [r.layerIndex, r]));
-  if (base.size === 0) return null;
-  const parts: string[] = [];
+  if (base.size === 0) return [];
+  const out: { pair: string; layers: LayerGap[] }[] = [];
   for (const pair of [...new Set(mine.map((r) => r.pair))].filter((p) => p !== "random-vs-random")) {
-    const gaps: string[] = [];
-    let below = 0, above = 0, n = 0;
+    const gaps: LayerGap[] = [];
     for (const li of layers) {
       const r = mine.find((x) => x.layerIndex === li && x.pair === pair), b = base.get(li);
       if (!r || !b || !Number.isFinite(r.svcca.mean) || !Number.isFinite(b.svcca.mean)) continue;
       const gap = r.svcca.mean - b.svcca.mean;
       const spread = (Number.isFinite(r.svcca.std) ? r.svcca.std : 0) +
         (Number.isFinite(b.svcca.std) ? b.svcca.std : 0);
-      n++;
-      if (gap < -spread) below++;
-      else if (gap > spread) above++;
-      gaps.push(`${r.layer} ${gap >= 0 ? "+" : "−"}${Math.abs(gap).toFixed(3)}`);
+      gaps.push({ layer: r.layer, gap, side: gap < -spread ? "below" : gap > spread ? "above" : "within" });
     }
-    if (n === 0) continue;
-    parts.push(
-      `${pair} minus random-vs-random SVCCA per layer (input → output): ${gaps.join(", ")}; ` +
-        `below the baseline beyond both spreads in ${below} of ${n} layers, above it in ${above}`,
-    );
+    if (gaps.length) out.push({ pair, layers: gaps });
   }
+  return out;
+}
+
+/**
+ * Per layer, input to output: how far each init pair's SVCCA lies from the random-vs-random baseline, and in
+ * how many layers the gap exceeds the two spreads added; null without a baseline.
+ */
+function layerGaps(rows: readonly SimilarityRow[], model: string): string | null {
+  const parts = layerGapData(rows, model).map(({ pair, layers }) =>
+    `${pair} minus random-vs-random SVCCA per layer (input → output): ${
+      layers.map((l) => `${l.layer} ${l.gap >= 0 ? "+" : "−"}${Math.abs(l.gap).toFixed(3)}`).join(", ")
+    }; below the baseline beyond both spreads in ${layers.filter((l) => l.side === "below").length} of ` +
+    `${layers.length} layers, above it in ${layers.filter((l) => l.side === "above").length}`
+  );
   return parts.length ? parts.join(". ") + "." : null;
 }
 
@@ -553,6 +575,138 @@ function speedSentence(results: StudyResults, model: string): string {
   return `${modelLabel(model)}, ${what}: ${parts.join(", ")}${tail}.`;
 }
 
+/** The best published RetinaMNIST row (MedMNIST v2's Table 2). */
+function bestPublished() {
+  return [...MEDMNIST_RETINA].sort((a, b) => b.auc - a.auc)[0];
+}
+
+/**
+ * The headline setting, chosen on val like each run's epoch: the (model, init) with the highest mean val
+ * macro AUC at the runs' best epochs, with that val AUC and the test macro AUC there (mean ± sd over seeds);
+ * undefined when no group has a val split in every run.
+ */
+function chosenOnVal(results: StudyResults): { group: Group; val: MeanStd; test: MeanStd } | undefined {
+  const gs = groups(results).filter((g) => g.runs.length > 0 && g.runs.every((r) => r.best));
+  const scored = gs.map((group) => ({
+    group,
+    val: summary(group.runs.map((r) => r.best!.valAucMacro)),
+    test: summary(group.runs.map((r) => r.best!.testAucMacro)),
+  }));
+  return scored.sort((a, b) => b.val.mean - a.val.mean)[0];
+}
+
+/** A difference of two AUCs as the tables print it: macro in AUC units (±0.000), referable in points. */
+function diffText(x: number, metric: "macro" | "referable"): string {
+  if (metric === "referable") return `${signedPp(x)} points`;
+  return Number.isFinite(x) ? `${x >= 0 ? "+" : "−"}${Math.abs(x).toFixed(3)}` : "n/a";
+}
+
+/**
+ * The report's first screen: at most six lines answering the paper's questions from the analysis — does
+ * transfer beat random (by how much, how sure, how many seeds agree), how much faster, where the
+ * representations differ beyond the random-vs-random baseline, and the setting chosen on val against the
+ * best published row. Its verdicts follow the rules of the tables below.
+ *
+ * @example
+ * ```ts ignore
+ * import { answers } from "./report.ts";
+ * for (const line of answers(results)) console.log(`- ${line}`);
+ * ```
+ */
+export function answers(results: StudyResults): string[] {
+  const out: string[] = [];
+  const { config } = results;
+  if (config.data.kind === "synthetic") {
+    out.push(
+      "**Synthetic photos** and a synthetic source task: these answers show the machinery working, not a " +
+        "finding about retinas.",
+    );
+  }
+  if (results.missing.length > 0) {
+    out.push(
+      `**${results.missing.length} of ${runGrid(config).length} runs are missing**: the answers cover the ` +
+        `${results.runs.length} finished ones.`,
+    );
+  }
+  const medmnist = isMedmnist(results);
+  const metric = medmnist ? "macro" : "referable";
+  const models = [...new Set(results.runs.map((r) => r.model))];
+  const beat = models.flatMap((model) => {
+    const both = results.comparisons.filter((c) =>
+      c.model === model && (c.metric ?? "referable") === metric && c.a === "transfer" && c.b === "random"
+    );
+    const cs = both.filter((c) => c.seed !== null);
+    if (cs.length === 0) return [];
+    const r = readSeeds(cs);
+    const pooled = both.find((c) => c.seed === null);
+    const what = `test ${metric} AUC${cs[0].predictions === "best" ? " at the epochs chosen on val" : ""}`;
+    const size = pooled
+      ? `${diffText(pooled.aucA - pooled.aucB, metric)} ${what} (seed-averaged predictions, ` +
+        `${Math.round((pooled.ciLevel ?? 0.95) * 100)} % CI [${diffText(pooled.ciLow, metric)}, ` +
+        `${diffText(pooled.ciHigh, metric)}], p ${pValue(pooled.p)})`
+      : `${diffText(r.meanDiff, metric)} ${what} (mean over seeds)`;
+    return [
+      `${modelLabel(model)}: ${r.verdict} — transfer − random ${size}; transfer higher in ${r.higher} of ` +
+      `${r.n} seeds, p < ${SIG} in ${r.sig} of ${r.n} seeds' test sets.`,
+    ];
+  });
+  out.push(
+    `**Does transfer beat random?** ${
+      beat.length ? beat.join(" ") : "This study has no transfer-vs-random comparison."
+    }`,
+  );
+  const speed = models.filter((m) =>
+    groups(results).filter((g) => g.model === m && g.runs.length).length > 1
+  );
+  out.push(
+    `**How much faster?** ${
+      speed.length
+        ? speed.map((m) => speedSentence(results, m)).join(" ")
+        : "Only one init trained per model."
+    }`,
+  );
+  const where = models.flatMap((model) => {
+    const tr = layerGapData(results.similarity, model).find((p) => p.pair === "transfer-vs-random");
+    if (!tr) return [];
+    const names = (side: LayerGap["side"]) =>
+      tr.layers.filter((l) => l.side === side).map((l) => `\`${l.layer}\``);
+    const below = names("below"), above = names("above");
+    const last = tr.layers[tr.layers.length - 1];
+    const n = tr.layers.length;
+    return [
+      `${modelLabel(model)}, transfer vs random: ${
+        below.length
+          ? `they differ beyond the random-vs-random baseline (SVCCA below it by more than both spreads) in ` +
+            `${below.join(", ")} (${below.length} of ${n} layers)`
+          : `no layer differs beyond the random-vs-random baseline (${n} layers)`
+      }${above.length ? `; more alike than two random inits in ${above.join(", ")}` : ""}; ` +
+      `no measurable difference in the other ${n - below.length - above.length}` +
+      (last.side === "within" ? `, the final hidden layer \`${last.layer}\` among them.` : "."),
+    ];
+  });
+  out.push(
+    `**Where do the representations differ?** ${
+      where.length ? where.join(" ") : "No transfer-vs-random similarity with a random-vs-random baseline."
+    }`,
+  );
+  const chosen = medmnist ? chosenOnVal(results) : undefined;
+  if (chosen) {
+    const top = bestPublished();
+    out.push(
+      `**Chosen on val:** ${modelLabel(chosen.group.model)} ${chosen.group.init} (mean val macro AUC ` +
+        `${fixed(chosen.val.mean, 3)}) scores test macro AUC ${stat(chosen.test)} at its best-val epochs, ` +
+        `${chosen.test.mean >= top.auc ? "at or above" : "below"} the best published RetinaMNIST row ` +
+        `(${top.method}, ${fixed(top.auc, 3)}, MedMNIST v2).`,
+    );
+  } else if (paperData(results)) {
+    out.push(
+      "**Published rows:** without a val split nothing is chosen; the table below sets each model beside " +
+        "the papers' rows.",
+    );
+  }
+  return out;
+}
+
 /** The study's answer on RetinaMNIST, from the test numbers at the epochs chosen on val. */
 function medmnistFindings(results: StudyResults): string[] {
   const out: string[] = [];
@@ -613,16 +767,12 @@ function medmnistFindings(results: StudyResults): string[] {
       );
     }
   }
-  // the headline model is chosen on val, like each run's epoch; its test AUC is then read off
-  const chosen =
-    [...gs].sort((a, b) =>
-      at(b, (r) => r.best!.valAucMacro).mean - at(a, (r) => r.best!.valAucMacro).mean
-    )[0];
-  const auc = at(chosen, (r) => r.best!.testAucMacro).mean;
+  const { group: chosen, val, test } = chosenOnVal(results)!;
+  const auc = test.mean;
   const r18 = MEDMNIST_RETINA.find((r) => r.method.startsWith("ResNet-18"))!;
-  const top = [...MEDMNIST_RETINA].sort((a, b) => b.auc - a.auc)[0];
+  const top = bestPublished();
   out.push(
-    `Chosen on val (highest mean val macro AUC, ${fixed(at(chosen, (r) => r.best!.valAucMacro).mean, 3)}): ` +
+    `Chosen on val (highest mean val macro AUC, ${fixed(val.mean, 3)}): ` +
       `${modelLabel(chosen.model)} ${chosen.init}, test macro AUC ${fixed(auc, 3)} — ` +
       `${auc >= r18.auc ? "at or above" : "below"} MedMNIST v2's ${r18.method} (${fixed(r18.auc, 3)}); ` +
       `the best published RetinaMNIST row is ${top.method} at ${fixed(top.auc, 3)}.`,
@@ -867,7 +1017,8 @@ function provenanceSection(results: StudyResults): string {
  * const { markdown, figures } = await buildReport(results);
  * ```
  */
-export async function buildReport(results: StudyResults): Promise<BuiltReport> {
+export async function buildReport(results: StudyResults, options: BuildOptions = {}): Promise<BuiltReport> {
+  const figDir = options.figures ?? "figures";
   const { config } = results;
   const models = [
     ...new Set([...config.models, ...(config.baselines ?? []), ...results.runs.map((r) => r.model)]),
@@ -883,6 +1034,10 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
     ` · commit \`${results.provenance.gitCommit.slice(0, 12)}\` · ${
       results.provenance.collectedAt.slice(0, 10)
     }`,
+    "",
+    "## The answers",
+    "",
+    ...answers(results).map((s) => `- ${s}`),
     "",
     "## What this run shows",
     "",
@@ -901,8 +1056,8 @@ export async function buildReport(results: StudyResults): Promise<BuiltReport> {
     "",
     convergenceSection(results),
     "",
-    ...await aucCurvesSection(results, models, inits, figures),
-    ...await similaritySection(results, models, figures),
+    ...await aucCurvesSection(results, models, inits, figures, figDir),
+    ...await similaritySection(results, models, figures, figDir),
     ...initSimilaritySection(results, models, inits),
     ...(results.notes?.length ? ["### Analysis notes", "", ...results.notes.map((n) => `- ${n}`), ""] : []),
     ...missingSection(results, total),
@@ -920,6 +1075,7 @@ async function aucCurvesSection(
   models: readonly string[],
   inits: readonly string[],
   figures: ReportFigure[],
+  figDir: string,
 ): Promise<string[]> {
   const md = ["## AUC per epoch", ""];
   for (const model of models) {
@@ -931,10 +1087,10 @@ async function aucCurvesSection(
     const spec = aucCurveSpec(model, results.runs, [...inits]);
     figures.push({ name, title: `${modelLabel(model)}: AUC per epoch`, spec, svg: await renderSvg(spec) });
     md.push(
-      `![${modelLabel(model)}: held-out AUC per epoch, one colour per init](figures/${name}.svg)`,
+      `![${modelLabel(model)}: held-out AUC per epoch, one colour per init](${figDir}/${name}.svg)`,
       "",
       `*${modelLabel(model)}: held-out AUC after each evaluation (thin: one seed; thick: mean over seeds). ` +
-        `Chart spec with data: [figures/${name}.vl.json](figures/${name}.vl.json).*`,
+        `Chart spec with data: [figures/${name}.vl.json](${figDir}/${name}.vl.json).*`,
       "",
     );
   }
@@ -946,6 +1102,7 @@ async function similaritySection(
   results: StudyResults,
   models: readonly string[],
   figures: ReportFigure[],
+  figDir: string,
 ): Promise<string[]> {
   const md = ["## Representation similarity (SVCCA, PWCCA, CKA)", ""];
   if (results.similarity.length === 0) {
@@ -978,9 +1135,9 @@ async function similaritySection(
       svg: await renderSvg(spec),
     });
     md.push(
-      `![${modelLabel(model)}: SVCCA, PWCCA and CKA per layer](figures/${name}.svg)`,
+      `![${modelLabel(model)}: SVCCA, PWCCA and CKA per layer](${figDir}/${name}.svg)`,
       "",
-      `*Spec with data: [figures/${name}.vl.json](figures/${name}.vl.json).*`,
+      `*Spec with data: [figures/${name}.vl.json](${figDir}/${name}.vl.json).*`,
       "",
       similarityTable(results.similarity, model),
       "",

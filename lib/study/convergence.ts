@@ -56,10 +56,13 @@ export function curveOf(
   return rows.flatMap((r) => r[field] === undefined ? [] : [{ step: r.step, auc: r[field]! }]);
 }
 
-/** The runs of one model, by init, as the rule needs them. */
-interface ModelRuns {
+/** One run of a model as the rule needs it. */
+export interface ConvergenceRun {
+  /** the run's init, e.g. "random" */
   init: string;
+  /** the run's seed */
   seed: number;
+  /** its evaluations in training order */
   rows: readonly EpochRow[];
 }
 
@@ -81,7 +84,7 @@ interface ModelRuns {
  */
 export function convergenceRule(
   model: string,
-  runs: readonly ModelRuns[],
+  runs: readonly ConvergenceRun[],
   aucTarget: number,
   fraction: number,
 ): ConvergenceRule {

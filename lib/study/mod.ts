@@ -4,9 +4,25 @@
  * @module
  */
 export * from "./config.ts";
-export { dataStep, finishedRuns, initialState, pretrainStep, trainStep } from "./pipeline.ts";
+export {
+  dataStep,
+  finishedRuns,
+  initialState,
+  pretrainStep,
+  trainStep,
+  type VendorOptions,
+} from "./pipeline.ts";
 export { type StudyPaths, studyPaths } from "./paths.ts";
 export * from "./analyze.ts";
+export {
+  type ConvergenceRule,
+  convergenceRule,
+  type ConvergenceRun,
+  curveOf,
+  type SpeedRatio,
+  speedRatio,
+  stepsUnder,
+} from "./convergence.ts";
 export type {
   DatasetInfo,
   EpochRow,
