@@ -556,7 +556,8 @@ function speedSentence(results: StudyResults, model: string): string {
       : r.mean < 1
       ? "faster"
       : "slower";
-    return `${g.init} ${ratioText(r)} random's steps (${r.n} of ${g.runs.length} seeds${missed}; ${word})`;
+    const times = r.n === 1 ? fixed(r.mean, 2) : `${fixed(r.mean, 2)} ± ${fixed(r.std, 2)}`;
+    return `${g.init} ${times} times random's steps (${r.n} of ${g.runs.length} seeds${missed}; ${word})`;
   });
   let tail = "";
   if (random) {

@@ -92,8 +92,10 @@ Deno.test("demo report: the answer block is at most six lines, answers the quest
     a.summary!.map((g) => ({ ...g, curve: undefined })),
     a.convergence,
     a.runs.map((r) => r.stepsToTarget),
-    a.similarity.map((r) => r.svcca.n),
   ]);
+  // and counts ("2 of 9 layers", "3 of 3 seeds"): whole numbers up to the layers or seeds there are
+  const counts = Math.max(a.config.seeds.length, ...a.similarity.map((r) => r.layerIndex + 1));
+  for (let k = 0; k <= counts; k++) values.push(k);
   for (const c of a.comparisons) values.push(c.aucA - c.aucB, 100 * (c.ciLevel ?? 0.95));
   for (const r of MEDMNIST_RETINA) values.push(r.auc);
   let checked = 0;
@@ -112,4 +114,38 @@ Deno.test("demo report: the answer block is at most six lines, answers the quest
     }
   }
   assert.ok(checked >= 20, `only ${checked} numbers checked`);
+
+  // and each headline number in its place, from the analysis field it states
+  const line = (q: string) => answers.find((l) => l.includes(q))!;
+  const f3 = (x: number) => x.toFixed(3), s3 = (x: number) => `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(3)}`;
+  const pooled = a.comparisons.find((c) =>
+    c.model === "squeezenet1_1" && c.a === "transfer" && c.b === "random" && c.metric === "macro" &&
+    c.seed === null
+  )!;
+  assert.ok(
+    line("**Does transfer beat random?**").includes(
+      `transfer − random ${s3(pooled.aucA - pooled.aucB)} test macro AUC at the epochs chosen on val ` +
+        `(seed-averaged predictions, 95 % CI [${s3(pooled.ciLow)}, ${s3(pooled.ciHigh)}], p ${
+          pooled.p < 0.01 ? pooled.p.toFixed(3) : pooled.p.toFixed(2)
+        })`,
+    ),
+  );
+  const rule = a.convergence!.find((r) => r.model === "squeezenet1_1")!;
+  const speed = a.summary!.find((g) => g.model === "squeezenet1_1" && g.init === "transfer")!.speed!;
+  assert.ok(
+    line("**How much faster?**").includes(
+      `steps to val macro AUC ${
+        f3(rule.target)
+      } (${rule.fraction} of the way from 0.5 to random init's best ` +
+        `val AUC, ${f3(rule.randomBest!.mean)}): transfer ${speed.ratio.mean.toFixed(2)} ± ` +
+        `${speed.ratio.std.toFixed(2)} times random's steps (${speed.ratio.n} of 3 seeds`,
+    ),
+  );
+  const best = [...a.summary!].sort((x, y) => y.best!.valAucMacro.mean - x.best!.valAucMacro.mean)[0];
+  assert.ok(
+    line("**Chosen on val:**").includes(
+      `(mean val macro AUC ${f3(best.best!.valAucMacro.mean)}) scores test macro AUC ` +
+        `${f3(best.best!.testAucMacro.mean)} ± ${f3(best.best!.testAucMacro.std)}`,
+    ),
+  );
 });

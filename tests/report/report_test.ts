@@ -312,7 +312,7 @@ Deno.test("report: the answer block comes first, in at most six lines, worded by
   assert.match(speed, /steps to test referable AUC 0\.800: /);
   assert.match(
     speed,
-    /transfer \d\.\d\d ± \d\.\d\d× random's steps \(2 of 3 seeds; s1 never within 102 steps; /,
+    /transfer \d\.\d\d ± \d\.\d\d times random's steps \(2 of 3 seeds; s1 never within 102 steps; /,
   );
   // representations: the layers below the random-vs-random baseline beyond both spreads, by name
   assert.match(
