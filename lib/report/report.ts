@@ -673,16 +673,18 @@ export function answers(results: StudyResults): string[] {
       tr.layers.filter((l) => l.side === side).map((l) => `\`${l.layer}\``);
     const below = names("below"), above = names("above");
     const last = tr.layers[tr.layers.length - 1];
-    const n = tr.layers.length;
+    const n = tr.layers.length, rest = n - below.length - above.length;
     return [
       `${modelLabel(model)}, transfer vs random: ${
         below.length
           ? `they differ beyond the random-vs-random baseline (SVCCA below it by more than both spreads) in ` +
             `${below.join(", ")} (${below.length} of ${n} layers)`
           : `no layer differs beyond the random-vs-random baseline (${n} layers)`
-      }${above.length ? `; more alike than two random inits in ${above.join(", ")}` : ""}; ` +
-      `no measurable difference in the other ${n - below.length - above.length}` +
-      (last.side === "within" ? `, the final hidden layer \`${last.layer}\` among them.` : "."),
+      }${above.length ? `; more alike than two random inits in ${above.join(", ")}` : ""}` +
+      (below.length + above.length === 0 || rest === 0
+        ? "."
+        : `; no measurable difference in the other ${rest}` +
+          (last.side === "within" ? `, the final hidden layer \`${last.layer}\` among them.` : ".")),
     ];
   });
   out.push(
