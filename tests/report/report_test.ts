@@ -290,7 +290,8 @@ Deno.test("report: the answer block comes first, in at most six lines, worded by
   assert.ok(markdown.indexOf("## The answers") < markdown.indexOf("## What this run shows"));
   assert.ok(markdown.includes(lines.map((l) => `- ${l}`).join("\n")));
 
-  // the verdict: significant in every seed's test set (one direction), in none, or in some
+  // the verdict: on the seed-averaged predictions where there are some, then seed by seed (the tables' rule:
+  // significant in every seed's test set and one direction, in none, or in some)
   const beat = (p: (seed: number) => number) => {
     const x = fakeResults({ missing: [] });
     x.comparisons = x.comparisons.map((c) => ({ ...c, p: p(c.seed!) }));
@@ -298,11 +299,30 @@ Deno.test("report: the answer block comes first, in at most six lines, worded by
   };
   assert.match(
     beat(() => 0.3),
-    /CBR-Small: no measurable difference — transfer − random [+−]\d\.\d\d points/,
+    /CBR-Small: no measurable difference seed by seed — transfer − random [+−]\d\.\d\d points/,
   );
   assert.match(beat(() => 0.3), /p < 0\.05 in 0 of 3 seeds' test sets/);
-  assert.match(beat(() => 0.001), /CBR-Small: significant — /);
-  assert.match(beat((s) => (s === 0 ? 0.001 : 0.3)), /CBR-Small: inconclusive — .*p < 0\.05 in 1 of 3/);
+  assert.match(beat(() => 0.001), /CBR-Small: significant seed by seed — /);
+  assert.match(
+    beat((s) => (s === 0 ? 0.001 : 0.3)),
+    /CBR-Small: inconclusive seed by seed — .*p < 0\.05 in 1 of 3/,
+  );
+  // with seed-averaged predictions, their test comes first and the seeds' reading follows
+  const pooled = (p: number, d: number) => {
+    const x = fakeResults({ missing: [] });
+    const c = x.comparisons.find((c) => c.a === "transfer" && c.b === "random")!;
+    x.comparisons.push({ ...c, seed: null, p, aucA: c.aucB + d, ciLow: d - 0.01, ciHigh: d + 0.01 });
+    return answers(x).find((l) => l.startsWith("**Does transfer beat random?**"))!;
+  };
+  assert.match(
+    pooled(0.001, 0.05),
+    /CBR-Small: yes, significantly on the seed-averaged predictions — .*; seed by seed /,
+  );
+  assert.match(
+    pooled(0.001, -0.05),
+    /CBR-Small: no: random is significantly better on the seed-averaged predictions/,
+  );
+  assert.match(pooled(0.4, 0.01), /CBR-Small: no measurable difference on the seed-averaged predictions — /);
 
   // speed: each init's steps over random's per seed, mean ± sd; a run that never got there is named
   const x = fakeResults({ missing: [] });
