@@ -5,7 +5,16 @@
  * analysis hands it (the results types and provenance live there), so the imports run report → study only.
  * @module
  */
-export { buildReport, type BuiltReport, holm, type ReportFigure, summarise, writeReport } from "./report.ts";
+export {
+  answers,
+  type BuildOptions,
+  buildReport,
+  type BuiltReport,
+  holm,
+  type ReportFigure,
+  summarise,
+  writeReport,
+} from "./report.ts";
 export {
   aucCurveSpec,
   colourScale,

@@ -9,7 +9,7 @@ import type { StudyResults } from "./results.ts";
 import type { StudyConfig } from "./config.ts";
 
 /** Bumped whenever the analysis computes something differently, so stored analyses are redone. */
-export const ANALYSIS_VERSION = 3;
+export const ANALYSIS_VERSION = 4;
 
 /** What `analysis.json` holds: the report's input plus how and from what it was computed. */
 export interface AnalysisFile extends StudyResults {

@@ -12,10 +12,10 @@ import {
   bootstrapMacroAucDiff,
   delongTest,
   finiteMeanStd,
-  loggedStepsToReach,
   meanStd,
   twoSidedP,
 } from "../stats/mod.ts";
+import { type ConvergenceRule, convergenceRule, speedRatio, stepsUnder } from "./convergence.ts";
 import {
   type Activations,
   ccaCap,
@@ -154,7 +154,7 @@ interface DoneJson {
   best?: BestEpoch;
 }
 
-async function loadRun(spec: RunSpec, dir: string, target: number): Promise<LoadedRun> {
+async function loadRun(spec: RunSpec, dir: string): Promise<LoadedRun> {
   const done = await readJson<DoneJson>(join(dir, "done.json"));
   if (!done || typeof done !== "object" || !Array.isArray(done.metrics) || typeof done.final !== "object") {
     throw new RangeError(`${join(dir, "done.json")} lacks metrics or final results`);
@@ -191,7 +191,6 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
     seed: spec.seed,
     rows,
     final: { ...done.final, testCount: pred.labels.length },
-    stepsToTarget: stepsOfRows(rows, target),
     wallSec: done.wallSec,
     ...(device ? { device } : {}),
     ...(done.best ? { best: upgradeBestEpoch(done.best) } : {}),
@@ -199,15 +198,15 @@ async function loadRun(spec: RunSpec, dir: string, target: number): Promise<Load
   return { spec, dir, result, ...pred, best };
 }
 
-/** Steps to the target AUC from a test curve (duplicate steps of a resumed run keep the last). */
-function stepsOfRows(rows: readonly EpochRow[], target: number): number | null {
-  return loggedStepsToReach(rows.map((r) => ({ step: r.step, auc: r.testAucReferable })), target);
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // summaries
 
-function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSummary {
+function groupSummary(
+  model: string,
+  init: string,
+  runs: LoadedRun[],
+  randomSteps: ReadonlyMap<number, number | null> | null,
+): GroupSummary {
   const rs = runs.map((r) => r.result).sort((a, b) => a.seed - b.seed);
   const steps = rs.map((r) => r.stepsToTarget ?? null);
   const reached = steps.filter((s): s is number => s !== null);
@@ -246,6 +245,9 @@ function groupSummary(model: string, init: string, runs: LoadedRun[]): GroupSumm
       : {}),
     stepsToTarget: steps,
     meanStepsToTarget: reached.length ? meanStd(reached).mean : null,
+    ...(init !== "random" && randomSteps
+      ? { speed: speedRatio(rs.map((r) => r.seed), steps, randomSteps) }
+      : {}),
     curve,
   };
 }
@@ -630,7 +632,8 @@ async function fingerprint(config: StudyConfig, reps: number, level: number): Pr
 /**
  * Analyses the study in `config.out`: every run of the grid (all shards) with a `done.json` is loaded, the
  * others are named as missing with the reason. Computes, per model and init, mean ± sd over seeds of the
- * final test AUCs and kappa, the mean held-out curve and the steps to reach `config.aucTarget`; per model
+ * final test AUCs and kappa, the mean held-out curve and the steps to reach the convergence target
+ * (lib/study/convergence.ts: chosen on val when the runs have a val split, else `config.aucTarget`); per model
  * and pair of inits, DeLong's test and a paired class-stratified bootstrap CI of the referable-AUC
  * difference for each seed's runs (same test photos), plus one pooled comparison of the seed-averaged
  * predictions; per tapped layer, SVCCA, PWCCA and linear CKA for each pair of inits (same seed), for
@@ -694,7 +697,7 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
       continue;
     }
     try {
-      loaded.push(await loadRun(spec, dir, config.aucTarget));
+      loaded.push(await loadRun(spec, dir));
     } catch (e) {
       missing.push({ ...spec, reason: `finished but unreadable: ${errorMessage(e)}` });
     }
@@ -702,6 +705,7 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
   log(`analysis: ${loaded.length} of ${grid.length} runs finished`);
 
   const summary: GroupSummary[] = [];
+  const convergence: ConvergenceRule[] = [];
   const comps: InitComparison[] = [];
   const similarity: SimilarityRow[] = [];
   const initSimilarity: SimilarityRow[] = [];
@@ -709,9 +713,23 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
   for (const model of [...new Set(grid.map((r) => r.model))]) {
     const mine = loaded.filter((r) => r.spec.model === model);
     const inits = [...new Set(grid.filter((r) => r.model === model).map((r) => r.init))];
+    if (mine.length) {
+      const rule = convergenceRule(
+        model,
+        mine.map((r) => ({ init: r.spec.init, seed: r.spec.seed, rows: r.result.rows })),
+        config.aucTarget,
+        config.targetFraction,
+      );
+      convergence.push(rule);
+      for (const r of mine) r.result.stepsToTarget = stepsUnder(rule, r.result.rows);
+    }
+    const random = mine.filter((r) => r.spec.init === "random");
+    const randomSteps = random.length
+      ? new Map(random.map((r) => [r.spec.seed, r.result.stepsToTarget ?? null]))
+      : null;
     for (const init of inits) {
       const g = mine.filter((r) => r.spec.init === init);
-      if (g.length) summary.push(groupSummary(model, init, g));
+      if (g.length) summary.push(groupSummary(model, init, g, randomSteps));
     }
     comps.push(...comparisons(model, inits, mine, reps, level, notes));
     log(`analysis: ${model} comparisons done`);
@@ -730,6 +748,7 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
     initSimilarity,
     summary,
     notes,
+    convergence,
     analysis: {
       version: ANALYSIS_VERSION,
       fingerprint: print,

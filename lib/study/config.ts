@@ -116,8 +116,15 @@ export interface StudyConfig {
   evalEvery: number;
   /** number of held-out photos whose activations are kept for CCA */
   probeCount: number;
-  /** the referable-DR AUC that "steps to reach" (convergence speed) counts up to */
+  /**
+   * without a val split: the test referable-DR AUC that "steps to reach" (convergence speed) counts up to
+   */
   aucTarget: number;
+  /**
+   * with a val split: convergence counts steps on the val macro-AUC curves up to this fraction of the way
+   * from chance (0.5) to random init's mean best val macro AUC (lib/study/convergence.ts); 1 = random's best
+   */
+  targetFraction: number;
   /** let a listing name photos outside its own folder (absolute paths, `..`, links leading out) */
   allowOutsidePaths: boolean;
   /**
@@ -464,7 +471,14 @@ const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig]
     flag: "auc-target",
     field: "aucTarget",
     arg: "X",
-    help: "AUC for convergence speed",
+    help: "test AUC for convergence speed (runs without a val split)",
+    parse: inRange(0, 1, false),
+  },
+  {
+    flag: "target-fraction",
+    field: "targetFraction",
+    arg: "X",
+    help: "with a val split: convergence target, this fraction of random's best val AUC above 0.5",
     parse: inRange(0, 1, false),
   },
   { flag: "device", field: "device", arg: "D", help: "cpu, webgpu or cuda", parse: device },

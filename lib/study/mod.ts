@@ -14,6 +14,15 @@ export {
 } from "./pipeline.ts";
 export { type StudyPaths, studyPaths } from "./paths.ts";
 export * from "./analyze.ts";
+export {
+  type ConvergenceRule,
+  convergenceRule,
+  type ConvergenceRun,
+  curveOf,
+  type SpeedRatio,
+  speedRatio,
+  stepsUnder,
+} from "./convergence.ts";
 export type {
   DatasetInfo,
   EpochRow,

@@ -8,6 +8,7 @@ import type { BestEpoch, EpochMetrics } from "../train/fit.ts";
 import type { StudyConfig } from "./config.ts";
 import type { Provenance } from "./provenance.ts";
 import type { MeanStd } from "../stats/summary.ts";
+import type { ConvergenceRule, SpeedRatio } from "./convergence.ts";
 
 /** One evaluation during training (a row of a run's `metrics.csv`, written by lib/train/fit.ts). */
 export type EpochRow = EpochMetrics;
@@ -40,7 +41,11 @@ export interface RunResult {
   final: FinalMetrics;
   /** with a model-selection split (MedMNIST's val): the epoch chosen on it and the test metrics there */
   best?: BestEpoch;
-  /** steps until the held-out referable AUC first reached the target; null if never; computed if absent */
+  /**
+   * steps until the held-out AUC first reached the target, on the curve and to the target of its model's
+   * {@linkcode ConvergenceRule} (without one: the test referable AUC to `aucTarget`); null if never;
+   * computed if absent
+   */
   stepsToTarget?: number | null;
   /** wall-clock seconds of the whole run */
   wallSec: number;
@@ -132,6 +137,8 @@ export interface GroupSummary {
   stepsToTarget: (number | null)[];
   /** mean steps over the seeds that reached the target, or null when none did */
   meanStepsToTarget: number | null;
+  /** an init other than random, beside random-init runs of its model: its steps ÷ random's, seed by seed */
+  speed?: SpeedRatio;
   /** the mean test curve: per evaluation step present in every seed, the mean of each test AUC */
   curve: { epoch: number; step: number; testAucReferable: number; testAucMacro: number }[];
 }
@@ -187,4 +194,6 @@ export interface StudyResults {
   summary?: GroupSummary[];
   /** things the analysis skipped or changed, in a sentence each (e.g. a run without activations) */
   notes?: string[];
+  /** per model: the curve, metric and target its convergence speed (`stepsToTarget`) was counted on */
+  convergence?: ConvergenceRule[];
 }

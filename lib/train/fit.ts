@@ -83,7 +83,10 @@ export interface RunOptions extends TrainerOptions {
   valBatches?: () => AsyncIterable<Batch>;
   /** the probe images whose activations the CCA compares (fixed across runs) */
   probeBatches?: () => AsyncIterable<Batch>;
-  /** also evaluate every this many steps within an epoch (finer convergence curves); 0 = epoch ends only */
+  /**
+   * also evaluate test (and val, when given) every this many steps within an epoch (finer convergence
+   * curves); 0 = epoch ends only. Only epoch ends compete for the best epoch
+   */
   evalEvery?: number;
   /** number of classes of the head (default 5 grades; the demo's source task has more) */
   classes?: number;
@@ -235,7 +238,8 @@ const OLD_CSV_NAMES: Readonly<Record<string, string>> = {
 };
 
 function metricsCsv(rows: EpochMetrics[]): string {
-  // the val split's columns only when there is one (empty in mid-epoch rows)
+  // the val split's columns only when there is one (empty in mid-epoch rows of runs trained before val was
+  // scored there too)
   const cols = rows.some((r) => r.valAucMacro !== undefined) ? CSV_COLUMNS : CSV_COLUMNS.slice(0, 8);
   const fmt = (v: number | undefined) =>
     v === undefined ? "" : Number.isInteger(v) ? String(v) : v.toPrecision(8);
@@ -371,6 +375,8 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
           metrics.push(metricsRow(epoch - 1 + k / o.stepsPerEpoch, step, lossSum / seen, m, {
             imagesPerSec: seen / ((te0 - te - evalMs) / 1000),
             wallSec: priorWall + (performance.now() - t0) / 1000,
+            // the convergence target is chosen on val curves, so they need the test curves' resolution
+            ...(o.valBatches ? await valScores(trainer, o.valBatches(), scoring) : {}),
           }));
           evalMs += performance.now() - te0;
         }
@@ -396,12 +402,7 @@ async function trainLocked(o: RunOptions, log: (line: string) => void): Promise<
       });
       last = await predict(trainer, o.testBatches());
       const m = evaluatePredictions(last.probs, last.labels, scoring);
-      let sel: Partial<EpochMetrics> = {};
-      if (o.valBatches) {
-        const v = await predict(trainer, o.valBatches());
-        const s = evaluatePredictions(v.probs, v.labels, scoring);
-        sel = { valAucReferable: s.aucReferable, valAucMacro: s.aucMacroOvr, valKappa: s.kappa };
-      }
+      const sel = o.valBatches ? await valScores(trainer, o.valBatches(), scoring) : {};
       const prevBest = bestRow(metrics);
       metrics.push(metricsRow(epoch, step, lossSum / Math.max(1, seen), m, {
         imagesPerSec: seen / trainSec,
@@ -483,6 +484,17 @@ async function predict(trainer: Trainer, batches: AsyncIterable<Batch>) {
   }
   const r = await trainer.evaluate(tee());
   return { probs: r.probs, labels: Int32Array.from(labels), classes: r.classes };
+}
+
+/** The model-selection split's three scores, in the `val*` fields of a metrics row. */
+async function valScores(
+  trainer: Trainer,
+  batches: AsyncIterable<Batch>,
+  scoring: { numClasses: number; absentClass: "skip" },
+): Promise<Pick<EpochMetrics, "valAucReferable" | "valAucMacro" | "valKappa">> {
+  const v = await predict(trainer, batches);
+  const s = evaluatePredictions(v.probs, v.labels, scoring);
+  return { valAucReferable: s.aucReferable, valAucMacro: s.aucMacroOvr, valKappa: s.kappa };
 }
 
 function predictionsCsv(probs: Float32Array, labels: Int32Array): string {

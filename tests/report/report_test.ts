@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildReport, holm, summarise, writeReport } from "../../lib/report/report.ts";
+import { answers, buildReport, holm, summarise, writeReport } from "../../lib/report/report.ts";
 import { renderSvg, svgToPng } from "../../lib/report/figures.ts";
 import { MEDMNIST_RETINA, PUBLISHED } from "../../lib/report/published.ts";
 import { fakeResults } from "./fake_results.ts";
@@ -278,4 +278,65 @@ Deno.test("report: Holm adjustment and steps to reach a target", () => {
     assert.match(markdown, /\| CBR-Small \| random \| 3\/3 \| \d+ \| s0: 15, s1: \d+, s2: \d+ \|/);
     assert.match(markdown, /\| CBR-Small \| transfer \| 2\/3 \| \d+ \| s0: —, s1: \d+, s2: \d+ \|/);
   });
+});
+
+Deno.test("report: the answer block comes first, in at most six lines, worded by the tables' rules", async () => {
+  const r = fakeResults();
+  const lines = answers(r);
+  assert.ok(lines.length <= 6, `${lines.length} lines`);
+  assert.match(lines[0], /^\*\*Synthetic photos\*\*/);
+  assert.match(lines[1], /^\*\*1 of 9 runs are missing\*\*: the answers cover the 8 finished ones\.$/);
+  const { markdown } = await buildReport(r);
+  assert.ok(markdown.indexOf("## The answers") < markdown.indexOf("## What this run shows"));
+  assert.ok(markdown.includes(lines.map((l) => `- ${l}`).join("\n")));
+
+  // the verdict: on the seed-averaged predictions where there are some, then seed by seed (the tables' rule:
+  // significant in every seed's test set and one direction, in none, or in some)
+  const beat = (p: (seed: number) => number) => {
+    const x = fakeResults({ missing: [] });
+    x.comparisons = x.comparisons.map((c) => ({ ...c, p: p(c.seed!) }));
+    return answers(x).find((l) => l.startsWith("**Does transfer beat random?**"))!;
+  };
+  assert.match(
+    beat(() => 0.3),
+    /CBR-Small: no measurable difference seed by seed — transfer − random [+−]\d\.\d\d points/,
+  );
+  assert.match(beat(() => 0.3), /p < 0\.05 in 0 of 3 seeds' test sets/);
+  assert.match(beat(() => 0.001), /CBR-Small: significant seed by seed — /);
+  assert.match(
+    beat((s) => (s === 0 ? 0.001 : 0.3)),
+    /CBR-Small: inconclusive seed by seed — .*p < 0\.05 in 1 of 3/,
+  );
+  // with seed-averaged predictions, their test comes first and the seeds' reading follows
+  const pooled = (p: number, d: number) => {
+    const x = fakeResults({ missing: [] });
+    const c = x.comparisons.find((c) => c.a === "transfer" && c.b === "random")!;
+    x.comparisons.push({ ...c, seed: null, p, aucA: c.aucB + d, ciLow: d - 0.01, ciHigh: d + 0.01 });
+    return answers(x).find((l) => l.startsWith("**Does transfer beat random?**"))!;
+  };
+  assert.match(
+    pooled(0.001, 0.05),
+    /CBR-Small: yes, significantly on the seed-averaged predictions — .*; seed by seed /,
+  );
+  assert.match(
+    pooled(0.001, -0.05),
+    /CBR-Small: no: random is significantly better on the seed-averaged predictions/,
+  );
+  assert.match(pooled(0.4, 0.01), /CBR-Small: no measurable difference on the seed-averaged predictions — /);
+
+  // speed: each init's steps over random's per seed, mean ± sd; a run that never got there is named
+  const x = fakeResults({ missing: [] });
+  const t1 = x.runs.find((q) => q.init === "transfer" && q.seed === 1)!;
+  t1.rows = t1.rows.map((row) => ({ ...row, testAucReferable: 0.6 }));
+  const speed = answers(x).find((l) => l.startsWith("**How much faster?**"))!;
+  assert.match(speed, /steps to test referable AUC 0\.800: /);
+  assert.match(
+    speed,
+    /transfer \d\.\d\d ± \d\.\d\d times random's steps \(2 of 3 seeds; s1 never within 102 steps; /,
+  );
+  // representations: the layers below the random-vs-random baseline beyond both spreads, by name
+  assert.match(
+    answers(x).find((l) => l.startsWith("**Where do the representations differ?**"))!,
+    /CBR-Small, transfer vs random: they differ beyond the random-vs-random baseline .* in `block\d`/,
+  );
 });

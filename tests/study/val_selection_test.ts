@@ -20,6 +20,7 @@ import { randomInit } from "../../lib/models/init.ts";
 import { writeSafetensors } from "../../lib/weights/safetensors.ts";
 import { parseMetricsCsv, readRunSummary } from "../../lib/train/mod.ts";
 import { exists } from "../../lib/util/fs.ts";
+import { loggedStepsToReach } from "../../lib/stats/summary.ts";
 
 const S = 28, N_TRAIN = 96, N_TEST = 32, BATCH = 8, EPOCHS = 3;
 const PX = S * S * 3;
@@ -255,6 +256,23 @@ Deno.test("study: the best epoch is chosen on val, and test reports it, through 
     close(cmp[0].aucB, chosen.get("random")!.testRef, "comparison's random AUC");
     for (const g of a.summary!) {
       close(g.best!.testAucMacro.mean, chosen.get(g.init)!.test, `${g.init} summary`);
+    }
+
+    // convergence speed is counted on val: the target from random init's best val macro AUC, the steps on
+    // the val curves (here falling while test rises, so test would give other steps)
+    const rule = a.convergence!.find((x) => x.model === "cbr_tiny")!;
+    const randomRows = a.runs.find((x) => x.init === "random")!.rows;
+    const randomBest = Math.max(...randomRows.map((x) => x.valAucMacro!));
+    assert.deepEqual([rule.split, rule.metric, rule.rule, rule.fraction], [
+      "val",
+      "macro",
+      "random-best",
+      0.9,
+    ]);
+    close(rule.target, 0.5 + 0.9 * (randomBest - 0.5), "the target, from random's best val macro AUC");
+    for (const run of a.runs) {
+      const val = run.rows.map((x) => ({ step: x.step, auc: x.valAucMacro! }));
+      assert.equal(run.stepsToTarget, loggedStepsToReach(val, rule.target), `${run.id}: steps on val`);
     }
 
     // the report: the table's test column and best epoch, and the headline model chosen on val

@@ -64,3 +64,52 @@ Deno.test("fit: the best epoch is chosen on val; its test predictions and metric
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fit: evaluations within an epoch score val beside test, and change neither training nor the best epoch", async () => {
+  const def = getModel("cbr_small");
+  const spec = paramSpecs("cbr_small", { classes: 5, inputSize: SIZE });
+  const train = async (evalEvery?: number) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const s = await runTraining({
+        dir,
+        model: (net, x) => def.build(net, x, { classes: 5 }) as { logits: Value },
+        init: () => Promise.resolve(randomInit(spec, 2)),
+        epochs: 2,
+        batch: BATCH,
+        size: SIZE,
+        lr: 1e-3,
+        seed: 2,
+        threads: 1,
+        evalEvery,
+        trainBatches: async function* (epoch) {
+          yield* batches(`train:${epoch}`, 4);
+        },
+        stepsPerEpoch: 4,
+        testBatches: async function* () {
+          yield* batches("test", 2);
+        },
+        valBatches: async function* () {
+          yield* batches("val", 2);
+        },
+      });
+      return { s, weights: await Deno.readFile(join(dir, "weights.safetensors")) };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  const plain = await train(), fine = await train(2);
+  assert.deepEqual(fine.s.metrics.map((r) => r.step), [2, 4, 6, 8]);
+  assert.deepEqual(fine.s.metrics.map((r) => r.epoch), [0.5, 1, 1.5, 2]);
+  for (const r of fine.s.metrics) {
+    for (const v of [r.valAucMacro, r.valAucReferable, r.valKappa]) {
+      assert.ok(v !== undefined && Number.isFinite(v), `step ${r.step}: val scored (${v})`);
+    }
+  }
+  // the epoch-end rows are the plain run's, and only they compete for the best epoch
+  const ends = fine.s.metrics.filter((r) => Number.isInteger(r.epoch));
+  const strip = (r: (typeof ends)[number]) => ({ ...r, imagesPerSec: 0, wallSec: 0 });
+  assert.deepEqual(ends.map(strip), plain.s.metrics.map(strip));
+  assert.deepEqual(fine.s.best, plain.s.best);
+  assert.deepEqual(fine.weights, plain.weights);
+});
