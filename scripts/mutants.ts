@@ -37,15 +37,15 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.1b",
     what: "the val metrics computed from the test predictions",
-    file: "lib/train/fit.ts",
-    from: "const s = evaluatePredictions(v.probs, v.labels, scoring);",
-    to: "const s = evaluatePredictions(last.probs, last.labels, scoring);",
+    file: "lib/train/fit_hooks.ts",
+    from: "const sel = o.valBatches ? await valScores(run.trainer, o.valBatches(), o) : {};",
+    to: "const sel = o.valBatches ? await valScores(run.trainer, o.testBatches(), o) : {};",
     tests: [VAL],
   },
   {
     id: "24.1c",
     what: "the best epoch picked by test macro AUC",
-    file: "lib/train/fit.ts",
+    file: "lib/train/run_files.ts",
     from: "if (!best || r.valAucMacro > best.valAucMacro!) best = r;",
     to: "if (!best || r.testAucMacro > best.testAucMacro) best = r;",
     tests: [VAL],
@@ -61,9 +61,9 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.1e",
     what: "predictions-best.csv rewritten every epoch (it holds the last)",
-    file: "lib/train/fit.ts",
-    from: "if (o.valBatches && bestRow(metrics) !== prevBest) {",
-    to: "if (o.valBatches) {",
+    file: "lib/train/fit_hooks.ts",
+    from: "if (run.o.valBatches && bestRow(run.metrics) === run.metrics.at(-1)) {",
+    to: "if (run.o.valBatches) {",
     tests: [VAL],
   },
   {
@@ -78,8 +78,8 @@ export const MUTANTS: readonly Mutant[] = [
     id: "24.1g",
     what: "the report's headline model chosen by test AUC",
     file: "lib/report/report.ts",
-    from: "at(b, (r) => r.best!.valAucMacro).mean - at(a, (r) => r.best!.valAucMacro).mean",
-    to: "at(b, (r) => r.best!.testAucMacro).mean - at(a, (r) => r.best!.testAucMacro).mean",
+    from: "return scored.sort((a, b) => b.val.mean - a.val.mean)[0];",
+    to: "return scored.sort((a, b) => b.test.mean - a.test.mean)[0];",
     tests: [VAL],
   },
   {
@@ -101,7 +101,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.2a",
     what: "the gradient gate checks only the first parameter's gradient sum",
-    file: "lib/train/trainer.ts",
+    file: "lib/train/host_stepper.ts",
     from: "if (!sums || !Number.isFinite(sums[i++]))",
     to: "if (!sums || !Number.isFinite(sums[0]))",
     tests: ["tests/train/finite_test.ts"],
@@ -109,7 +109,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.2b",
     what: "the gradient gate checks only for NaN",
-    file: "lib/train/trainer.ts",
+    file: "lib/train/host_stepper.ts",
     from: "if (!sums || !Number.isFinite(sums[i++]))",
     to: "if (!sums || Number.isNaN(sums[i++]))",
     tests: ["tests/train/finite_test.ts"],
@@ -198,7 +198,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.8a",
     what: "metrics.csv's val_auc_macro column holding the test split's AUC",
-    file: "lib/train/fit.ts",
+    file: "lib/train/run_files.ts",
     from: '["val_auc_macro", "valAucMacro"],',
     to: '["val_auc_macro", "testAucMacro"],',
     tests: [VAL, "tests/train/old_names_test.ts"],
@@ -206,7 +206,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "24.8b",
     what: "an old run folder's rows read without mapping the old names",
-    file: "lib/train/fit.ts",
+    file: "lib/train/run_files.ts",
     from: 'if (!("kappa" in o) || "testKappa" in o) return row;',
     to: "return row;",
     tests: ["tests/train/old_names_test.ts"],

@@ -11,8 +11,15 @@ import { aucCurveSpec, renderSvg, similaritySpec, type VegaLiteSpec } from "./fi
 import { MEDMNIST_RETINA, modelLabel, PUBLISHED, type PublishedRow } from "./published.ts";
 import { type MeanStd, meanStd } from "../stats/summary.ts";
 import { ccaCap } from "../similarity/cap.ts";
-import { type ConvergenceRule, type SpeedRatio, speedRatio, stepsUnder } from "../study/convergence.ts";
-import type { InitComparison, RunResult, SimilarityRow, StudyResults } from "../study/results.ts";
+import { speedRatio, stepsUnder } from "../study/convergence.ts";
+import type {
+  ConvergenceRule,
+  InitComparison,
+  RunResult,
+  SimilarityRow,
+  SpeedRatio,
+  StudyResults,
+} from "../study/results.ts";
 
 /** One figure of the report: `figures/<name>.svg` with its spec in `figures/<name>.vl.json`. */
 export interface ReportFigure {

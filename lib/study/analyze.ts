@@ -15,7 +15,7 @@ import {
   meanStd,
   twoSidedP,
 } from "../stats/mod.ts";
-import { type ConvergenceRule, convergenceRule, speedRatio, stepsUnder } from "./convergence.ts";
+import { convergenceRule, speedRatio, stepsUnder } from "./convergence.ts";
 import {
   type Activations,
   ccaCap,
@@ -35,6 +35,7 @@ import {
 } from "./analysis_file.ts";
 import { collectProvenance, type Provenance } from "./provenance.ts";
 import type {
+  ConvergenceRule,
   EpochRow,
   GroupSummary,
   InitComparison,
@@ -45,7 +46,12 @@ import type {
 import { baselineModels, runGrid, type RunSpec, type StudyConfig } from "./config.ts";
 import { identityDiff, readRunIdentity, runIdentity } from "./run_identity.ts";
 import { studyPaths } from "./paths.ts";
-import { type BestEpoch, parseMetricsCsv, upgradeBestEpoch, upgradeEpochMetrics } from "../train/fit.ts";
+import {
+  type BestEpoch,
+  parseMetricsCsv,
+  upgradeBestEpoch,
+  upgradeEpochMetrics,
+} from "../train/run_files.ts";
 import { errorMessage } from "../util/errors.ts";
 
 export { ANALYSIS_VERSION, type AnalysisFile, analysisPath, loadAnalysis };

@@ -6,41 +6,8 @@
  * curves. Without a val split the study's fixed `aucTarget` is counted on the test referable-AUC curves.
  * @module
  */
-import { finiteMeanStd, loggedStepsToReach, type MeanStd } from "../stats/summary.ts";
-import type { EpochRow } from "./results.ts";
-
-/** How a model's convergence speed was measured (one per model of `analysis.json`). */
-export interface ConvergenceRule {
-  /** model registry name */
-  model: string;
-  /** the curves the steps are counted on: the val split's (target chosen there) or, without one, test's */
-  split: "val" | "test";
-  /** which AUC: one-vs-rest macro over the grades, or referable DR (grade ≥ 2 vs 0-1) */
-  metric: "macro" | "referable";
-  /**
-   * how the target was set: "random-best" = 0.5 + `fraction` × (random init's mean best val AUC − 0.5),
-   * "fixed" = the study's `aucTarget`
-   */
-  rule: "random-best" | "fixed";
-  /** with "random-best": the fraction of the way from chance to random init's best */
-  fraction?: number;
-  /** with "random-best": each random seed's best val AUC over all its evaluations, mean ± sd over seeds */
-  randomBest?: MeanStd;
-  /** the AUC the steps count up to */
-  target: number;
-  /** training steps of the longest run: a run that never reaches the target did not within this many */
-  steps: number;
-  /** evaluations on the curve of the run with the fewest (its resolution) */
-  evaluations: number;
-}
-
-/** One init's convergence against random init's, seed by seed. */
-export interface SpeedRatio {
-  /** per seed (the group's seed order): steps ÷ random's steps of the same seed; null if either never */
-  perSeed: (number | null)[];
-  /** mean ± sd over the seeds with a ratio (`n` of them) */
-  ratio: MeanStd;
-}
+import { finiteMeanStd, loggedStepsToReach } from "../stats/summary.ts";
+import type { ConvergenceRule, EpochRow, SpeedRatio } from "./results.ts";
 
 /** A run's held-out curve as the rule reads it: (step, AUC) of the split and metric named. */
 export function curveOf(

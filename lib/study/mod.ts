@@ -14,16 +14,9 @@ export {
 } from "./pipeline.ts";
 export { type StudyPaths, studyPaths } from "./paths.ts";
 export * from "./analyze.ts";
-export {
-  type ConvergenceRule,
-  convergenceRule,
-  type ConvergenceRun,
-  curveOf,
-  type SpeedRatio,
-  speedRatio,
-  stepsUnder,
-} from "./convergence.ts";
+export { convergenceRule, type ConvergenceRun, curveOf, speedRatio, stepsUnder } from "./convergence.ts";
 export type {
+  ConvergenceRule,
   DatasetInfo,
   EpochRow,
   FinalMetrics,
@@ -32,6 +25,7 @@ export type {
   MissingRun,
   RunResult,
   SimilarityRow,
+  SpeedRatio,
   StudyResults,
 } from "./results.ts";
 export {

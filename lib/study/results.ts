@@ -4,11 +4,10 @@
  * not check from these numbers (means, sds, Holm adjustment and steps-to-target only).
  * @module
  */
-import type { BestEpoch, EpochMetrics } from "../train/fit.ts";
+import type { BestEpoch, EpochMetrics } from "../train/run_files.ts";
 import type { StudyConfig } from "./config.ts";
 import type { Provenance } from "./provenance.ts";
 import type { MeanStd } from "../stats/summary.ts";
-import type { ConvergenceRule, SpeedRatio } from "./convergence.ts";
 
 /** One evaluation during training (a row of a run's `metrics.csv`, written by lib/train/fit.ts). */
 export type EpochRow = EpochMetrics;
@@ -196,4 +195,37 @@ export interface StudyResults {
   notes?: string[];
   /** per model: the curve, metric and target its convergence speed (`stepsToTarget`) was counted on */
   convergence?: ConvergenceRule[];
+}
+
+/** How a model's convergence speed was measured (one per model of `analysis.json`). */
+export interface ConvergenceRule {
+  /** model registry name */
+  model: string;
+  /** the curves the steps are counted on: the val split's (target chosen there) or, without one, test's */
+  split: "val" | "test";
+  /** which AUC: one-vs-rest macro over the grades, or referable DR (grade ≥ 2 vs 0-1) */
+  metric: "macro" | "referable";
+  /**
+   * how the target was set: "random-best" = 0.5 + `fraction` × (random init's mean best val AUC − 0.5),
+   * "fixed" = the study's `aucTarget`
+   */
+  rule: "random-best" | "fixed";
+  /** with "random-best": the fraction of the way from chance to random init's best */
+  fraction?: number;
+  /** with "random-best": each random seed's best val AUC over all its evaluations, mean ± sd over seeds */
+  randomBest?: MeanStd;
+  /** the AUC the steps count up to */
+  target: number;
+  /** training steps of the longest run: a run that never reaches the target did not within this many */
+  steps: number;
+  /** evaluations on the curve of the run with the fewest (its resolution) */
+  evaluations: number;
+}
+
+/** One init's convergence against random init's, seed by seed. */
+export interface SpeedRatio {
+  /** per seed (the group's seed order): steps ÷ random's steps of the same seed; null if either never */
+  perSeed: (number | null)[];
+  /** mean ± sd over the seeds with a ratio (`n` of them) */
+  ratio: MeanStd;
 }

@@ -35,14 +35,12 @@ export {
   type PredictOptions,
   readInputImages,
 } from "./predict.ts";
+export { runTraining } from "./fit.ts";
+export { type Batch as TrainBatch, type Progress, type RunOptions } from "./run_options.ts";
 export {
-  type Batch as TrainBatch,
   type BestEpoch,
   type EpochMetrics,
   parseMetricsCsv,
-  type Progress,
   readRunSummary,
-  type RunOptions,
   type RunSummary,
-  runTraining,
-} from "./fit.ts";
+} from "./run_files.ts";
