@@ -34,10 +34,10 @@ export {
   swapApplies,
 } from "./conv_plan.ts";
 export { cpuPasses } from "./nchwc.ts";
+export { type Device, DEVICES, isDevice } from "./device.ts";
 export {
   createDownloader,
   createSession,
-  type Device,
   type Downloader,
   feedTensor,
   type OrtTensor,

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import type { Device } from "./session.ts";
+import type { Device } from "./device.ts";
 
 /** One node and the provider onnxruntime assigned it. */
 export interface NodePlacement {

@@ -1,6 +1,7 @@
 // The child process of placement.ts: `deno run ... placement_child.ts MODEL.onnx DEVICE` creates a session
 // with onnxruntime's verbose log on (its "Node placements" block goes to stderr) and exits.
-import { createSession, type Device } from "./session.ts";
+import { createSession } from "./session.ts";
+import type { Device } from "./device.ts";
 
 const [path, device] = Deno.args;
 const session = await createSession(await Deno.readFile(path), {

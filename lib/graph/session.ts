@@ -9,14 +9,12 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { type DType, fmtShape, numel, type TensorData, type Value } from "./types.ts";
 import { Graph } from "./graph.ts";
+import type { Device } from "./device.ts";
 
 /** An onnxruntime-node inference session. */
 export type Session = ort.InferenceSession;
 /** An onnxruntime-node tensor. */
 export type OrtTensor = ort.Tensor;
-
-/** Where a session runs. */
-export type Device = "cpu" | "webgpu" | "cuda";
 
 /** Session options. */
 export interface SessionOptions {
@@ -69,6 +67,7 @@ function ortBinDir(): string | undefined {
  * @example
  * ```ts
  * import { Graph } from "./graph.ts";
+import type { Device } from "./device.ts";
  * import { createSession } from "./session.ts";
  * const g = new Graph();
  * g.output(g.op.Relu(g.input("x", "float32", [3])), "y");

@@ -7,6 +7,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getModel } from "../models/registry.ts";
+import { type Device, DEVICES, isDevice } from "../graph/device.ts";
 import { joinNegativeValues } from "../util/cli.ts";
 import { errorMessage } from "../util/errors.ts";
 import demoPreset from "./presets/demo.json" with { type: "json" };
@@ -104,8 +105,8 @@ export interface StudyConfig {
   testFraction: number;
   /** Adam learning rate */
   lr: number;
-  /** onnxruntime execution provider: "cpu", "webgpu" or "cuda" */
-  device: string;
+  /** onnxruntime execution provider */
+  device: Device;
   /** intra-op threads, 0 = all cores */
   threads: number;
   /** output folder for runs, analysis and report */
@@ -243,10 +244,11 @@ function initName(text: string): InitName {
   );
 }
 
-function device(text: string): string {
-  if (!/^(cpu|webgpu|cuda)$/.test(text)) {
-    throw new RangeError(`--device must be cpu, webgpu or cuda, got "${text}"`);
-  }
+/** The devices as a sentence: "cpu, webgpu or cuda". */
+const DEVICE_WORDS = `${DEVICES.slice(0, -1).join(", ")} or ${DEVICES.at(-1)}`;
+
+function device(text: string): Device {
+  if (!isDevice(text)) throw new RangeError(`--device must be ${DEVICE_WORDS}, got "${text}"`);
   return text;
 }
 
@@ -481,7 +483,7 @@ const FLAGS: readonly { [K in keyof StudyConfig]-?: Flag<K> }[keyof StudyConfig]
     help: "with a val split: convergence target, this fraction of random's best val AUC above 0.5",
     parse: inRange(0, 1, false),
   },
-  { flag: "device", field: "device", arg: "D", help: "cpu, webgpu or cuda", parse: device },
+  { flag: "device", field: "device", arg: "D", help: DEVICE_WORDS, parse: device },
   {
     flag: "out",
     field: "out",

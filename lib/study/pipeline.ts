@@ -244,7 +244,7 @@ async function trainOne(c: StudyConfig, t: TrainOne): Promise<RunSummary> {
       size: cache.size,
       lr: c.lr,
       seed: t.seed,
-      device: c.device as "cpu" | "webgpu" | "cuda",
+      device: c.device,
       threads: c.threads || undefined,
       classes: t.classes,
       evalEvery: c.evalEvery || undefined,

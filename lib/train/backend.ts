@@ -11,7 +11,8 @@
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
 import { Graph } from "../graph/graph.ts";
-import { createSession, type Device } from "../graph/session.ts";
+import { createSession } from "../graph/session.ts";
+import type { Device } from "../graph/device.ts";
 import type { LoweringPass } from "../graph/serialize.ts";
 import { cpuPasses } from "../graph/nchwc.ts";
 import type { GradOptions } from "../autodiff/rule.ts";

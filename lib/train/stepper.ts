@@ -7,7 +7,7 @@
  * @module
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import type { Device } from "../graph/session.ts";
+import type { Device } from "../graph/device.ts";
 import type { Adam } from "../optim/mod.ts";
 import { Rng } from "../util/random.ts";
 import type { StateDict } from "../weights/state_dict.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 import * as ort from "npm:onnxruntime-node@1.30.0";
-import { createSession, type Device } from "../graph/session.ts";
+import { createSession } from "../graph/session.ts";
+import type { Device } from "../graph/device.ts";
 import { type EngineBackend, resolveBackend } from "./backend.ts";
 import { Adam, type Optimizer } from "../optim/mod.ts";
 import {

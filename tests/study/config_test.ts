@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type Device, DEVICES } from "../../lib/graph/device.ts";
 import {
   configToArgs,
   parseShard,
@@ -344,4 +345,15 @@ Deno.test("config: --threads is capped at the cores present, with one line sayin
   assert.equal(resolveConfig(["--threads", "0"], { log: (l) => lines.push(l) }).threads, 0);
   assert.equal(resolveConfig(["--threads", `${cores}`], { log: (l) => lines.push(l) }).threads, cores);
   assert.equal(lines.length, 1);
+});
+
+Deno.test("config: --device is typed as the session's Device, from the one table of devices", () => {
+  // a type check first: the old config held a plain string, cast where the session was opened
+  const d: Device = resolveConfig(["--device", "webgpu"]).device;
+  assert.equal(d, "webgpu");
+  for (const dev of DEVICES) assert.equal(resolveConfig(["--device", dev]).device, dev);
+  assert.throws(
+    () => resolveConfig(["--device", "gpu"]),
+    /^RangeError: --device must be cpu, webgpu or cuda, got "gpu"$/,
+  );
 });
