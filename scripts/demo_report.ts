@@ -6,10 +6,12 @@
  * into README.md between the `demo-answers` markers. tests/report/demo_report_test.ts re-renders the
  * committed analysis and fails when the report, its figures or README's block no longer match.
  *
- *   deno run -A scripts/demo_report.ts [--out DIR] [--no-run]
+ *   deno run -A scripts/demo_report.ts [--out DIR] [--no-run] [--root DIR]
  *
  * `--out DIR`: the study folder (default out/demo-report; finished runs there are reused, as reproduce
- * does); `--no-run`: take DIR's analysis as it is, without running the study.
+ * does); `--no-run`: take DIR's analysis as it is, without running the study; `--root DIR`: the checkout
+ * that study ran from (default this one), whose absolute paths are made relative (a run timed on a fresh
+ * clone).
  * @module
  */
 import { dirname, join, relative, resolve } from "node:path";
@@ -61,16 +63,21 @@ async function run(args: string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  let out = "out/demo-report", runStudy = true;
+  let out = "out/demo-report", runStudy = true, from = ROOT;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--out" && argv[i + 1]) out = argv[++i];
+    else if (argv[i] === "--root" && argv[i + 1]) from = resolve(argv[++i]);
     else if (argv[i] === "--no-run") runStudy = false;
-    else throw new RangeError(`scripts/demo_report.ts: unknown argument "${argv[i]}" (--out DIR, --no-run)`);
+    else {
+      throw new RangeError(
+        `scripts/demo_report.ts: unknown argument "${argv[i]}" (--out DIR, --no-run, --root DIR)`,
+      );
+    }
   }
   const study = resolve(ROOT, out);
   if (runStudy) await run(["task", "reproduce", "--out", study]);
   const analysis = await loadAnalysis(join(study, "analysis.json"));
-  const copy = portable(analysis, study, ROOT);
+  const copy = portable(analysis, study, from);
   if (copy.provenance.gitCommit === "unknown") {
     // the analyze step's sandbox cannot read a worktree's git folder outside the checkout; this script can
     const { commit, branch } = await gitCommit(ROOT);
