@@ -696,7 +696,7 @@ export async function analyzeStudy(config: StudyConfig, options: AnalyzeOptions 
     // a run trained with other settings (other data, probe photos, epochs …) is not this study's
     const baseline = baselineModels(config).includes(spec.model);
     const size = baseline ? (config.baselineSize ?? config.size) : config.size;
-    const want = await runIdentity(config, spec, size, { cache: baseline ? caches.baseline : caches.main });
+    const want = runIdentity(config, spec, size, { cache: baseline ? caches.baseline : caches.main });
     const diff = identityDiff(await readRunIdentity(dir) ?? {}, want);
     if (diff.length) {
       missing.push({ ...spec, reason: `trained with other settings: ${diff.join(", ")}` });

@@ -105,7 +105,7 @@ export async function pretrainStep(
   }
   const weights = join(p.pretrainRun, "weights.safetensors");
   const srcRun = { model: src.model, init: "random" as const, seed: 0 };
-  const want = await runIdentity({ ...c, data: sourceData(c) }, srcRun, c.size, {
+  const want = runIdentity({ ...c, data: sourceData(c) }, srcRun, c.size, {
     classes: src.classes,
     epochs: src.epochs,
   });
@@ -297,7 +297,7 @@ export async function trainStep(
   for (const run of runs) {
     const cacheDir = baselineModels(c).includes(run.model) ? p.baselineCache : p.cache;
     const w = run.init === "random" ? null : weightsFor(c, run.model);
-    const want = await runIdentity(c, run, sideOf(c, run), {
+    const want = runIdentity(c, run, sideOf(c, run), {
       cache: await hash(join(cacheDir, "manifest.json")),
       weights: w === null ? null : await hash(w),
     });

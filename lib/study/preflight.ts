@@ -260,12 +260,10 @@ export async function checkRuns(c: StudyConfig): Promise<void> {
   if (c.retrain) return;
   const p = studyPaths(c);
   const runs = c.shard ? shardRuns(runGrid(c), c.shard.index, c.shard.count) : runGrid(c);
-  const planned = await Promise.all(
-    runs.map(async (run) => ({
-      dir: join(p.runs, run.id),
-      want: await runIdentity(c, run, sideOf(c, run.model)),
-    })),
-  );
+  const planned = runs.map((run) => ({
+    dir: join(p.runs, run.id),
+    want: runIdentity(c, run, sideOf(c, run.model)),
+  }));
   const changed = await changedRuns(planned);
   if (changed.length) throw new RangeError(changedRunsMessage(c, changed));
 }

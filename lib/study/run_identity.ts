@@ -17,7 +17,7 @@ export interface RunIdentity {
   init: string;
   /** seed of the initialisation and the data order */
   seed: number;
-  /** the photos asked for: synthetic parameters, or the data folder (links resolved) and its format */
+  /** the photos asked for: synthetic parameters, or the data folder as given and its format */
   data: string;
   /** a stratified subset of this many photos, or null */
   limit: number | null;
@@ -71,36 +71,34 @@ const FIELDS: readonly (keyof RunIdentity)[] = [
   "weights",
 ];
 
-/** How the study's data request reads in an identity: synthetic parameters, or the folder's real path. */
-export async function dataKey(data: StudyConfig["data"]): Promise<string> {
+/**
+ * How the study's data request reads in an identity: synthetic parameters, or the folder's absolute path as
+ * given. Links in it are not resolved: the train and analyze steps may not read the data folder, so they could
+ * not resolve them as the data step does; the exact photos are compared by the cache's hash.
+ */
+export function dataKey(data: StudyConfig["data"]): string {
   if (data.kind === "synthetic") {
     const { count, seed, width, grades } = data;
     return `synthetic:count=${count},seed=${seed},width=${width}${
       grades ? `,grades=${grades.join(":")}` : ""
     }`;
   }
-  let path = resolve(data.path);
-  try {
-    path = await Deno.realPath(path);
-  } catch {
-    // a folder that is gone keeps its name
-  }
-  return `${path}${data.format && data.format !== "auto" ? ` (${data.format})` : ""}`;
+  return `${resolve(data.path)}${data.format && data.format !== "auto" ? ` (${data.format})` : ""}`;
 }
 
 /** The identity of `run` of study `c` at input side `size`, before the cache and weights are known. */
-export async function runIdentity(
+export function runIdentity(
   c: StudyConfig,
   run: Pick<RunSpec, "model" | "init" | "seed">,
   size: number,
   extra: Pick<RunIdentity, "cache" | "weights"> & { classes?: number; epochs?: number } = {},
-): Promise<RunIdentity> {
+): RunIdentity {
   const { classes, epochs, ...known } = extra;
   return {
     model: run.model,
     init: run.init,
     seed: run.seed,
-    data: await dataKey(c.data),
+    data: dataKey(c.data),
     limit: c.limit,
     testFraction: c.testFraction,
     trainSubset: c.trainSubset,
@@ -138,7 +136,7 @@ export async function readRunIdentity(dir: string): Promise<Partial<RunIdentity>
   if (typeof cfg?.classes === "number") old.classes = cfg.classes;
   if (typeof cfg?.manifestHash === "string") old.cache = cfg.manifestHash;
   if (study) {
-    if (study.data) old.data = await dataKey(study.data);
+    if (study.data) old.data = dataKey(study.data);
     if (study.limit !== undefined) old.limit = study.limit;
     if (study.testFraction !== undefined) old.testFraction = study.testFraction;
     if (study.trainSubset !== undefined) old.trainSubset = study.trainSubset;

@@ -40,7 +40,7 @@ const STUDY = [
   "--source",
   "none",
   "--data",
-  "kaggle",
+  "photos",
   "--weights",
   "cbr_tiny=weights/tiny.safetensors",
   "--models",
@@ -90,6 +90,8 @@ Deno.test("reproduce: the user's own data and weights outside the checkout; chan
   const home = await Deno.makeTempDir({ prefix: "user-home-" });
   try {
     await fundusPhotos(join(home, "kaggle"), 40);
+    // the data folder named through a link, as a mounted or linked Kaggle folder is
+    await Deno.symlink(join(home, "kaggle"), join(home, "photos"));
     const spec = paramSpecs("cbr_tiny", { classes: 1000, inputSize: 32 });
     await Deno.mkdir(join(home, "weights"));
     await writeSafetensors(join(home, "weights", "tiny.safetensors"), randomInit(spec, "imagenet-stand-in"));
@@ -100,6 +102,12 @@ Deno.test("reproduce: the user's own data and weights outside the checkout; chan
     assert.equal(first.code, 0, first.stderr.slice(-3000));
     const out = join(home, "out");
     assert.ok(await exists(join(out, "report.md")), "the report is in the user's --out");
+    const analysed = await readJson<{ runs: unknown[]; missing: unknown[] }>(join(out, "analysis.json"));
+    assert.deepEqual(
+      [analysed.runs.length, analysed.missing],
+      [2, []],
+      "the analysis takes both runs as this study's",
+    );
     const run = join(out, "cbr_tiny-transfer-s0");
     const done = await Deno.readTextFile(join(run, "done.json"));
     const cfg = await readJson<{ identity: Record<string, unknown> }>(join(run, "config.json"));
@@ -176,6 +184,7 @@ Deno.test("reproduce: a run folder that is a link out of the study is refused, n
   const home = await Deno.makeTempDir({ prefix: "user-home-" });
   try {
     await fundusPhotos(join(home, "kaggle"), 40);
+    await Deno.symlink(join(home, "kaggle"), join(home, "photos"));
     await Deno.mkdir(join(home, "out"));
     await Deno.mkdir(join(home, "elsewhere"));
     await Deno.symlink(join(home, "elsewhere"), join(home, "out", "cbr_tiny-random-s0"));
@@ -213,6 +222,14 @@ Deno.test("reproduce: --data as a CSV listing outside the checkout reads the pho
 Deno.test("tools: synth, preprocess and predict take paths relative to the user's folder, anywhere on disk", async () => {
   const home = await Deno.makeTempDir({ prefix: "user-home-" });
   try {
+    // a step's help, run through the scoped launcher, still names its own flags beside the study's
+    const help = await new Deno.Command(Deno.execPath(), {
+      args: [...TASKS.report.split(/\s+/).slice(1), "--help"],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.match(new TextDecoder().decode(help.stdout), /--dir DIR[\s\S]*--epochs N/);
     const ran = await task(
       "synth",
       ["--out", "photos", "--count", "3", "--seed", "1", "--width", "96"],

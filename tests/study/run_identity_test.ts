@@ -7,20 +7,20 @@ import { identityDiff, readRunIdentity, runIdentity } from "../../lib/study/run_
 
 const RUN = { model: "cbr_small", init: "random", seed: 0 } as const;
 
-Deno.test("run identity: other synthetic data, probe photos or lr differ; threads and device do not", async () => {
+Deno.test("run identity: other synthetic data, probe photos or lr differ; threads and device do not", () => {
   const base = resolveConfig(["--preset", "synthetic"]);
-  const want = await runIdentity(base, RUN, 64);
-  const other = async (argv: string[]) =>
-    identityDiff(want, await runIdentity(resolveConfig(["--preset", "synthetic", ...argv]), RUN, 64));
-  assert.deepEqual(await other(["--data", "synthetic:240"]), [
+  const want = runIdentity(base, RUN, 64);
+  const other = (argv: string[]) =>
+    identityDiff(want, runIdentity(resolveConfig(["--preset", "synthetic", ...argv]), RUN, 64));
+  assert.deepEqual(other(["--data", "synthetic:240"]), [
     "data synthetic:count=600,seed=2019,width=384 (now synthetic:count=240,seed=2019,width=384)",
   ]);
-  assert.deepEqual(await other(["--probe-count", "50"]), ["probeCount 200 (now 50)"]);
-  assert.deepEqual(await other(["--lr", "0.01", "--epochs", "4"]), [
+  assert.deepEqual(other(["--probe-count", "50"]), ["probeCount 200 (now 50)"]);
+  assert.deepEqual(other(["--lr", "0.01", "--epochs", "4"]), [
     "epochs 3 (now 4)",
     "lr 0.001 (now 0.01)",
   ]);
-  assert.deepEqual(await other(["--threads", "1", "--device", "webgpu", "--out", "/elsewhere"]), []);
+  assert.deepEqual(other(["--threads", "1", "--device", "webgpu", "--out", "/elsewhere"]), []);
   // known only later: a side that does not know a field yet does not compare it
   assert.deepEqual(identityDiff({ ...want, cache: "a".repeat(64) }, want), []);
   assert.deepEqual(identityDiff({ ...want, cache: "a".repeat(64) }, { ...want, cache: "b".repeat(64) }), [
@@ -46,7 +46,7 @@ Deno.test("run identity: a run folder written before identities were recorded is
       }),
     );
     const old = (await readRunIdentity(dir))!;
-    const now = await runIdentity(resolveConfig(["--preset", "synthetic", "--epochs", "3"]), RUN, 64);
+    const now = runIdentity(resolveConfig(["--preset", "synthetic", "--epochs", "3"]), RUN, 64);
     assert.deepEqual(identityDiff(old, now), ["epochs 2 (now 3)"]);
     assert.equal(old.cache, "c".repeat(64));
   } finally {
@@ -58,7 +58,7 @@ Deno.test("run identity: a run trained with tuned convs (--tune-convs, since rem
   const dir = await Deno.makeTempDir();
   try {
     const c = resolveConfig(["--preset", "synthetic"]);
-    const now = await runIdentity(c, RUN, 64);
+    const now = runIdentity(c, RUN, 64);
     assert.equal(now.tuneConvs, false);
     const path = join(dir, "config.json");
     // a folder with a recorded identity
