@@ -10,7 +10,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { configToArgs, resolveConfig, STUDY_USAGE } from "../lib/study/config.ts";
-import { ownStepFlags, stepArgs, type StudyStep, studySteps } from "../lib/study/steps.ts";
+import { ADDONS, ownStepFlags, stepArgs, type StudyStep, studySteps } from "../lib/study/steps.ts";
 import { exitCode } from "../lib/util/cli.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -65,11 +65,24 @@ export function main(argv: string[]): Promise<number> {
   const task = only ?? "reproduce";
   return exitCode(task, async () => {
     if (argv.includes("--help") || argv.includes("-h")) {
-      console.log(
-        only
-          ? `Usage: deno task ${only} [flags]\n\nThe study's ${only} step alone.\n\n${STUDY_USAGE}`
-          : `Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`,
-      );
+      if (only === null) {
+        console.log(`Usage: deno task reproduce [flags]\n\nRuns the whole study.\n\n${STUDY_USAGE}`);
+        return;
+      }
+      // the step's own help names its own flags (analyze --force, report --dir …) beside the study's
+      const help = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          `--allow-read=${ROOT}`,
+          ...ADDONS,
+          join(ROOT, "tasks", `${only}.ts`),
+          "--help",
+        ],
+        cwd: ROOT,
+        stdin: "null",
+      }).spawn().status;
+      if (!help.success) Deno.exit(help.code);
       return;
     }
     // a step run alone keeps its own flags (analyze --force, report --dir …) and may touch what they name

@@ -19,9 +19,11 @@ export interface StudyStep {
   allow: string[];
 }
 
-// onnxruntime-node and sharp are Node-API addons (ffi); they read a few environment variables and the
-// loaders count cores (sys)
-const ADDONS = ["--allow-env", "--allow-ffi", "--allow-sys"];
+/**
+ * What every step that loads onnxruntime-node or sharp needs beside its paths: they are Node-API addons
+ * (ffi), read a few environment variables, and the loaders count cores (sys).
+ */
+export const ADDONS: string[] = ["--allow-env", "--allow-ffi", "--allow-sys"];
 
 /**
  * `path` made absolute and, where links lead elsewhere, the real path too: Deno checks a permission against
