@@ -260,43 +260,38 @@ export const summaryHook: FitHook = {
   },
 };
 
+/** One progress callback of the run (`RunOptions.onProgress`). */
+function report(
+  run: RunState,
+  epoch: number,
+  step: number,
+  loss: number,
+  imagesPerSec: number,
+  phase: "train" | "eval" | "done",
+): void {
+  const { o } = run;
+  o.onProgress?.({
+    epoch,
+    epochs: o.epochs,
+    step,
+    stepsPerEpoch: o.stepsPerEpoch,
+    loss,
+    imagesPerSec,
+    phase,
+  });
+}
+
 /** Progress (`RunOptions.onProgress`): after every step, before each epoch's evaluation and at the end. */
 export const progressHook: FitHook = {
   afterStep(run, ep) {
-    const { o } = run;
-    o.onProgress?.({
-      epoch: ep.epoch,
-      epochs: o.epochs,
-      step: ep.k,
-      stepsPerEpoch: o.stepsPerEpoch,
-      loss: ep.loss,
-      imagesPerSec: ep.seen / ((performance.now() - ep.t0) / 1000),
-      phase: "train",
-    });
+    report(run, ep.epoch, ep.k, ep.loss, ep.seen / ((performance.now() - ep.t0) / 1000), "train");
   },
   stepsDone(run, ep) {
-    const { o } = run;
-    o.onProgress?.({
-      epoch: ep.epoch,
-      epochs: o.epochs,
-      step: ep.k,
-      stepsPerEpoch: o.stepsPerEpoch,
-      loss: ep.lossSum / Math.max(1, ep.seen),
-      imagesPerSec: ep.seen / ep.trainSec,
-      phase: "eval",
-    });
+    report(run, ep.epoch, ep.k, ep.lossSum / Math.max(1, ep.seen), ep.seen / ep.trainSec, "eval");
   },
   runEnd(run) {
-    const { o, metrics } = run;
-    o.onProgress?.({
-      epoch: o.epochs,
-      epochs: o.epochs,
-      step: 0,
-      stepsPerEpoch: o.stepsPerEpoch,
-      loss: metrics.at(-1)?.trainLoss ?? NaN,
-      imagesPerSec: metrics.at(-1)?.imagesPerSec ?? 0,
-      phase: "done",
-    });
+    const last = run.metrics.at(-1);
+    report(run, run.o.epochs, 0, last?.trainLoss ?? NaN, last?.imagesPerSec ?? 0, "done");
     return Promise.resolve();
   },
 };
